@@ -1,0 +1,297 @@
+//! The concrete evaluator: the reference semantics of keyproof.
+//!
+//! `decide` takes one request and returns AWS's decision with a trace of every layer. The order
+//! follows the IAM policy evaluation logic (reference_policies_evaluation-logic) with the KMS
+//! rules of the KMS Developer Guide (control-access, key-policies, grants):
+//!
+//! 1. an explicit Deny in any applicable policy wins (key policy, identity policies, boundary,
+//!    SCPs on the principal's path, RCPs on the key's path) — `explicit-deny`;
+//! 2. RCPs: every level from the root to the key's account must allow ([`organization`]);
+//! 3. SCPs: every level from the root to the principal's account must allow;
+//! 4. the key policy allows the principal, directly or through its account's IAM policies
+//!    ([`key_policy`], [`identity`]), or a grant allows it ([`grant`]).
+//!
+//! Values the snapshot does not hold make a layer `Unknown` ([`Tri`]); the decision is then
+//! `unknown` when it depends on them.
+//!
+//! Counterpart: `solver/src/encode/mod.rs`.
+
+pub mod condition;
+pub mod grant;
+pub mod identity;
+pub mod key_policy;
+pub mod organization;
+pub mod statement;
+pub mod variables;
+
+use crate::context::{build_context, resolve_principal, Context, Request, ResolvedPrincipal};
+use crate::err::ModelError;
+use crate::principal::PrincipalRef;
+use crate::reference::{KmsAction, Reference};
+use crate::snapshot::{Key, Snapshot};
+use crate::tri::Tri;
+use keyproof_parser::Span;
+use serde::Serialize;
+
+/// Everything a layer needs to know about the request.
+pub struct Subject<'a> {
+    pub snapshot: &'a Snapshot,
+    pub principal: &'a ResolvedPrincipal<'a>,
+    pub action: &'static KmsAction,
+    pub key: &'a Key,
+    pub ctx: &'a Context,
+}
+
+impl Subject<'_> {
+    /// Principal and key in the same account.
+    pub fn same_account(&self) -> bool {
+        self.principal.account_id() == Some(self.key.account.as_str())
+    }
+}
+
+/// The decision on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+    /// Whether the request is allowed depends on something the snapshot does not hold.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::ExplicitDeny => "explicit-deny",
+            Verdict::ImplicitDeny => "implicit-deny",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// The layer a trace entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    Request,
+    Rcp,
+    Scp,
+    KeyPolicy,
+    Identity,
+    Boundary,
+    Grant,
+}
+
+/// What a policy element did to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Allows,
+    Denies,
+    /// The element would allow or deny, depending on something unknown.
+    MayAllow,
+    MayDeny,
+    /// Something required is missing (no allowing statement at an SCP level…).
+    Missing,
+    /// The layer does not apply to this request (an exemption).
+    Exempt,
+    /// An allow that has no effect (a cross-account grant of an action that does not work
+    /// across accounts…).
+    Ineffective,
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceEntry {
+    pub layer: Layer,
+    pub outcome: Outcome,
+    /// The policy or grant, as labelled in the snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The statement's `Sid`, or `#index` when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    /// `file:line:column` of the statement or grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub detail: String,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+/// A decision with its trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub decision: Verdict,
+    pub principal: String,
+    pub action: String,
+    pub key: String,
+    pub trace: Vec<TraceEntry>,
+    /// Why the decision is `unknown`, or what else was unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
+}
+
+/// Collects trace entries and unknown reasons.
+pub struct Trace<'a> {
+    pub snapshot: &'a Snapshot,
+    pub entries: Vec<TraceEntry>,
+    pub unknown: Vec<String>,
+}
+
+impl Trace<'_> {
+    pub fn push(
+        &mut self,
+        layer: Layer,
+        outcome: Outcome,
+        policy: Option<String>,
+        statement: Option<String>,
+        span: Option<Span>,
+        detail: impl Into<String>,
+    ) {
+        let location = span.map(|s| self.snapshot.sources.location(s));
+        self.entries.push(TraceEntry {
+            layer,
+            outcome,
+            policy,
+            statement,
+            location,
+            detail: detail.into(),
+            span,
+        });
+    }
+
+    pub fn unknown(&mut self, reasons: Vec<String>) {
+        for r in reasons {
+            if !r.is_empty() && !self.unknown.contains(&r) {
+                self.unknown.push(r);
+            }
+        }
+    }
+}
+
+/// Decides a request. Errors are about the request itself (an unknown key, an invalid action or
+/// principal, a context entry that is not allowed).
+pub fn decide(snapshot: &Snapshot, request: &Request) -> Result<Decision, ModelError> {
+    let action =
+        Reference::get()
+            .action(&request.action)
+            .ok_or_else(|| ModelError::InvalidAction {
+                action: request.action.clone(),
+            })?;
+    if !request.action.to_ascii_lowercase().starts_with("kms:") {
+        return Err(ModelError::InvalidAction {
+            action: request.action.clone(),
+        });
+    }
+    if !action.on_key {
+        return Err(ModelError::NotAKeyAction {
+            action: request.action.clone(),
+        });
+    }
+    let key = snapshot.key(&request.key)?;
+    let principal = resolve_principal(snapshot, &request.principal)?;
+    let ctx = build_context(snapshot, &principal, key, action, &request.context)?;
+    Ok(decide_resolved(snapshot, &principal, action, key, &ctx))
+}
+
+/// Decides a request whose parts are already resolved.
+pub fn decide_resolved(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    action: &'static KmsAction,
+    key: &Key,
+    ctx: &Context,
+) -> Decision {
+    let s = Subject {
+        snapshot,
+        principal,
+        action,
+        key,
+        ctx,
+    };
+    let mut trace = Trace {
+        snapshot,
+        entries: Vec::new(),
+        unknown: Vec::new(),
+    };
+    let mut decision = Decision {
+        decision: Verdict::ImplicitDeny,
+        principal: principal
+            .principal_arn
+            .clone()
+            .unwrap_or_else(|| principal.r.arn()),
+        action: format!("kms:{}", action.name),
+        key: key.arn.clone(),
+        trace: Vec::new(),
+        unknown: Vec::new(),
+    };
+    if let PrincipalRef::Session { .. } | PrincipalRef::FederatedUser { .. } = principal.r {
+        decision.principal = principal.r.arn();
+    }
+    if principal.r == PrincipalRef::Anonymous {
+        trace.push(
+            Layer::Request,
+            Outcome::Denies,
+            None,
+            None,
+            None,
+            "AWS KMS accepts only signed requests (SigV4), so an anonymous caller is never allowed, whatever the policies say",
+        );
+        decision.trace = trace.entries;
+        return decision;
+    }
+    if !principal.identity_known {
+        trace.push(
+            Layer::Identity,
+            Outcome::Info,
+            None,
+            None,
+            None,
+            format!(
+                "the IAM policies of `{}` are not in the snapshot (account {} was not collected): where they matter, the answer is unknown",
+                principal.r.arn(),
+                principal.account_id().unwrap_or("?")
+            ),
+        );
+    }
+    let identity = identity::identity_side(&s, &mut trace);
+    let (rcp_deny, rcp_allow) = organization::rcp_layer(&s, &mut trace);
+    let (scp_deny, scp_allow) = organization::scp_layer(&s, &mut trace);
+    let (kp_deny, kp_allow) = key_policy::key_policy_layer(&s, &identity, &mut trace);
+    let grant_allow = grant::grant_layer(&s, &identity, &mut trace);
+    let deny = Tri::any([identity.deny, rcp_deny, scp_deny, kp_deny]);
+    let allowed = deny
+        .not()
+        .and(rcp_allow)
+        .and(scp_allow)
+        .and(kp_allow.or(grant_allow));
+    decision.decision = if deny.is_true() {
+        Verdict::ExplicitDeny
+    } else if allowed.is_true() {
+        Verdict::Allow
+    } else if allowed.is_false() {
+        if kp_allow.or(grant_allow).is_false() {
+            trace.push(
+                Layer::KeyPolicy,
+                Outcome::Missing,
+                Some(snapshot.policy(key.policy).label.clone()),
+                None,
+                None,
+                "no key policy statement and no grant allows this request (KMS: no access unless explicitly allowed)",
+            );
+        }
+        Verdict::ImplicitDeny
+    } else {
+        Verdict::Unknown
+    };
+    decision.trace = trace.entries;
+    decision.unknown = if decision.decision == Verdict::Unknown || deny == Tri::Unknown {
+        trace.unknown
+    } else {
+        Vec::new()
+    };
+    decision
+}

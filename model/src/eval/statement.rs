@@ -1,0 +1,223 @@
+//! Whether a statement applies to a request: principal, action, resource and conditions.
+//!
+//! Counterpart: `solver/src/encode/statement.rs`.
+
+use super::condition::eval_condition;
+use super::variables::{substitute, Subst};
+use super::Subject;
+use crate::principal::{NamedPrincipal, PrincipalRef};
+use crate::tri::Tri;
+use crate::wildcard::{action_matches, resource_matches};
+use keyproof_parser::policy::{PrincipalElement, PrincipalKind, Statement};
+
+/// How a `Principal` entry matched the request's principal. Key policies treat them differently
+/// (KDG key-policy-default, key-policy-modifying-external-accounts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// `"*"` (or an allowing `NotPrincipal`).
+    Everyone,
+    /// The principal's account: delegation to the account's IAM policies.
+    Account,
+    /// The principal by its role ARN (a session of the named role).
+    RoleArn,
+    /// The principal by its own ARN or unique id (user, session, federated user).
+    Exact,
+    /// An AWS service principal.
+    Service,
+}
+
+/// Whether the statement's action, resource and conditions cover the request (the principal is
+/// checked separately). A statement with no action or no resource element has no effect.
+pub fn applies(
+    stmt: &Statement,
+    variables: bool,
+    s: &Subject<'_>,
+    reasons: &mut Vec<String>,
+) -> Tri {
+    let Some(action) = &stmt.action else {
+        return Tri::False;
+    };
+    let Some(resource) = &stmt.resource else {
+        return Tri::False;
+    };
+    let action_name = format!("kms:{}", s.action.name);
+    let any_action = action
+        .values
+        .iter()
+        .any(|p| action_matches(&p.value, &action_name));
+    if any_action == action.negated {
+        return Tri::False;
+    }
+    let res = resource_covers(&resource.values, variables, s, reasons);
+    let res = if resource.negated { res.not() } else { res };
+    if res.is_false() {
+        return Tri::False;
+    }
+    let mut out = res;
+    for c in &stmt.conditions {
+        out = out.and(eval_condition(c, s.ctx, variables, reasons));
+        if out.is_false() {
+            return Tri::False;
+        }
+    }
+    out
+}
+
+fn resource_covers(
+    patterns: &[keyproof_parser::Spanned<String>],
+    variables: bool,
+    s: &Subject<'_>,
+    reasons: &mut Vec<String>,
+) -> Tri {
+    Tri::any(patterns.iter().map(|p| {
+        if !variables {
+            return Tri::from_bool(resource_matches(&p.value, &s.key.arn));
+        }
+        match substitute(&p.value, s.ctx) {
+            Subst::Text(t) => Tri::from_bool(resource_matches(&t, &s.key.arn)),
+            Subst::Missing => Tri::False,
+            Subst::Unknown(why) => {
+                reasons.push(why);
+                Tri::Unknown
+            }
+        }
+    }))
+}
+
+/// Every way the entries of a `Principal` element match the request's principal, each with how
+/// sure the match is. For `NotPrincipal` see [`not_principal_applies`].
+pub fn principal_matches(elem: &PrincipalElement, s: &Subject<'_>) -> Vec<(Tri, MatchKind)> {
+    let mut out = Vec::new();
+    for e in &elem.entries {
+        let m = match e.kind {
+            PrincipalKind::Everyone => (Tri::True, MatchKind::Everyone),
+            PrincipalKind::Service => match &s.principal.r {
+                PrincipalRef::Service(name) => {
+                    (Tri::from_bool(*name == e.value.value), MatchKind::Service)
+                }
+                _ => (Tri::False, MatchKind::Service),
+            },
+            PrincipalKind::Federated | PrincipalKind::CanonicalUser => {
+                (Tri::False, MatchKind::Exact)
+            }
+            PrincipalKind::Aws => named_matches(&NamedPrincipal::from_aws(&e.value.value), s),
+        };
+        if !m.0.is_false() {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Whether a principal named in a policy or a grant is the request's principal.
+pub fn named_matches(named: &NamedPrincipal, s: &Subject<'_>) -> (Tri, MatchKind) {
+    let p = s.principal;
+    match named {
+        NamedPrincipal::Everyone => (Tri::True, MatchKind::Everyone),
+        NamedPrincipal::Account(a) => (
+            Tri::from_bool(p.account_id() == Some(a.as_str())),
+            MatchKind::Account,
+        ),
+        NamedPrincipal::UniqueId(id) => {
+            let own = p.unique_id().is_some_and(|u| u == id);
+            (
+                Tri::from_bool(own),
+                if p.role.is_some() {
+                    MatchKind::RoleArn
+                } else {
+                    MatchKind::Exact
+                },
+            )
+        }
+        NamedPrincipal::Service(name) => (
+            Tri::from_bool(matches!(&p.r, PrincipalRef::Service(n) if n == name)),
+            MatchKind::Service,
+        ),
+        NamedPrincipal::Other(_) => (Tri::False, MatchKind::Exact),
+        NamedPrincipal::Arn(arn) => match &p.r {
+            PrincipalRef::Session { account, role, .. }
+            | PrincipalRef::Role {
+                account,
+                name: role,
+                ..
+            } => {
+                if matches!(p.r, PrincipalRef::Session { .. }) && *arn == p.r.arn() {
+                    return (Tri::True, MatchKind::Exact);
+                }
+                match &p.principal_arn {
+                    Some(role_arn) => (Tri::from_bool(arn == role_arn), MatchKind::RoleArn),
+                    // The role is not in the snapshot and its path is unknown: a role ARN with the
+                    // same account and name may or may not be it.
+                    None => {
+                        let same = arn.starts_with(&format!("arn:aws:iam::{account}:role/"))
+                            && arn.ends_with(&format!("/{role}"));
+                        (
+                            if same { Tri::Unknown } else { Tri::False },
+                            MatchKind::RoleArn,
+                        )
+                    }
+                }
+            }
+            _ => (
+                Tri::from_bool(
+                    p.principal_arn.as_deref() == Some(arn.as_str()) || *arn == p.r.arn(),
+                ),
+                MatchKind::Exact,
+            ),
+        },
+    }
+}
+
+/// `NotPrincipal`: the statement applies unless the principal is excluded, and a principal is
+/// excluded only when each of its identities is listed — for a role session its session ARN, its
+/// role ARN and its account (IAM reference_policies_elements_notprincipal).
+pub fn not_principal_applies(elem: &PrincipalElement, s: &Subject<'_>) -> Tri {
+    let p = s.principal;
+    let listed = |named: &NamedPrincipal| -> Tri {
+        Tri::any(elem.entries.iter().map(|e| {
+            let entry = match e.kind {
+                PrincipalKind::Aws => NamedPrincipal::from_aws(&e.value.value),
+                PrincipalKind::Service => NamedPrincipal::Service(e.value.value.clone()),
+                PrincipalKind::Everyone => NamedPrincipal::Everyone,
+                _ => NamedPrincipal::Other(e.value.value.clone()),
+            };
+            if entry == NamedPrincipal::Everyone {
+                return Tri::True;
+            }
+            Tri::from_bool(&entry == named)
+        }))
+    };
+    let mut identities: Vec<NamedPrincipal> = Vec::new();
+    let mut unnamed_session = false;
+    match &p.r {
+        PrincipalRef::Anonymous => {}
+        PrincipalRef::Service(s) => identities.push(NamedPrincipal::Service(s.clone())),
+        PrincipalRef::Root { account } => identities.push(NamedPrincipal::Account(account.clone())),
+        PrincipalRef::Role { account, .. } => {
+            unnamed_session = true;
+            if let Some(a) = &p.principal_arn {
+                identities.push(NamedPrincipal::Arn(a.clone()));
+            }
+            identities.push(NamedPrincipal::Account(account.clone()));
+        }
+        PrincipalRef::Session { account, .. } => {
+            identities.push(NamedPrincipal::Arn(p.r.arn()));
+            if let Some(a) = &p.principal_arn {
+                identities.push(NamedPrincipal::Arn(a.clone()));
+            }
+            identities.push(NamedPrincipal::Account(account.clone()));
+        }
+        PrincipalRef::User { account, .. } | PrincipalRef::FederatedUser { account, .. } => {
+            identities.push(NamedPrincipal::Arn(
+                p.principal_arn.clone().unwrap_or_else(|| p.r.arn()),
+            ));
+            identities.push(NamedPrincipal::Account(account.clone()));
+        }
+    }
+    let excluded = if identities.is_empty() || unnamed_session {
+        Tri::False
+    } else {
+        Tri::all(identities.iter().map(listed))
+    };
+    excluded.not()
+}
