@@ -53,20 +53,14 @@ impl ResolvedPrincipal<'_> {
 
     /// The principal's unique id when it is in the snapshot.
     pub fn unique_id(&self) -> Option<&str> {
-        self.role
-            .map(|r| r.unique_id.as_str())
-            .or(self.user.map(|u| u.unique_id.as_str()))
+        self.role.map(|r| r.unique_id.as_str()).or(self.user.map(|u| u.unique_id.as_str()))
     }
 }
 
 /// Resolves a request principal. A principal of a collected account must exist in it (the
 /// snapshot holds all of them); a principal of any other account is open world.
-pub fn resolve_principal<'s>(
-    snapshot: &'s Snapshot,
-    text: &str,
-) -> Result<ResolvedPrincipal<'s>, ModelError> {
-    let r =
-        PrincipalRef::parse(text).map_err(|message| ModelError::InvalidPrincipal { message })?;
+pub fn resolve_principal<'s>(snapshot: &'s Snapshot, text: &str) -> Result<ResolvedPrincipal<'s>, ModelError> {
+    let r = PrincipalRef::parse(text).map_err(|message| ModelError::InvalidPrincipal { message })?;
     let account = r.account().and_then(|a| snapshot.account(a));
     let collected = account.is_some_and(|a| a.collected);
     let in_org = r.account().is_some_and(|a| snapshot.in_org(a));
@@ -100,9 +94,7 @@ pub fn resolve_principal<'s>(
     }
     let identity_known = match &r {
         PrincipalRef::Root { .. } => true,
-        PrincipalRef::Role { .. } | PrincipalRef::Session { .. } | PrincipalRef::User { .. } => {
-            collected
-        }
+        PrincipalRef::Role { .. } | PrincipalRef::Session { .. } | PrincipalRef::User { .. } => collected,
         // A federated user's permissions are those of the IAM user that called
         // GetFederationToken, intersected with a session policy: not in the snapshot.
         PrincipalRef::FederatedUser { .. } => false,
@@ -122,15 +114,7 @@ pub fn resolve_principal<'s>(
         PrincipalRef::Root { .. } | PrincipalRef::FederatedUser { .. } => Some(r.arn()),
         PrincipalRef::Service(_) | PrincipalRef::Anonymous => None,
     };
-    Ok(ResolvedPrincipal {
-        r,
-        account,
-        role,
-        user,
-        identity_known,
-        principal_arn,
-        in_org,
-    })
+    Ok(ResolvedPrincipal { r, account, role, user, identity_known, principal_arn, in_org })
 }
 
 /// The value of a condition key in a request.
@@ -170,11 +154,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(action: &'static KmsAction) -> Context {
-        Context {
-            entries: BTreeMap::new(),
-            action,
-            principal_tags_unknown: false,
-        }
+        Context { entries: BTreeMap::new(), action, principal_tags_unknown: false }
     }
 
     pub fn action(&self) -> &'static KmsAction {
@@ -182,8 +162,7 @@ impl Context {
     }
 
     pub fn set(&mut self, key: &str, entry: Entry) {
-        self.entries
-            .insert(key.to_lowercase(), (key.to_string(), entry));
+        self.entries.insert(key.to_lowercase(), (key.to_string(), entry));
     }
 
     fn set_values(&mut self, key: &str, values: Vec<String>) {
@@ -198,13 +177,8 @@ impl Context {
     /// reference_policies_elements_condition).
     pub fn lookup(&self, key: &str) -> Lookup<'_> {
         let lower = key.to_lowercase();
-        if self.principal_tags_unknown
-            && lower.starts_with("aws:principaltag/")
-            && !self.entries.contains_key(&lower)
-        {
-            return Lookup::Unknown(format!(
-                "the tags of a principal outside the snapshot are unknown (`{key}`)"
-            ));
+        if self.principal_tags_unknown && lower.starts_with("aws:principaltag/") && !self.entries.contains_key(&lower) {
+            return Lookup::Unknown(format!("the tags of a principal outside the snapshot are unknown (`{key}`)"));
         }
         if let Some((_, e)) = self.entries.get(&lower) {
             return match e {
@@ -215,14 +189,12 @@ impl Context {
             };
         }
         match Reference::get().classify(key, self.action) {
-            KeyClass::Unknown => {
-                Lookup::Unknown(format!("keyproof does not know the condition key `{key}`"))
-            }
+            KeyClass::Unknown => Lookup::Unknown(format!("keyproof does not know the condition key `{key}`")),
             KeyClass::NeverPresent => Lookup::Absent,
             KeyClass::Known(info) => match info.source {
-                KeySource::AlwaysPresent => Lookup::Unknown(format!(
-                    "`{key}` is sent with every request and the request did not give it"
-                )),
+                KeySource::AlwaysPresent => {
+                    Lookup::Unknown(format!("`{key}` is sent with every request and the request did not give it"))
+                }
                 _ => Lookup::Absent,
             },
         }
@@ -268,39 +240,23 @@ pub fn build_context(
     let mut ctx = Context::new(action);
     let tags_may_be_given = matches!(
         principal.r,
-        PrincipalRef::Session { .. }
-            | PrincipalRef::Role { .. }
-            | PrincipalRef::FederatedUser { .. }
+        PrincipalRef::Session { .. } | PrincipalRef::Role { .. } | PrincipalRef::FederatedUser { .. }
     ) || !principal.identity_known
-        || (principal.role.is_none()
-            && principal.user.is_none()
-            && !matches!(principal.r, PrincipalRef::Root { .. }));
+        || (principal.role.is_none() && principal.user.is_none() && !matches!(principal.r, PrincipalRef::Root { .. }));
     for (k, values) in given {
-        let bad = |reason: &str| ModelError::InvalidContext {
-            entry: k.clone(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| ModelError::InvalidContext { entry: k.clone(), reason: reason.to_string() };
         match reference.classify(k, action) {
             KeyClass::Unknown => return Err(bad("keyproof does not know this condition key")),
             KeyClass::NeverPresent => {
-                return Err(bad(&format!(
-                    "a kms:{} request never carries this key",
-                    action.name
-                )));
+                return Err(bad(&format!("a kms:{} request never carries this key", action.name)));
             }
             KeyClass::Known(info) => {
                 match info.source {
                     KeySource::Principal if is_principal_tag(k) && tags_may_be_given => {}
                     KeySource::Principal => {
-                        return Err(bad(
-                            "it follows from the principal and is filled from the snapshot",
-                        ))
+                        return Err(bad("it follows from the principal and is filled from the snapshot"))
                     }
-                    KeySource::Resource => {
-                        return Err(bad(
-                            "it follows from the key and is filled from the snapshot",
-                        ))
-                    }
+                    KeySource::Resource => return Err(bad("it follows from the key and is filled from the snapshot")),
                     KeySource::Request | KeySource::AlwaysPresent => {}
                 }
                 if !info.multivalued && values.len() > 1 {
@@ -336,17 +292,11 @@ pub fn build_context(
                 let why = format!("account {account} is not in the snapshot's organization; it may belong to no organization or to another one");
                 ctx.set(
                     "aws:PrincipalOrgID",
-                    Entry::OneOf(
-                        vec![None, Some(vec![FOREIGN_ORG_ID.to_string()])],
-                        why.clone(),
-                    ),
+                    Entry::OneOf(vec![None, Some(vec![FOREIGN_ORG_ID.to_string()])], why.clone()),
                 );
                 ctx.set(
                     "aws:PrincipalOrgPaths",
-                    Entry::OneOf(
-                        vec![None, Some(vec![format!("{FOREIGN_ORG_ID}/r-?foreign/")])],
-                        why,
-                    ),
+                    Entry::OneOf(vec![None, Some(vec![format!("{FOREIGN_ORG_ID}/r-?foreign/")])], why),
                 );
             }
         }
@@ -362,10 +312,7 @@ pub fn build_context(
     if let Some(t) = principal_type {
         ctx.set_one("aws:PrincipalType", t);
     }
-    ctx.set_one(
-        "aws:PrincipalIsAWSService",
-        matches!(p.r, PrincipalRef::Service(_)).to_string(),
-    );
+    ctx.set_one("aws:PrincipalIsAWSService", matches!(p.r, PrincipalRef::Service(_)).to_string());
     if let PrincipalRef::Service(s) = &p.r {
         ctx.set_one("aws:PrincipalServiceName", s.clone());
     }
@@ -381,14 +328,11 @@ pub fn build_context(
             Some(r) => ctx.set_one("aws:userid", format!("{}:{session}", r.unique_id)),
             None => ctx.set("aws:userid", unknown_identity("the role's unique id")),
         },
-        PrincipalRef::Role { .. } => ctx.set(
-            "aws:userid",
-            Entry::Unknown("the session name of an unnamed role session is not known".into()),
-        ),
-        PrincipalRef::Root { account } => ctx.set_one("aws:userid", account.clone()),
-        PrincipalRef::FederatedUser { account, name } => {
-            ctx.set_one("aws:userid", format!("{account}:{name}"))
+        PrincipalRef::Role { .. } => {
+            ctx.set("aws:userid", Entry::Unknown("the session name of an unnamed role session is not known".into()))
         }
+        PrincipalRef::Root { account } => ctx.set_one("aws:userid", account.clone()),
+        PrincipalRef::FederatedUser { account, name } => ctx.set_one("aws:userid", format!("{account}:{name}")),
         _ => {}
     }
     // Principal tags: the role's or user's tags; a session's tags replace them where given.
@@ -407,23 +351,11 @@ pub fn build_context(
             }
         }
         _ => {
-            let why = format!(
-                "account {} of the key is not in the snapshot's organization",
-                key.account
-            );
-            ctx.set(
-                "aws:ResourceOrgID",
-                Entry::OneOf(
-                    vec![None, Some(vec![FOREIGN_ORG_ID.to_string()])],
-                    why.clone(),
-                ),
-            );
+            let why = format!("account {} of the key is not in the snapshot's organization", key.account);
+            ctx.set("aws:ResourceOrgID", Entry::OneOf(vec![None, Some(vec![FOREIGN_ORG_ID.to_string()])], why.clone()));
             ctx.set(
                 "aws:ResourceOrgPaths",
-                Entry::OneOf(
-                    vec![None, Some(vec![format!("{FOREIGN_ORG_ID}/r-?foreign/")])],
-                    why,
-                ),
+                Entry::OneOf(vec![None, Some(vec![format!("{FOREIGN_ORG_ID}/r-?foreign/")])], why),
             );
         }
     }
@@ -433,10 +365,7 @@ pub fn build_context(
     ctx.set_one("aws:RequestedRegion", key.region.clone());
     let key_fact = |ctx: &mut Context, name: &str, value: &Option<String>| match value {
         Some(v) => ctx.set_one(name, v.clone()),
-        None => ctx.set(
-            name,
-            Entry::Unknown(format!("the key metadata does not give `{name}`")),
-        ),
+        None => ctx.set(name, Entry::Unknown(format!("the key metadata does not give `{name}`"))),
     };
     key_fact(&mut ctx, "kms:KeySpec", &key.key_spec);
     key_fact(&mut ctx, "kms:CustomerMasterKeySpec", &key.key_spec);
@@ -451,9 +380,7 @@ pub fn build_context(
     // Request keys with a fixed or derived value. KMS endpoints accept only HTTPS (KDG
     // kms-vpc-endpoint / AWS KMS endpoints), so aws:SecureTransport is true.
     ctx.set_one("aws:SecureTransport", "true");
-    let via_service = given
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case("kms:ViaService"));
+    let via_service = given.keys().any(|k| k.eq_ignore_ascii_case("kms:ViaService"));
     ctx.set_one("aws:ViaAWSService", via_service.to_string());
     // The caller's entries override the defaults above.
     for (k, values) in given {
@@ -464,15 +391,8 @@ pub fn build_context(
         ctx.principal_tags_unknown = true;
     }
     // kms:EncryptionContextKeys follows from the encryption context when not given.
-    if !given
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case("kms:EncryptionContextKeys"))
-    {
-        let keys: Vec<String> = ctx
-            .encryption_context()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+    if !given.keys().any(|k| k.eq_ignore_ascii_case("kms:EncryptionContextKeys")) {
+        let keys: Vec<String> = ctx.encryption_context().into_iter().map(|(k, _)| k).collect();
         if !keys.is_empty() {
             ctx.set_values("kms:EncryptionContextKeys", keys);
         }

@@ -30,7 +30,10 @@ pub enum ModelError {
     InvalidPrincipal { message: String },
 
     #[error("no principal `{principal}` in account {account}, whose IAM was collected")]
-    #[diagnostic(code(keyproof::unknown_principal), help("the snapshot holds every role and user of a collected account; check the name and path"))]
+    #[diagnostic(
+        code(keyproof::unknown_principal),
+        help("the snapshot holds every role and user of a collected account; check the name and path")
+    )]
     UnknownPrincipal { principal: String, account: String },
 
     #[error("`{action}` is not a KMS action")]
@@ -41,7 +44,10 @@ pub enum ModelError {
     InvalidAction { action: String },
 
     #[error("`{action}` does not act on a KMS key")]
-    #[diagnostic(code(keyproof::not_a_key_action), help("keyproof decides requests on keys; account-level actions such as kms:CreateKey are not modelled"))]
+    #[diagnostic(
+        code(keyproof::not_a_key_action),
+        help("keyproof decides requests on keys; account-level actions such as kms:CreateKey are not modelled")
+    )]
     NotAKeyAction { action: String },
 
     #[error("invalid context entry `{entry}`: {reason}")]

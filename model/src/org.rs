@@ -43,11 +43,7 @@ pub struct Organization {
 impl Organization {
     /// Builds the graph; every reference to an unknown policy and every duplicate node is
     /// reported.
-    pub fn build(
-        file: &OrgFile,
-        sources: &SourceMap,
-        errors: &mut Vec<ParseError>,
-    ) -> Option<Organization> {
+    pub fn build(file: &OrgFile, sources: &SourceMap, errors: &mut Vec<ParseError>) -> Option<Organization> {
         let mut policies = BTreeMap::new();
         for p in &file.policies {
             policies.insert(
@@ -89,10 +85,7 @@ impl Organization {
                     None => errors.push(ParseError::at(
                         sources,
                         pid.span,
-                        format!(
-                            "policy `{}` is attached here but not defined in `Policies`",
-                            pid.value
-                        ),
+                        format!("policy `{}` is attached here but not defined in `Policies`", pid.value),
                         "unknown policy id",
                     )),
                 }
@@ -139,15 +132,11 @@ impl Organization {
     }
 
     pub fn contains_account(&self, account: &str) -> bool {
-        self.by_id
-            .get(account)
-            .is_some_and(|&i| self.graph[i].kind == OrgNodeKind::Account)
+        self.by_id.get(account).is_some_and(|&i| self.graph[i].kind == OrgNodeKind::Account)
     }
 
     pub fn parent(&self, idx: NodeIndex) -> Option<NodeIndex> {
-        self.graph
-            .neighbors_directed(idx, Direction::Incoming)
-            .next()
+        self.graph.neighbors_directed(idx, Direction::Incoming).next()
     }
 
     /// The nodes from the root down to the account, both included.
@@ -193,9 +182,7 @@ impl Organization {
 
     /// Every account node in the tree.
     pub fn accounts(&self) -> impl Iterator<Item = &OrgNode> {
-        self.graph
-            .node_weights()
-            .filter(|n| n.kind == OrgNodeKind::Account)
+        self.graph.node_weights().filter(|n| n.kind == OrgNodeKind::Account)
     }
 
     /// Finds an OU by id or by a name path (`Root/Workloads/Prod`, or without the root name).

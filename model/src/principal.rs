@@ -52,9 +52,7 @@ impl PrincipalRef {
                 return Ok(PrincipalRef::Service(t.to_string()));
             }
             if is_account_id(t) {
-                return Ok(PrincipalRef::Root {
-                    account: t.to_string(),
-                });
+                return Ok(PrincipalRef::Root { account: t.to_string() });
             }
             return Err(format!("`{t}` is not a principal: expected an IAM/STS ARN, a service principal such as `s3.amazonaws.com`, or `anonymous`"));
         }
@@ -71,50 +69,28 @@ impl PrincipalRef {
                 if resource == "root" {
                     return Ok(PrincipalRef::Root { account });
                 }
-                let (kind, rest) = resource
-                    .split_once('/')
-                    .ok_or_else(|| format!("`{t}` is not a user, role or root ARN"))?;
+                let (kind, rest) =
+                    resource.split_once('/').ok_or_else(|| format!("`{t}` is not a user, role or root ARN"))?;
                 let (path, name) = split_path(rest);
                 if name.is_empty() {
                     return Err(format!("`{t}` has an empty name"));
                 }
                 match kind {
-                    "user" => Ok(PrincipalRef::User {
-                        account,
-                        path,
-                        name,
-                    }),
-                    "role" => Ok(PrincipalRef::Role {
-                        account,
-                        path,
-                        name,
-                    }),
-                    other => Err(format!(
-                        "`{t}`: an IAM {other} cannot make requests (expected user, role or root)"
-                    )),
+                    "user" => Ok(PrincipalRef::User { account, path, name }),
+                    "role" => Ok(PrincipalRef::Role { account, path, name }),
+                    other => Err(format!("`{t}`: an IAM {other} cannot make requests (expected user, role or root)")),
                 }
             }
             "sts" => {
                 let mut it = resource.splitn(3, '/');
                 match (it.next(), it.next(), it.next()) {
-                    (Some("assumed-role"), Some(role), Some(session))
-                        if !role.is_empty() && !session.is_empty() =>
-                    {
-                        Ok(PrincipalRef::Session {
-                            account,
-                            role: role.to_string(),
-                            session: session.to_string(),
-                        })
+                    (Some("assumed-role"), Some(role), Some(session)) if !role.is_empty() && !session.is_empty() => {
+                        Ok(PrincipalRef::Session { account, role: role.to_string(), session: session.to_string() })
                     }
                     (Some("federated-user"), Some(name), None) if !name.is_empty() => {
-                        Ok(PrincipalRef::FederatedUser {
-                            account,
-                            name: name.to_string(),
-                        })
+                        Ok(PrincipalRef::FederatedUser { account, name: name.to_string() })
                     }
-                    _ => Err(format!(
-                        "`{t}` is not an assumed-role or federated-user ARN"
-                    )),
+                    _ => Err(format!("`{t}` is not an assumed-role or federated-user ARN")),
                 }
             }
             _ => Err(format!("`{t}` is not an IAM or STS principal ARN")),
@@ -136,21 +112,11 @@ impl PrincipalRef {
     pub fn arn(&self) -> String {
         match self {
             PrincipalRef::Root { account } => format!("arn:aws:iam::{account}:root"),
-            PrincipalRef::User {
-                account,
-                path,
-                name,
-            } => format!("arn:aws:iam::{account}:user{path}{name}"),
-            PrincipalRef::Role {
-                account,
-                path,
-                name,
-            } => format!("arn:aws:iam::{account}:role{path}{name}"),
-            PrincipalRef::Session {
-                account,
-                role,
-                session,
-            } => format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
+            PrincipalRef::User { account, path, name } => format!("arn:aws:iam::{account}:user{path}{name}"),
+            PrincipalRef::Role { account, path, name } => format!("arn:aws:iam::{account}:role{path}{name}"),
+            PrincipalRef::Session { account, role, session } => {
+                format!("arn:aws:sts::{account}:assumed-role/{role}/{session}")
+            }
             PrincipalRef::FederatedUser { account, name } => {
                 format!("arn:aws:sts::{account}:federated-user/{name}")
             }
@@ -214,11 +180,7 @@ impl NamedPrincipal {
         if value.starts_with("arn:") {
             return NamedPrincipal::Arn(value.to_string());
         }
-        if value.len() >= 16
-            && value
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        {
+        if value.len() >= 16 && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
             return NamedPrincipal::UniqueId(value.to_string());
         }
         if value.ends_with(".amazonaws.com") || value.ends_with(".amazonaws.com.cn") {
@@ -236,11 +198,7 @@ mod tests {
     fn parses_request_principals() {
         assert_eq!(
             PrincipalRef::parse("arn:aws:iam::111122223333:role/team/KeyAdmin"),
-            Ok(PrincipalRef::Role {
-                account: "111122223333".into(),
-                path: "/team/".into(),
-                name: "KeyAdmin".into()
-            })
+            Ok(PrincipalRef::Role { account: "111122223333".into(), path: "/team/".into(), name: "KeyAdmin".into() })
         );
         assert_eq!(
             PrincipalRef::parse("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice"),
@@ -252,14 +210,9 @@ mod tests {
         );
         assert_eq!(
             PrincipalRef::parse("arn:aws:iam::111122223333:root"),
-            Ok(PrincipalRef::Root {
-                account: "111122223333".into()
-            })
+            Ok(PrincipalRef::Root { account: "111122223333".into() })
         );
-        assert_eq!(
-            PrincipalRef::parse("s3.amazonaws.com"),
-            Ok(PrincipalRef::Service("s3.amazonaws.com".into()))
-        );
+        assert_eq!(PrincipalRef::parse("s3.amazonaws.com"), Ok(PrincipalRef::Service("s3.amazonaws.com".into())));
         assert!(PrincipalRef::parse("arn:aws:iam::1111:role/x").is_err());
         assert!(PrincipalRef::parse("arn:aws:iam::111122223333:group/x").is_err());
         assert!(PrincipalRef::parse("bob").is_err());
@@ -280,10 +233,7 @@ mod tests {
     #[test]
     fn named_principals() {
         assert_eq!(NamedPrincipal::from_aws("*"), NamedPrincipal::Everyone);
-        assert_eq!(
-            NamedPrincipal::from_aws("111122223333"),
-            NamedPrincipal::Account("111122223333".into())
-        );
+        assert_eq!(NamedPrincipal::from_aws("111122223333"), NamedPrincipal::Account("111122223333".into()));
         assert_eq!(
             NamedPrincipal::from_aws("arn:aws:iam::111122223333:root"),
             NamedPrincipal::Account("111122223333".into())

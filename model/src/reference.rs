@@ -86,205 +86,50 @@ pub struct KeyInfo {
 /// The global `aws:` condition keys keyproof knows (IAM reference_policies_condition-keys).
 /// Prefix entries (ending in `/`) cover a tag family.
 const GLOBAL_KEYS: &[(&str, KeyType, bool, KeySource)] = &[
-    (
-        "aws:principalarn",
-        KeyType::Arn,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalaccount",
-        KeyType::String,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalorgid",
-        KeyType::String,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalorgpaths",
-        KeyType::String,
-        true,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principaltag/",
-        KeyType::String,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalisawsservice",
-        KeyType::Bool,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalservicename",
-        KeyType::String,
-        false,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principalservicenameslist",
-        KeyType::String,
-        true,
-        KeySource::Principal,
-    ),
-    (
-        "aws:principaltype",
-        KeyType::String,
-        false,
-        KeySource::Principal,
-    ),
+    ("aws:principalarn", KeyType::Arn, false, KeySource::Principal),
+    ("aws:principalaccount", KeyType::String, false, KeySource::Principal),
+    ("aws:principalorgid", KeyType::String, false, KeySource::Principal),
+    ("aws:principalorgpaths", KeyType::String, true, KeySource::Principal),
+    ("aws:principaltag/", KeyType::String, false, KeySource::Principal),
+    ("aws:principalisawsservice", KeyType::Bool, false, KeySource::Principal),
+    ("aws:principalservicename", KeyType::String, false, KeySource::Principal),
+    ("aws:principalservicenameslist", KeyType::String, true, KeySource::Principal),
+    ("aws:principaltype", KeyType::String, false, KeySource::Principal),
     ("aws:userid", KeyType::String, false, KeySource::Principal),
     ("aws:username", KeyType::String, false, KeySource::Principal),
-    (
-        "aws:resourceaccount",
-        KeyType::String,
-        false,
-        KeySource::Resource,
-    ),
-    (
-        "aws:resourceorgid",
-        KeyType::String,
-        false,
-        KeySource::Resource,
-    ),
-    (
-        "aws:resourceorgpaths",
-        KeyType::String,
-        true,
-        KeySource::Resource,
-    ),
-    (
-        "aws:resourcetag/",
-        KeyType::String,
-        false,
-        KeySource::Resource,
-    ),
-    (
-        "aws:requestedregion",
-        KeyType::String,
-        false,
-        KeySource::Resource,
-    ),
+    ("aws:resourceaccount", KeyType::String, false, KeySource::Resource),
+    ("aws:resourceorgid", KeyType::String, false, KeySource::Resource),
+    ("aws:resourceorgpaths", KeyType::String, true, KeySource::Resource),
+    ("aws:resourcetag/", KeyType::String, false, KeySource::Resource),
+    ("aws:requestedregion", KeyType::String, false, KeySource::Resource),
     ("aws:sourceip", KeyType::Ip, false, KeySource::Request),
     ("aws:vpcsourceip", KeyType::Ip, false, KeySource::Request),
     ("aws:sourcevpc", KeyType::String, false, KeySource::Request),
     ("aws:sourcevpcarn", KeyType::Arn, false, KeySource::Request),
     ("aws:sourcevpce", KeyType::String, false, KeySource::Request),
-    (
-        "aws:securetransport",
-        KeyType::Bool,
-        false,
-        KeySource::AlwaysPresent,
-    ),
-    (
-        "aws:currenttime",
-        KeyType::Date,
-        false,
-        KeySource::AlwaysPresent,
-    ),
-    (
-        "aws:epochtime",
-        KeyType::Date,
-        false,
-        KeySource::AlwaysPresent,
-    ),
-    (
-        "aws:viaawsservice",
-        KeyType::Bool,
-        false,
-        KeySource::AlwaysPresent,
-    ),
-    (
-        "aws:tokenissuetime",
-        KeyType::Date,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:multifactorauthpresent",
-        KeyType::Bool,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:multifactorauthage",
-        KeyType::Numeric,
-        false,
-        KeySource::Request,
-    ),
+    ("aws:securetransport", KeyType::Bool, false, KeySource::AlwaysPresent),
+    ("aws:currenttime", KeyType::Date, false, KeySource::AlwaysPresent),
+    ("aws:epochtime", KeyType::Date, false, KeySource::AlwaysPresent),
+    ("aws:viaawsservice", KeyType::Bool, false, KeySource::AlwaysPresent),
+    ("aws:tokenissuetime", KeyType::Date, false, KeySource::Request),
+    ("aws:multifactorauthpresent", KeyType::Bool, false, KeySource::Request),
+    ("aws:multifactorauthage", KeyType::Numeric, false, KeySource::Request),
     ("aws:calledvia", KeyType::String, true, KeySource::Request),
-    (
-        "aws:calledviafirst",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:calledvialast",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
+    ("aws:calledviafirst", KeyType::String, false, KeySource::Request),
+    ("aws:calledvialast", KeyType::String, false, KeySource::Request),
     ("aws:sourcearn", KeyType::Arn, false, KeySource::Request),
-    (
-        "aws:sourceaccount",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:sourceorgid",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:sourceorgpaths",
-        KeyType::String,
-        true,
-        KeySource::Request,
-    ),
+    ("aws:sourceaccount", KeyType::String, false, KeySource::Request),
+    ("aws:sourceorgid", KeyType::String, false, KeySource::Request),
+    ("aws:sourceorgpaths", KeyType::String, true, KeySource::Request),
     ("aws:useragent", KeyType::String, false, KeySource::Request),
     ("aws:referer", KeyType::String, false, KeySource::Request),
-    (
-        "aws:requesttag/",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
+    ("aws:requesttag/", KeyType::String, false, KeySource::Request),
     ("aws:tagkeys", KeyType::String, true, KeySource::Request),
-    (
-        "aws:sourceidentity",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:federatedprovider",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
+    ("aws:sourceidentity", KeyType::String, false, KeySource::Request),
+    ("aws:federatedprovider", KeyType::String, false, KeySource::Request),
     ("aws:assumedroot", KeyType::Bool, false, KeySource::Request),
-    (
-        "aws:ec2instancesourcevpc",
-        KeyType::String,
-        false,
-        KeySource::Request,
-    ),
-    (
-        "aws:ec2instancesourceprivateipv4",
-        KeyType::Ip,
-        false,
-        KeySource::Request,
-    ),
+    ("aws:ec2instancesourcevpc", KeyType::String, false, KeySource::Request),
+    ("aws:ec2instancesourceprivateipv4", KeyType::Ip, false, KeySource::Request),
 ];
 
 /// KMS keys whose values follow from the caller or the key rather than from the request.
@@ -348,8 +193,7 @@ fn family(key: &str) -> String {
 
 impl Reference {
     fn load() -> Result<Reference, serde_json::Error> {
-        let raw: RawReference =
-            serde_json::from_str(include_str!("../data/kms-service-reference.json"))?;
+        let raw: RawReference = serde_json::from_str(include_str!("../data/kms-service-reference.json"))?;
         let key_resource_keys: BTreeSet<String> = raw
             .resource_types
             .get("key")
@@ -362,37 +206,21 @@ impl Reference {
             }
             let (kind, multivalued) = key_type(&info.kind);
             let fam = family(name);
-            let source = KMS_DERIVED
-                .iter()
-                .find(|(k, _)| *k == fam)
-                .map_or(KeySource::Request, |(_, s)| *s);
-            kms_keys.insert(
-                fam,
-                KeyInfo {
-                    kind,
-                    multivalued,
-                    source,
-                },
-            );
+            let source = KMS_DERIVED.iter().find(|(k, _)| *k == fam).map_or(KeySource::Request, |(_, s)| *s);
+            kms_keys.insert(fam, KeyInfo { kind, multivalued, source });
         }
         let actions = raw
             .actions
             .into_iter()
             .map(|(name, a)| {
                 let on_key = a.resource_types.iter().any(|r| r == "key");
-                let mut keys: BTreeSet<String> =
-                    a.condition_keys.iter().map(|c| family(c)).collect();
+                let mut keys: BTreeSet<String> = a.condition_keys.iter().map(|c| family(c)).collect();
                 if on_key {
                     keys.extend(key_resource_keys.iter().cloned());
                 }
                 (
                     name.to_ascii_lowercase(),
-                    KmsAction {
-                        name,
-                        access_level: a.access_level,
-                        on_key,
-                        condition_keys: keys,
-                    },
+                    KmsAction { name, access_level: a.access_level, on_key, condition_keys: keys },
                 )
             })
             .collect();
@@ -403,10 +231,7 @@ impl Reference {
     pub fn get() -> &'static Reference {
         static REFERENCE: OnceLock<Reference> = OnceLock::new();
         REFERENCE.get_or_init(|| {
-            Reference::load().unwrap_or_else(|_| Reference {
-                actions: BTreeMap::new(),
-                kms_keys: BTreeMap::new(),
-            })
+            Reference::load().unwrap_or_else(|_| Reference { actions: BTreeMap::new(), kms_keys: BTreeMap::new() })
         })
     }
 
@@ -432,11 +257,7 @@ impl Reference {
                     lower == *name
                 };
                 if hit {
-                    return KeyClass::Known(KeyInfo {
-                        kind: *kind,
-                        multivalued: *multivalued,
-                        source: *source,
-                    });
+                    return KeyClass::Known(KeyInfo { kind: *kind, multivalued: *multivalued, source: *source });
                 }
             }
             return KeyClass::Unknown;
@@ -455,10 +276,9 @@ impl Reference {
                 .cloned();
             return match fam {
                 None => KeyClass::Unknown,
-                Some(f) if action.condition_keys.contains(&f) => self
-                    .kms_keys
-                    .get(&f)
-                    .map_or(KeyClass::Unknown, |i| KeyClass::Known(*i)),
+                Some(f) if action.condition_keys.contains(&f) => {
+                    self.kms_keys.get(&f).map_or(KeyClass::Unknown, |i| KeyClass::Known(*i))
+                }
                 Some(_) => KeyClass::NeverPresent,
             };
         }
@@ -529,51 +349,21 @@ mod tests {
         assert_eq!(decrypt.name, "Decrypt");
         assert!(decrypt.on_key);
         assert!(decrypt.condition_keys.contains("kms:viaservice"));
-        assert!(
-            decrypt.condition_keys.contains("kms:keyspec"),
-            "resource-type keys are included"
-        );
+        assert!(decrypt.condition_keys.contains("kms:keyspec"), "resource-type keys are included");
     }
 
     #[test]
     fn classification() {
         let r = Reference::get();
         let decrypt = r.action("Decrypt").expect("Decrypt");
-        assert!(matches!(
-            r.classify("kms:ViaService", decrypt),
-            KeyClass::Known(_)
-        ));
-        assert!(matches!(
-            r.classify("kms:EncryptionContext:Department", decrypt),
-            KeyClass::Known(_)
-        ));
-        assert!(matches!(
-            r.classify("kms:ViaServce", decrypt),
-            KeyClass::Unknown
-        ));
-        assert!(matches!(
-            r.classify("kms:GrantOperations", decrypt),
-            KeyClass::NeverPresent
-        ));
-        assert!(matches!(
-            r.classify("s3:prefix", decrypt),
-            KeyClass::NeverPresent
-        ));
-        assert!(matches!(
-            r.classify("aws:PrincipalTag/team", decrypt),
-            KeyClass::Known(_)
-        ));
-        assert!(matches!(
-            r.classify("aws:PrincipalTags/team", decrypt),
-            KeyClass::Unknown
-        ));
+        assert!(matches!(r.classify("kms:ViaService", decrypt), KeyClass::Known(_)));
+        assert!(matches!(r.classify("kms:EncryptionContext:Department", decrypt), KeyClass::Known(_)));
+        assert!(matches!(r.classify("kms:ViaServce", decrypt), KeyClass::Unknown));
+        assert!(matches!(r.classify("kms:GrantOperations", decrypt), KeyClass::NeverPresent));
+        assert!(matches!(r.classify("s3:prefix", decrypt), KeyClass::NeverPresent));
+        assert!(matches!(r.classify("aws:PrincipalTag/team", decrypt), KeyClass::Known(_)));
+        assert!(matches!(r.classify("aws:PrincipalTags/team", decrypt), KeyClass::Unknown));
         let ck = r.classify("aws:PrincipalOrgPaths", decrypt);
-        assert!(matches!(
-            ck,
-            KeyClass::Known(KeyInfo {
-                multivalued: true,
-                ..
-            })
-        ));
+        assert!(matches!(ck, KeyClass::Known(KeyInfo { multivalued: true, .. })));
     }
 }

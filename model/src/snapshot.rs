@@ -28,11 +28,7 @@ pub struct Tags(pub BTreeMap<String, (String, String)>);
 
 impl Tags {
     fn from(tags: &[keyproof_parser::snapshot::Tag]) -> Tags {
-        Tags(
-            tags.iter()
-                .map(|t| (t.key.to_lowercase(), (t.key.clone(), t.value.clone())))
-                .collect(),
-        )
+        Tags(tags.iter().map(|t| (t.key.to_lowercase(), (t.key.clone(), t.value.clone()))).collect())
     }
     /// A tag value by key, case-insensitively.
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -159,10 +155,7 @@ impl Snapshot {
         if !dir.is_dir() {
             return Err(ModelError::Input(ParseError::Snapshot {
                 message: format!("snapshot folder `{}` does not exist", dir.display()),
-                help: Some(
-                    "pass --snapshot DIR: a folder with organization.json and accounts/<id>/…"
-                        .into(),
-                ),
+                help: Some("pass --snapshot DIR: a folder with organization.json and accounts/<id>/…".into()),
             }));
         }
         Snapshot::from_files(&SnapshotFiles::Dir(dir.to_path_buf()))
@@ -174,10 +167,7 @@ impl Snapshot {
         let raw = read_snapshot(files, &mut sources)?;
         let scope = raw.root.display().to_string();
         let mut errors = Vec::new();
-        let org = raw
-            .organization
-            .as_ref()
-            .and_then(|o| Organization::build(o, &sources, &mut errors));
+        let org = raw.organization.as_ref().and_then(|o| Organization::build(o, &sources, &mut errors));
         let mut snapshot = Snapshot {
             sources,
             org,
@@ -267,10 +257,7 @@ impl Snapshot {
                 managed.insert(p.arn.value.clone(), id);
             }
         }
-        let resolve = |arn: &Spanned<String>,
-                       errors: &mut Vec<ParseError>,
-                       sources: &SourceMap|
-         -> Option<PolicyId> {
+        let resolve = |arn: &Spanned<String>, errors: &mut Vec<ParseError>, sources: &SourceMap| -> Option<PolicyId> {
             let found = managed.get(&arn.value).copied();
             if found.is_none() {
                 errors.push(
@@ -309,10 +296,7 @@ impl Snapshot {
                     policies.push(id);
                 }
             }
-            let boundary = r
-                .boundary
-                .as_ref()
-                .and_then(|b| resolve(b, errors, &self.sources));
+            let boundary = r.boundary.as_ref().and_then(|b| resolve(b, errors, &self.sources));
             account.roles.push(Role {
                 arn: r.arn.value.clone(),
                 account: account.id.clone(),
@@ -345,18 +329,12 @@ impl Snapshot {
                     None => errors.push(ParseError::at(
                         &self.sources,
                         g.span,
-                        format!(
-                            "user `{}` is in group `{}`, which is not in `GroupDetailList`",
-                            u.name, g.value
-                        ),
+                        format!("user `{}` is in group `{}`, which is not in `GroupDetailList`", u.name, g.value),
                         "unknown group",
                     )),
                 }
             }
-            let boundary = u
-                .boundary
-                .as_ref()
-                .and_then(|b| resolve(b, errors, &self.sources));
+            let boundary = u.boundary.as_ref().and_then(|b| resolve(b, errors, &self.sources));
             account.users.push(User {
                 arn: u.arn.value.clone(),
                 account: account.id.clone(),
@@ -395,9 +373,7 @@ impl Snapshot {
                         .keys
                         .iter()
                         .filter(|k| {
-                            &k.region == region
-                                && &k.account == account
-                                && k.aliases.iter().any(|a| a == resource)
+                            &k.region == region && &k.account == account && k.aliases.iter().any(|a| a == resource)
                         })
                         .collect();
                 }
@@ -405,11 +381,7 @@ impl Snapshot {
             return self.keys.iter().filter(|k| k.arn == text).collect();
         }
         if text.starts_with("alias/") {
-            return self
-                .keys
-                .iter()
-                .filter(|k| k.aliases.iter().any(|a| a == text))
-                .collect();
+            return self.keys.iter().filter(|k| k.aliases.iter().any(|a| a == text)).collect();
         }
         self.keys.iter().filter(|k| k.id == text).collect()
     }
@@ -419,16 +391,10 @@ impl Snapshot {
         let found = self.find_keys(text);
         match found.as_slice() {
             [one] => Ok(one),
-            [] => Err(ModelError::UnknownKey {
-                key: text.to_string(),
-            }),
+            [] => Err(ModelError::UnknownKey { key: text.to_string() }),
             many => Err(ModelError::AmbiguousKey {
                 key: text.to_string(),
-                candidates: many
-                    .iter()
-                    .map(|k| k.arn.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                candidates: many.iter().map(|k| k.arn.clone()).collect::<Vec<_>>().join(", "),
             }),
         }
     }
@@ -440,29 +406,21 @@ impl Snapshot {
 
     /// Whether an account belongs to the organization.
     pub fn in_org(&self, account: &str) -> bool {
-        self.org
-            .as_ref()
-            .is_some_and(|o| o.contains_account(account))
+        self.org.as_ref().is_some_and(|o| o.contains_account(account))
     }
 }
 
 fn grant_from_raw(g: &RawGrant) -> Grant {
-    let issuing_account =
-        g.issuing_account
-            .as_ref()
-            .and_then(|a| match NamedPrincipal::from_aws(&a.value) {
-                NamedPrincipal::Account(id) => Some(id),
-                _ => None,
-            });
+    let issuing_account = g.issuing_account.as_ref().and_then(|a| match NamedPrincipal::from_aws(&a.value) {
+        NamedPrincipal::Account(id) => Some(id),
+        _ => None,
+    });
     Grant {
         id: g.grant_id.value.clone(),
         name: g.name.clone(),
         grantee_principal: NamedPrincipal::from_aws(&g.grantee.value),
         grantee: g.grantee.clone(),
-        retiring: g
-            .retiring
-            .as_ref()
-            .map(|r| NamedPrincipal::from_aws(&r.value)),
+        retiring: g.retiring.as_ref().map(|r| NamedPrincipal::from_aws(&r.value)),
         issuing_account,
         operations: g.operations.clone(),
         context_equals: g.context_equals.clone(),

@@ -79,10 +79,7 @@ fn glob_dp(p: &[char], t: &[char], ci: bool, stop: Option<char>) -> bool {
             }
         } else {
             for j in 0..t.len() {
-                if reach[j]
-                    && (pc == '?' || eq_char(pc, t[j], ci))
-                    && !(pc == '?' && stop == Some(t[j]))
-                {
+                if reach[j] && (pc == '?' || eq_char(pc, t[j], ci)) && !(pc == '?' && stop == Some(t[j])) {
                     next[j + 1] = true;
                 }
             }
@@ -138,24 +135,15 @@ mod tests {
     #[test]
     fn actions_are_case_insensitive() {
         assert!(action_matches("KMS:decrypt", "kms:Decrypt"));
-        assert!(action_matches(
-            "kms:generatedatakey*",
-            "kms:GenerateDataKeyPair"
-        ));
+        assert!(action_matches("kms:generatedatakey*", "kms:GenerateDataKeyPair"));
     }
 
     #[test]
     fn resource_star_within_segment() {
         let arn = "arn:aws:kms:us-east-1:111122223333:key/abcd";
         assert!(resource_matches("arn:aws:kms:*:111122223333:key/*", arn));
-        assert!(resource_matches(
-            "arn:aws:kms:us-*-1:111122223333:key/*",
-            arn
-        ));
-        assert!(!resource_matches(
-            "arn:aws:kms:us-east-1:444455556666:key/*",
-            arn
-        ));
+        assert!(resource_matches("arn:aws:kms:us-*-1:111122223333:key/*", arn));
+        assert!(!resource_matches("arn:aws:kms:us-east-1:444455556666:key/*", arn));
         // A star that ends a segment may run past colons.
         assert!(resource_matches("arn:aws:kms:*", arn));
         // A star inside a segment may not.
@@ -169,9 +157,6 @@ mod tests {
         assert!(arn_like("arn:aws:iam::*:role/*", arn));
         assert!(arn_like("arn:aws:iam::111122223333:role/path/*", arn));
         assert!(!arn_like("arn:aws:iam::*", arn));
-        assert!(!arn_like(
-            "arn:aws:iam::111122223333:role/keyadmin",
-            "arn:aws:iam::111122223333:role/KeyAdmin"
-        ));
+        assert!(!arn_like("arn:aws:iam::111122223333:role/keyadmin", "arn:aws:iam::111122223333:role/KeyAdmin"));
     }
 }

@@ -55,12 +55,7 @@ pub enum ParseError {
 
 impl ParseError {
     /// An error at a span, labelled.
-    pub fn at(
-        sources: &SourceMap,
-        span: Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> Self {
+    pub fn at(sources: &SourceMap, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         ParseError::Invalid {
             message: message.into(),
             src: sources.named_source(span.source),
@@ -80,18 +75,11 @@ impl ParseError {
     }
 
     /// Several errors as one, or the single one as itself.
-    pub fn collect(
-        scope: impl Into<String>,
-        mut errors: Vec<ParseError>,
-    ) -> Result<(), ParseError> {
+    pub fn collect(scope: impl Into<String>, mut errors: Vec<ParseError>) -> Result<(), ParseError> {
         match errors.len() {
             0 => Ok(()),
             1 => Err(errors.remove(0)),
-            count => Err(ParseError::Several {
-                scope: scope.into(),
-                count,
-                errors,
-            }),
+            count => Err(ParseError::Several { scope: scope.into(), count, errors }),
         }
     }
 

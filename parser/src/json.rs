@@ -67,10 +67,7 @@ impl Json {
 
     /// A member of an object by exact name.
     pub fn get(&self, name: &str) -> Option<&Json> {
-        self.members()?
-            .iter()
-            .find(|(k, _)| k.value == name)
-            .map(|(_, v)| v)
+        self.members()?.iter().find(|(k, _)| k.value == name).map(|(_, v)| v)
     }
 
     /// The value as a string when it is a scalar (AWS accepts `true` and `42` where it expects a
@@ -95,12 +92,7 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
     };
     let parsed = jsonc_parser::parse_to_ast(&text, &Default::default(), &options).map_err(|e| {
         let r = e.range();
-        ParseError::at(
-            sources,
-            Span::new(id, r.start, r.end),
-            format!("invalid JSON: {}", e.kind()),
-            "here",
-        )
+        ParseError::at(sources, Span::new(id, r.start, r.end), format!("invalid JSON: {}", e.kind()), "here")
     })?;
     match parsed.value {
         Some(v) => {
@@ -109,42 +101,20 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
             ParseError::collect(sources.name(id), errors.0)?;
             Ok(json)
         }
-        None => Err(ParseError::at(
-            sources,
-            Span::new(id, 0, 0),
-            "the file holds no JSON value",
-            "empty",
-        )),
+        None => Err(ParseError::at(sources, Span::new(id, 0, 0), "the file holds no JSON value", "empty")),
     }
 }
 
 fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Errors) -> Json {
     let span = |r: jsonc_parser::common::Range| Span::new(id, r.start, r.end);
     match v {
-        ast::Value::NullKeyword(n) => Json {
-            kind: JsonKind::Null,
-            span: span(n.range),
-        },
-        ast::Value::BooleanLit(b) => Json {
-            kind: JsonKind::Bool(b.value),
-            span: span(b.range),
-        },
-        ast::Value::NumberLit(n) => Json {
-            kind: JsonKind::Number(n.value.to_string()),
-            span: span(n.range),
-        },
-        ast::Value::StringLit(s) => Json {
-            kind: JsonKind::String(s.value.into_owned()),
-            span: span(s.range),
-        },
+        ast::Value::NullKeyword(n) => Json { kind: JsonKind::Null, span: span(n.range) },
+        ast::Value::BooleanLit(b) => Json { kind: JsonKind::Bool(b.value), span: span(b.range) },
+        ast::Value::NumberLit(n) => Json { kind: JsonKind::Number(n.value.to_string()), span: span(n.range) },
+        ast::Value::StringLit(s) => Json { kind: JsonKind::String(s.value.into_owned()), span: span(s.range) },
         ast::Value::Array(a) => Json {
             span: span(a.range),
-            kind: JsonKind::Array(
-                a.elements
-                    .into_iter()
-                    .map(|e| convert(sources, id, e, errors))
-                    .collect(),
-            ),
+            kind: JsonKind::Array(a.elements.into_iter().map(|e| convert(sources, id, e, errors)).collect()),
         },
         ast::Value::Object(o) => {
             let obj_span = span(o.range);
@@ -163,15 +133,9 @@ fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Er
                         "defined again here",
                     ));
                 }
-                members.push((
-                    Spanned::new(name, name_span),
-                    convert(sources, id, p.value, errors),
-                ));
+                members.push((Spanned::new(name, name_span), convert(sources, id, p.value, errors)));
             }
-            Json {
-                kind: JsonKind::Object(members),
-                span: obj_span,
-            }
+            Json { kind: JsonKind::Object(members), span: obj_span }
         }
     }
 }
@@ -180,11 +144,7 @@ fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Er
 /// document as JSON text (a key policy, an SCP's `Content`) or URL-encoded JSON (IAM documents
 /// as `get-account-authorization-details` returns them on the wire). An embedded document gets a
 /// source of its own, named after the element it came from, so that errors show its text.
-pub fn embedded_document(
-    sources: &mut SourceMap,
-    value: &Json,
-    what: &str,
-) -> Result<Json, ParseError> {
+pub fn embedded_document(sources: &mut SourceMap, value: &Json, what: &str) -> Result<Json, ParseError> {
     match &value.kind {
         JsonKind::Object(_) => Ok(value.clone()),
         JsonKind::String(text) => {
@@ -211,10 +171,7 @@ pub fn embedded_document(
         _ => Err(ParseError::at(
             sources,
             value.span,
-            format!(
-                "{what} must be a policy document (an object or a JSON string), found {}",
-                value.type_name()
-            ),
+            format!("{what} must be a policy document (an object or a JSON string), found {}", value.type_name()),
             "expected a policy document",
         )),
     }
@@ -228,10 +185,7 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(sources: &'a mut SourceMap) -> Self {
-        Reader {
-            sources,
-            errors: Errors::default(),
-        }
+        Reader { sources, errors: Errors::default() }
     }
 
     /// An embedded document (see [`embedded_document`]); on error, records it.
@@ -259,11 +213,7 @@ impl<'a> Reader<'a> {
         if v.members().is_some() {
             Some(v)
         } else {
-            self.error(
-                v.span,
-                format!("{what} must be an object, found {}", v.type_name()),
-                "expected an object",
-            );
+            self.error(v.span, format!("{what} must be an object, found {}", v.type_name()), "expected an object");
             None
         }
     }
@@ -272,11 +222,7 @@ impl<'a> Reader<'a> {
         match v.elements() {
             Some(e) => e,
             None => {
-                self.error(
-                    v.span,
-                    format!("{what} must be an array, found {}", v.type_name()),
-                    "expected an array",
-                );
+                self.error(v.span, format!("{what} must be an array, found {}", v.type_name()), "expected an array");
                 &[]
             }
         }
@@ -286,11 +232,7 @@ impl<'a> Reader<'a> {
     pub fn req<'j>(&mut self, obj: &'j Json, name: &str) -> Option<&'j Json> {
         let found = obj.get(name);
         if found.is_none() && obj.members().is_some() {
-            self.error(
-                obj.span,
-                format!("missing `{name}`"),
-                format!("this object has no `{name}`"),
-            );
+            self.error(obj.span, format!("missing `{name}`"), format!("this object has no `{name}`"));
         }
         found
     }
@@ -299,11 +241,7 @@ impl<'a> Reader<'a> {
         match &v.kind {
             JsonKind::String(s) => Some(Spanned::new(s.clone(), v.span)),
             _ => {
-                self.error(
-                    v.span,
-                    format!("{what} must be a string, found {}", v.type_name()),
-                    "expected a string",
-                );
+                self.error(v.span, format!("{what} must be a string, found {}", v.type_name()), "expected a string");
                 None
             }
         }
@@ -316,22 +254,14 @@ impl<'a> Reader<'a> {
 
     pub fn opt_string(&mut self, obj: &Json, name: &str) -> Option<Spanned<String>> {
         match obj.get(name) {
-            None
-            | Some(Json {
-                kind: JsonKind::Null,
-                ..
-            }) => None,
+            None | Some(Json { kind: JsonKind::Null, .. }) => None,
             Some(v) => self.string(v, &format!("`{name}`")),
         }
     }
 
     pub fn opt_bool(&mut self, obj: &Json, name: &str) -> Option<bool> {
         match obj.get(name) {
-            None
-            | Some(Json {
-                kind: JsonKind::Null,
-                ..
-            }) => None,
+            None | Some(Json { kind: JsonKind::Null, .. }) => None,
             Some(v) => match v.as_bool() {
                 Some(b) => Some(b),
                 None => {
@@ -349,17 +279,10 @@ impl<'a> Reader<'a> {
     /// A member that is an array of strings (absent = empty).
     pub fn string_list(&mut self, obj: &Json, name: &str) -> Vec<Spanned<String>> {
         match obj.get(name) {
-            None
-            | Some(Json {
-                kind: JsonKind::Null,
-                ..
-            }) => Vec::new(),
+            None | Some(Json { kind: JsonKind::Null, .. }) => Vec::new(),
             Some(v) => {
                 let items = self.array(v, &format!("`{name}`"));
-                items
-                    .iter()
-                    .filter_map(|i| self.string(i, &format!("an element of `{name}`")))
-                    .collect()
+                items.iter().filter_map(|i| self.string(i, &format!("an element of `{name}`"))).collect()
             }
         }
     }
@@ -367,17 +290,10 @@ impl<'a> Reader<'a> {
     /// A member that is an array of objects (absent = empty).
     pub fn object_list<'j>(&mut self, obj: &'j Json, name: &str) -> Vec<&'j Json> {
         match obj.get(name) {
-            None
-            | Some(Json {
-                kind: JsonKind::Null,
-                ..
-            }) => Vec::new(),
+            None | Some(Json { kind: JsonKind::Null, .. }) => Vec::new(),
             Some(v) => {
                 let items = self.array(v, &format!("`{name}`"));
-                items
-                    .iter()
-                    .filter(|i| self.object(i, &format!("an element of `{name}`")).is_some())
-                    .collect()
+                items.iter().filter(|i| self.object(i, &format!("an element of `{name}`")).is_some()).collect()
             }
         }
     }

@@ -6,6 +6,7 @@
 pub mod err;
 pub mod json;
 pub mod policy;
+pub mod property;
 pub mod snapshot;
 pub mod source;
 

@@ -37,9 +37,7 @@ impl PolicyKind {
         match self {
             PolicyKind::KeyPolicy | PolicyKind::Trust => PrincipalRule::Required,
             PolicyKind::Rcp => PrincipalRule::StarOnly,
-            PolicyKind::Identity | PolicyKind::PermissionsBoundary | PolicyKind::Scp => {
-                PrincipalRule::Forbidden
-            }
+            PolicyKind::Identity | PolicyKind::PermissionsBoundary | PolicyKind::Scp => PrincipalRule::Forbidden,
         }
     }
 }
@@ -71,10 +69,7 @@ impl Policy {
     /// Whether `${...}` policy variables are substituted (IAM reference_policies_variables:
     /// only with `"Version": "2012-10-17"`).
     pub fn variables_enabled(&self) -> bool {
-        matches!(
-            self.version.as_ref().map(|v| v.value),
-            Some(Version::V2012_10_17)
-        )
+        matches!(self.version.as_ref().map(|v| v.value), Some(Version::V2012_10_17))
     }
 }
 
@@ -337,10 +332,7 @@ impl BaseOperator {
     }
 
     fn from_name(name: &str) -> Option<BaseOperator> {
-        BaseOperator::ALL
-            .iter()
-            .copied()
-            .find(|op| op.name() == name)
+        BaseOperator::ALL.iter().copied().find(|op| op.name() == name)
     }
 }
 
@@ -358,19 +350,11 @@ impl Operator {
             Some(b) => (b, true),
             None => (rest, false),
         };
-        let base = BaseOperator::from_name(base_text)
-            .ok_or_else(|| format!("unknown condition operator `{text}`"))?;
+        let base = BaseOperator::from_name(base_text).ok_or_else(|| format!("unknown condition operator `{text}`"))?;
         if base == BaseOperator::Null && if_exists {
-            return Err(
-                "`NullIfExists` is not an operator: `Null` already tests whether the key exists"
-                    .into(),
-            );
+            return Err("`NullIfExists` is not an operator: `Null` already tests whether the key exists".into());
         }
-        Ok(Operator {
-            base,
-            set,
-            if_exists,
-        })
+        Ok(Operator { base, set, if_exists })
     }
 
     pub fn name(&self) -> String {
@@ -379,26 +363,12 @@ impl Operator {
             Some(SetOperator::ForAnyValue) => "ForAnyValue:",
             None => "",
         };
-        format!(
-            "{set}{}{}",
-            self.base.name(),
-            if self.if_exists { "IfExists" } else { "" }
-        )
+        format!("{set}{}{}", self.base.name(), if self.if_exists { "IfExists" } else { "" })
     }
 }
 
-const STATEMENT_ELEMENTS: [&str; 10] = [
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-    "Id",
-];
+const STATEMENT_ELEMENTS: [&str; 10] =
+    ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition", "Id"];
 
 /// Parses a policy document that has already been read as spanned JSON. Every problem found is
 /// recorded in the reader, and the statements that could be read are returned all the same, so
@@ -409,11 +379,7 @@ pub fn parse_policy(r: &mut Reader<'_>, doc: &Json, kind: PolicyKind) -> Option<
         None => {
             r.error(
                 doc.span,
-                format!(
-                    "a {} must be a JSON object, found {}",
-                    kind.describe(),
-                    doc.type_name()
-                ),
+                format!("a {} must be a JSON object, found {}", kind.describe(), doc.type_name()),
                 "expected an object",
             );
             return None;
@@ -426,18 +392,11 @@ pub fn parse_policy(r: &mut Reader<'_>, doc: &Json, kind: PolicyKind) -> Option<
     for (name, value) in members {
         match name.value.as_str() {
             "Version" => match value.as_str() {
-                Some("2012-10-17") => {
-                    version = Some(Spanned::new(Version::V2012_10_17, value.span))
-                }
-                Some("2008-10-17") => {
-                    version = Some(Spanned::new(Version::V2008_10_17, value.span))
-                }
+                Some("2012-10-17") => version = Some(Spanned::new(Version::V2012_10_17, value.span)),
+                Some("2008-10-17") => version = Some(Spanned::new(Version::V2008_10_17, value.span)),
                 _ => r.error(
                     value.span,
-                    format!(
-                        "invalid policy `Version` `{}`",
-                        value.scalar_text().unwrap_or_default()
-                    ),
+                    format!("invalid policy `Version` `{}`", value.scalar_text().unwrap_or_default()),
                     "expected \"2012-10-17\" or \"2008-10-17\"",
                 ),
             },
@@ -450,10 +409,7 @@ pub fn parse_policy(r: &mut Reader<'_>, doc: &Json, kind: PolicyKind) -> Option<
                     _ => {
                         r.error(
                             value.span,
-                            format!(
-                                "`Statement` must be an object or an array, found {}",
-                                value.type_name()
-                            ),
+                            format!("`Statement` must be an object or an array, found {}", value.type_name()),
                             "expected statements",
                         );
                         Vec::new()
@@ -466,43 +422,20 @@ pub fn parse_policy(r: &mut Reader<'_>, doc: &Json, kind: PolicyKind) -> Option<
                     }
                 }
             }
-            other => r.error(
-                name.span,
-                format!("unknown policy element `{other}`"),
-                "not a policy element",
-            ),
+            other => r.error(name.span, format!("unknown policy element `{other}`"), "not a policy element"),
         }
     }
     if !saw_statement {
-        r.error(
-            doc.span,
-            format!("the {} has no `Statement`", kind.describe()),
-            "no statements",
-        );
+        r.error(doc.span, format!("the {} has no `Statement`", kind.describe()), "no statements");
     }
-    Some(Policy {
-        kind,
-        version,
-        id,
-        statements,
-        span: doc.span,
-    })
+    Some(Policy { kind, version, id, statements, span: doc.span })
 }
 
-fn parse_statement(
-    r: &mut Reader<'_>,
-    v: &Json,
-    kind: PolicyKind,
-    index: usize,
-) -> Option<Statement> {
+fn parse_statement(r: &mut Reader<'_>, v: &Json, kind: PolicyKind, index: usize) -> Option<Statement> {
     let members = match v.members() {
         Some(m) => m,
         None => {
-            r.error(
-                v.span,
-                format!("a statement must be an object, found {}", v.type_name()),
-                "expected an object",
-            );
+            r.error(v.span, format!("a statement must be an object, found {}", v.type_name()), "expected an object");
             return None;
         }
     };
@@ -522,9 +455,7 @@ fn parse_statement(
                     value.span,
                     format!(
                         "invalid `Effect` `{}`",
-                        value
-                            .scalar_text()
-                            .unwrap_or_else(|| value.type_name().to_string())
+                        value.scalar_text().unwrap_or_else(|| value.type_name().to_string())
                     ),
                     "expected \"Allow\" or \"Deny\"",
                 ),
@@ -570,16 +501,9 @@ fn parse_statement(
             }
             "Condition" => conditions = parse_conditions(r, value),
             other => {
-                let label = if STATEMENT_ELEMENTS.contains(&other) {
-                    "not allowed here"
-                } else {
-                    "not a statement element"
-                };
-                r.error(
-                    name.span,
-                    format!("unknown statement element `{other}`"),
-                    label,
-                );
+                let label =
+                    if STATEMENT_ELEMENTS.contains(&other) { "not allowed here" } else { "not a statement element" };
+                r.error(name.span, format!("unknown statement element `{other}`"), label);
             }
         }
     }
@@ -589,10 +513,7 @@ fn parse_statement(
     match (kind.principal_rule(), &principal) {
         (PrincipalRule::Required, None) => r.error(
             v.span,
-            format!(
-                "a statement of a {} must name a `Principal`",
-                kind.describe()
-            ),
+            format!("a statement of a {} must name a `Principal`", kind.describe()),
             "no `Principal` or `NotPrincipal`",
         ),
         (PrincipalRule::Forbidden, Some(p)) => r.error(
@@ -617,56 +538,28 @@ fn parse_statement(
         _ => {}
     }
     let effect = effect?;
-    Some(Statement {
-        index,
-        sid,
-        effect,
-        principal,
-        action,
-        resource,
-        conditions,
-        span: v.span,
-    })
+    Some(Statement { index, sid, effect, principal, action, resource, conditions, span: v.span })
 }
 
-fn parse_values(
-    r: &mut Reader<'_>,
-    v: &Json,
-    negated: bool,
-    element: &str,
-) -> Option<ValuesElement> {
+fn parse_values(r: &mut Reader<'_>, v: &Json, negated: bool, element: &str) -> Option<ValuesElement> {
     let values: Vec<Spanned<String>> = match &v.kind {
         JsonKind::String(s) => vec![Spanned::new(s.clone(), v.span)],
         JsonKind::Array(items) => {
             if items.is_empty() {
-                r.error(
-                    v.span,
-                    format!("`{element}` is an empty list"),
-                    "AWS rejects an empty list",
-                );
+                r.error(v.span, format!("`{element}` is an empty list"), "AWS rejects an empty list");
             }
-            items
-                .iter()
-                .filter_map(|i| r.string(i, &format!("an element of `{element}`")))
-                .collect()
+            items.iter().filter_map(|i| r.string(i, &format!("an element of `{element}`"))).collect()
         }
         _ => {
             r.error(
                 v.span,
-                format!(
-                    "`{element}` must be a string or a list of strings, found {}",
-                    v.type_name()
-                ),
+                format!("`{element}` must be a string or a list of strings, found {}", v.type_name()),
                 "expected strings",
             );
             return None;
         }
     };
-    Some(ValuesElement {
-        negated,
-        values,
-        span: v.span,
-    })
+    Some(ValuesElement { negated, values, span: v.span })
 }
 
 fn check_action_pattern(r: &mut Reader<'_>, p: &Spanned<String>) {
@@ -677,21 +570,13 @@ fn check_action_pattern(r: &mut Reader<'_>, p: &Spanned<String>) {
         Some((service, name)) => {
             !service.is_empty()
                 && !name.is_empty()
-                && service
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-')
+                && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-')
         }
         None => false,
     };
     if !ok {
-        r.error(
-            p.span,
-            format!("`{}` is not an action", p.value),
-            "expected `service:Action` or `*`",
-        );
+        r.error(p.span, format!("`{}` is not an action", p.value), "expected `service:Action` or `*`");
     }
 }
 
@@ -699,10 +584,9 @@ fn parse_principal(r: &mut Reader<'_>, v: &Json, negated: bool) -> Option<Princi
     let element = if negated { "NotPrincipal" } else { "Principal" };
     let mut entries = Vec::new();
     match &v.kind {
-        JsonKind::String(s) if s == "*" => entries.push(PrincipalEntry {
-            kind: PrincipalKind::Everyone,
-            value: Spanned::new(s.clone(), v.span),
-        }),
+        JsonKind::String(s) if s == "*" => {
+            entries.push(PrincipalEntry { kind: PrincipalKind::Everyone, value: Spanned::new(s.clone(), v.span) })
+        }
         JsonKind::String(_) => {
             r.error(
                 v.span,
@@ -737,10 +621,7 @@ fn parse_principal(r: &mut Reader<'_>, v: &Json, negated: bool) -> Option<Princi
                                 "AWS rejects an empty list",
                             );
                         }
-                        items
-                            .iter()
-                            .filter_map(|i| r.string(i, "a principal"))
-                            .collect()
+                        items.iter().filter_map(|i| r.string(i, "a principal")).collect()
                     }
                     _ => {
                         r.error(
@@ -772,30 +653,19 @@ fn parse_principal(r: &mut Reader<'_>, v: &Json, negated: bool) -> Option<Princi
         _ => {
             r.error(
                 v.span,
-                format!(
-                    "`{element}` must be \"*\" or an object, found {}",
-                    v.type_name()
-                ),
+                format!("`{element}` must be \"*\" or an object, found {}", v.type_name()),
                 "not a principal",
             );
             return None;
         }
     }
-    Some(PrincipalElement {
-        negated,
-        entries,
-        span: v.span,
-    })
+    Some(PrincipalElement { negated, entries, span: v.span })
 }
 
 fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
     let mut out = Vec::new();
     let Some(ops) = v.members() else {
-        r.error(
-            v.span,
-            format!("`Condition` must be an object, found {}", v.type_name()),
-            "expected an object",
-        );
+        r.error(v.span, format!("`Condition` must be an object, found {}", v.type_name()), "expected an object");
         return out;
     };
     for (op_name, block) in ops {
@@ -833,7 +703,14 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
                         .filter_map(|i| match i.scalar_text() {
                             Some(t) => Some(Spanned::new(t, i.span)),
                             None => {
-                                r.error(i.span, format!("a condition value must be a string, number or boolean, found {}", i.type_name()), "expected a value");
+                                r.error(
+                                    i.span,
+                                    format!(
+                                        "a condition value must be a string, number or boolean, found {}",
+                                        i.type_name()
+                                    ),
+                                    "expected a value",
+                                );
                                 None
                             }
                         })
@@ -842,7 +719,14 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
                 _ => match values.scalar_text() {
                     Some(t) => vec![Spanned::new(t, values.span)],
                     None => {
-                        r.error(values.span, format!("a condition value must be a string, number, boolean or a list of them, found {}", values.type_name()), "expected values");
+                        r.error(
+                            values.span,
+                            format!(
+                                "a condition value must be a string, number, boolean or a list of them, found {}",
+                                values.type_name()
+                            ),
+                            "expected values",
+                        );
                         continue;
                     }
                 },
@@ -860,9 +744,7 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
             }
             if operator.base == BaseOperator::Bool {
                 for val in &vals {
-                    if !val.value.eq_ignore_ascii_case("true")
-                        && !val.value.eq_ignore_ascii_case("false")
-                    {
+                    if !val.value.eq_ignore_ascii_case("true") && !val.value.eq_ignore_ascii_case("false") {
                         r.error(
                             val.span,
                             format!("`Bool` takes true or false, not `{}`", val.value),
@@ -872,12 +754,7 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
                 }
             }
             let span = Span::new(key.span.source, key.span.start, values.span.end);
-            out.push(Condition {
-                operator: operator.clone(),
-                key: key.clone(),
-                values: vals,
-                span,
-            });
+            out.push(Condition { operator: operator.clone(), key: key.clone(), values: vals, span });
         }
     }
     out
@@ -885,12 +762,7 @@ fn parse_conditions(r: &mut Reader<'_>, v: &Json) -> Vec<Condition> {
 
 /// Reads a policy document from JSON that may be embedded (a JSON string or a URL-encoded
 /// string) and parses it.
-pub fn parse_policy_value(
-    r: &mut Reader<'_>,
-    value: &Json,
-    kind: PolicyKind,
-    what: &str,
-) -> Option<Policy> {
+pub fn parse_policy_value(r: &mut Reader<'_>, value: &Json, kind: PolicyKind, what: &str) -> Option<Policy> {
     let doc = r.embedded(value, what)?;
     parse_policy(r, &doc, kind)
 }

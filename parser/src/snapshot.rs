@@ -207,19 +207,15 @@ impl SnapshotFiles {
         match self {
             SnapshotFiles::Dir(root) => {
                 let path = root.join(rel);
-                std::fs::read_to_string(&path).map_err(|e| ParseError::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })
+                std::fs::read_to_string(&path)
+                    .map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })
             }
-            SnapshotFiles::Embedded { files, .. } => files
-                .iter()
-                .find(|(p, _)| *p == rel)
-                .map(|(_, t)| t.to_string())
-                .ok_or_else(|| ParseError::Io {
+            SnapshotFiles::Embedded { files, .. } => {
+                files.iter().find(|(p, _)| *p == rel).map(|(_, t)| t.to_string()).ok_or_else(|| ParseError::Io {
                     path: rel.to_string(),
                     source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                }),
+                })
+            }
         }
     }
 
@@ -245,16 +241,11 @@ impl SnapshotFiles {
         match self {
             SnapshotFiles::Dir(root) => {
                 let path = root.join(rel);
-                let rd = std::fs::read_dir(&path).map_err(|e| ParseError::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
+                let rd = std::fs::read_dir(&path)
+                    .map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
                 let mut out = Vec::new();
                 for entry in rd {
-                    let entry = entry.map_err(|e| ParseError::Io {
-                        path: path.display().to_string(),
-                        source: e,
-                    })?;
+                    let entry = entry.map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
                     out.push(entry.file_name().to_string_lossy().into_owned());
                 }
                 out.sort();
@@ -299,10 +290,7 @@ pub fn read_snapshot_dir(root: &Path, sources: &mut SourceMap) -> Result<RawSnap
 }
 
 /// Reads a snapshot from a folder or from embedded files.
-pub fn read_snapshot(
-    files: &SnapshotFiles,
-    sources: &mut SourceMap,
-) -> Result<RawSnapshot, ParseError> {
+pub fn read_snapshot(files: &SnapshotFiles, sources: &mut SourceMap) -> Result<RawSnapshot, ParseError> {
     let mut errors: Vec<ParseError> = Vec::new();
     let mut snapshot = RawSnapshot {
         root: match files {
@@ -332,9 +320,7 @@ pub fn read_snapshot(
             }
             if !is_account_id(&account_id) {
                 errors.push(ParseError::Snapshot {
-                    message: format!(
-                        "`accounts/{account_id}` is not named after a 12-digit account id"
-                    ),
+                    message: format!("`accounts/{account_id}` is not named after a 12-digit account id"),
                     help: None,
                 });
                 continue;
@@ -346,13 +332,8 @@ pub fn read_snapshot(
         }
     } else if snapshot.organization.is_none() && errors.is_empty() {
         errors.push(ParseError::Snapshot {
-            message: format!(
-                "`{}` holds neither organization.json nor accounts/",
-                files.describe()
-            ),
-            help: Some(
-                "a snapshot is a folder in the layout of `keyproof collect` (see README)".into(),
-            ),
+            message: format!("`{}` holds neither organization.json nor accounts/", files.describe()),
+            help: Some("a snapshot is a folder in the layout of `keyproof collect` (see README)".into()),
         });
     }
     ParseError::collect(files.describe(), errors)?;
@@ -364,18 +345,9 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn read_account(
-    sources: &mut SourceMap,
-    files: &SnapshotFiles,
-    account_id: &str,
-) -> Result<AccountFiles, ParseError> {
+fn read_account(sources: &mut SourceMap, files: &SnapshotFiles, account_id: &str) -> Result<AccountFiles, ParseError> {
     let mut errors = Vec::new();
-    let mut account = AccountFiles {
-        id: account_id.to_string(),
-        iam: None,
-        keys: Vec::new(),
-        not_collected: None,
-    };
+    let mut account = AccountFiles { id: account_id.to_string(), iam: None, keys: Vec::new(), not_collected: None };
     let nc = format!("accounts/{account_id}/not-collected.json");
     if files.is_file(&nc) {
         match read_file(sources, files, &nc) {
@@ -437,21 +409,13 @@ fn read_account(
     Ok(account)
 }
 
-fn read_organization(
-    r: &mut Reader<'_>,
-    json: &Json,
-    not_modelled: &mut Vec<Spanned<String>>,
-) -> Option<OrgFile> {
+fn read_organization(r: &mut Reader<'_>, json: &Json, not_modelled: &mut Vec<Spanned<String>>) -> Option<OrgFile> {
     r.object(json, "organization.json")?;
     let org = r.req(json, "Organization")?;
     let id = r.req_string(org, "Id")?;
     let management_account = r.req_string(org, "MasterAccountId")?;
     if !is_account_id(&management_account.value) {
-        r.error(
-            management_account.span,
-            "`MasterAccountId` is not a 12-digit account id",
-            "expected an account id",
-        );
+        r.error(management_account.span, "`MasterAccountId` is not a 12-digit account id", "expected an account id");
     }
     let mut roots = Vec::new();
     for root in r.object_list(json, "Roots") {
@@ -460,11 +424,7 @@ fn read_organization(
         }
     }
     if roots.is_empty() {
-        r.error(
-            json.span,
-            "organization.json has no `Roots`",
-            "expected one root",
-        );
+        r.error(json.span, "organization.json has no `Roots`", "expected one root");
     }
     let mut policies = Vec::new();
     let mut other_policy_ids = Vec::new();
@@ -472,14 +432,10 @@ fn read_organization(
         let Some(summary) = r.req(p, "PolicySummary") else {
             continue;
         };
-        let (Some(pid), Some(ptype)) = (r.req_string(summary, "Id"), r.req_string(summary, "Type"))
-        else {
+        let (Some(pid), Some(ptype)) = (r.req_string(summary, "Id"), r.req_string(summary, "Type")) else {
             continue;
         };
-        let name = r
-            .opt_string(summary, "Name")
-            .map(|s| s.value)
-            .unwrap_or_else(|| pid.value.clone());
+        let name = r.opt_string(summary, "Name").map(|s| s.value).unwrap_or_else(|| pid.value.clone());
         let aws_managed = r.opt_bool(summary, "AwsManaged").unwrap_or(false);
         let (policy_type, kind) = match ptype.value.as_str() {
             "SERVICE_CONTROL_POLICY" => (OrgPolicyType::Scp, PolicyKind::Scp),
@@ -498,22 +454,10 @@ fn read_organization(
         };
         let what = format!("Content of {}", pid.value);
         if let Some(document) = parse_policy_value(r, content, kind, &what) {
-            policies.push(OrgPolicy {
-                id: pid,
-                name,
-                policy_type,
-                aws_managed,
-                document,
-            });
+            policies.push(OrgPolicy { id: pid, name, policy_type, aws_managed, document });
         }
     }
-    Some(OrgFile {
-        id,
-        management_account,
-        roots,
-        policies,
-        other_policy_ids,
-    })
+    Some(OrgFile { id, management_account, roots, policies, other_policy_ids })
 }
 
 fn read_org_node(r: &mut Reader<'_>, v: &Json, kind: OrgNodeKind) -> Option<OrgNode> {
@@ -525,11 +469,7 @@ fn read_org_node(r: &mut Reader<'_>, v: &Json, kind: OrgNodeKind) -> Option<OrgN
             } else if let Some(acc) = v.get("Account") {
                 (acc, OrgNodeKind::Account)
             } else {
-                r.error(
-                    v.span,
-                    "a child must hold `OrganizationalUnit` or `Account`",
-                    "neither an OU nor an account",
-                );
+                r.error(v.span, "a child must hold `OrganizationalUnit` or `Account`", "neither an OU nor an account");
                 return None;
             }
         }
@@ -564,24 +504,10 @@ fn read_org_node(r: &mut Reader<'_>, v: &Json, kind: OrgNodeKind) -> Option<OrgN
                 children.push(n);
             }
         }
-    } else if v
-        .get("Children")
-        .is_some_and(|c| c.elements().is_some_and(|e| !e.is_empty()))
-    {
-        r.error(
-            v.span,
-            "an account cannot have children",
-            "account with children",
-        );
+    } else if v.get("Children").is_some_and(|c| c.elements().is_some_and(|e| !e.is_empty())) {
+        r.error(v.span, "an account cannot have children", "account with children");
     }
-    Some(OrgNode {
-        kind,
-        id,
-        name,
-        policy_ids,
-        children,
-        span: v.span,
-    })
+    Some(OrgNode { kind, id, name, policy_ids, children, span: v.span })
 }
 
 fn read_tags(r: &mut Reader<'_>, obj: &Json, field: &str, key: &str, value: &str) -> Vec<Tag> {
@@ -590,10 +516,7 @@ fn read_tags(r: &mut Reader<'_>, obj: &Json, field: &str, key: &str, value: &str
         .filter_map(|t| {
             let k = r.req_string(t, key)?;
             let v = r.req_string(t, value)?;
-            Some(Tag {
-                key: k.value,
-                value: v.value,
-            })
+            Some(Tag { key: k.value, value: v.value })
         })
         .collect()
 }
@@ -616,10 +539,7 @@ fn read_inline(r: &mut Reader<'_>, obj: &Json, field: &str, kind: PolicyKind) ->
 }
 
 fn read_attached(r: &mut Reader<'_>, obj: &Json) -> Vec<Spanned<String>> {
-    r.object_list(obj, "AttachedManagedPolicies")
-        .into_iter()
-        .filter_map(|p| r.req_string(p, "PolicyArn"))
-        .collect()
+    r.object_list(obj, "AttachedManagedPolicies").into_iter().filter_map(|p| r.req_string(p, "PolicyArn")).collect()
 }
 
 fn read_boundary(r: &mut Reader<'_>, obj: &Json) -> Option<Spanned<String>> {
@@ -635,10 +555,7 @@ fn check_arn_account(r: &mut Reader<'_>, arn: &Spanned<String>, account_id: &str
     if account != account_id {
         r.error(
             arn.span,
-            format!(
-                "{what} `{}` is not in account {account_id}, the account of this folder",
-                arn.value
-            ),
+            format!("{what} `{}` is not in account {account_id}, the account of this folder", arn.value),
             "account does not match the folder",
         );
     }
@@ -654,14 +571,8 @@ fn read_iam(r: &mut Reader<'_>, json: &Json, account_id: &str) -> IamFile {
             continue;
         };
         check_arn_account(r, &arn, account_id, "user");
-        let path = r
-            .opt_string(u, "Path")
-            .map(|s| s.value)
-            .unwrap_or_else(|| "/".into());
-        let id = r
-            .opt_string(u, "UserId")
-            .map(|s| s.value)
-            .unwrap_or_default();
+        let path = r.opt_string(u, "Path").map(|s| s.value).unwrap_or_else(|| "/".into());
+        let id = r.opt_string(u, "UserId").map(|s| s.value).unwrap_or_default();
         let groups = r.string_list(u, "GroupList");
         let inline = read_inline(r, u, "UserPolicyList", PolicyKind::Identity);
         let attached = read_attached(r, u);
@@ -685,47 +596,23 @@ fn read_iam(r: &mut Reader<'_>, json: &Json, account_id: &str) -> IamFile {
             continue;
         };
         check_arn_account(r, &arn, account_id, "group");
-        let path = r
-            .opt_string(g, "Path")
-            .map(|s| s.value)
-            .unwrap_or_else(|| "/".into());
-        let id = r
-            .opt_string(g, "GroupId")
-            .map(|s| s.value)
-            .unwrap_or_default();
+        let path = r.opt_string(g, "Path").map(|s| s.value).unwrap_or_else(|| "/".into());
+        let id = r.opt_string(g, "GroupId").map(|s| s.value).unwrap_or_default();
         let inline = read_inline(r, g, "GroupPolicyList", PolicyKind::Identity);
         let attached = read_attached(r, g);
-        iam.groups.push(IamGroup {
-            arn,
-            name: name.value,
-            path,
-            id,
-            inline,
-            attached,
-            span: g.span,
-        });
+        iam.groups.push(IamGroup { arn, name: name.value, path, id, inline, attached, span: g.span });
     }
     for role in r.object_list(json, "RoleDetailList") {
-        let (Some(arn), Some(name)) = (r.req_string(role, "Arn"), r.req_string(role, "RoleName"))
-        else {
+        let (Some(arn), Some(name)) = (r.req_string(role, "Arn"), r.req_string(role, "RoleName")) else {
             continue;
         };
         check_arn_account(r, &arn, account_id, "role");
-        let path = r
-            .opt_string(role, "Path")
-            .map(|s| s.value)
-            .unwrap_or_else(|| "/".into());
-        let id = r
-            .opt_string(role, "RoleId")
-            .map(|s| s.value)
-            .unwrap_or_default();
+        let path = r.opt_string(role, "Path").map(|s| s.value).unwrap_or_else(|| "/".into());
+        let id = r.opt_string(role, "RoleId").map(|s| s.value).unwrap_or_default();
         let trust = match role.get("AssumeRolePolicyDocument") {
-            Some(doc) => parse_policy_value(
-                r,
-                doc,
-                PolicyKind::Trust,
-                &format!("AssumeRolePolicyDocument of {}", name.value),
-            ),
+            Some(doc) => {
+                parse_policy_value(r, doc, PolicyKind::Trust, &format!("AssumeRolePolicyDocument of {}", name.value))
+            }
             None => None,
         };
         let inline = read_inline(r, role, "RolePolicyList", PolicyKind::Identity);
@@ -746,8 +633,7 @@ fn read_iam(r: &mut Reader<'_>, json: &Json, account_id: &str) -> IamFile {
         });
     }
     for p in r.object_list(json, "Policies") {
-        let (Some(arn), Some(name)) = (r.req_string(p, "Arn"), r.req_string(p, "PolicyName"))
-        else {
+        let (Some(arn), Some(name)) = (r.req_string(p, "Arn"), r.req_string(p, "PolicyName")) else {
             continue;
         };
         let mut default_version = None;
@@ -762,59 +648,32 @@ fn read_iam(r: &mut Reader<'_>, json: &Json, account_id: &str) -> IamFile {
             };
             // The policy may serve as an identity policy or a boundary; it is parsed with the
             // identity rules, which are the same for both (no Principal).
-            default_version = parse_policy_value(
-                r,
-                doc,
-                PolicyKind::Identity,
-                &format!("Document of {}", name.value),
-            );
+            default_version = parse_policy_value(r, doc, PolicyKind::Identity, &format!("Document of {}", name.value));
         }
         if defaults != 1 {
             r.error(
                 p.span,
-                format!(
-                    "managed policy `{}` has {defaults} default versions",
-                    arn.value
-                ),
+                format!("managed policy `{}` has {defaults} default versions", arn.value),
                 "expected exactly one `IsDefaultVersion: true`",
             );
         }
-        iam.policies.push(ManagedPolicy {
-            arn,
-            name: name.value,
-            default_version,
-            span: p.span,
-        });
+        iam.policies.push(ManagedPolicy { arn, name: name.value, default_version, span: p.span });
     }
     iam
 }
 
 fn read_context_map(r: &mut Reader<'_>, v: &Json) -> Vec<(String, String)> {
     let Some(members) = v.members() else {
-        r.error(
-            v.span,
-            "an encryption context must be an object of strings",
-            "expected an object",
-        );
+        r.error(v.span, "an encryption context must be an object of strings", "expected an object");
         return Vec::new();
     };
     members
         .iter()
-        .filter_map(|(k, val)| {
-            r.string(val, "an encryption context value")
-                .map(|s| (k.value.clone(), s.value))
-        })
+        .filter_map(|(k, val)| r.string(val, "an encryption context value").map(|s| (k.value.clone(), s.value)))
         .collect()
 }
 
-fn read_key(
-    r: &mut Reader<'_>,
-    json: &Json,
-    rel: &str,
-    account_id: &str,
-    region: &str,
-    stem: &str,
-) -> Option<KeyFile> {
+fn read_key(r: &mut Reader<'_>, json: &Json, rel: &str, account_id: &str, region: &str, stem: &str) -> Option<KeyFile> {
     r.object(json, rel)?;
     let md = r.req(json, "KeyMetadata")?;
     let key_id = r.req_string(md, "KeyId")?;
@@ -823,10 +682,7 @@ fn read_key(
     if account.value != account_id {
         r.error(
             account.span,
-            format!(
-                "key of account {} stored under accounts/{account_id}",
-                account.value
-            ),
+            format!("key of account {} stored under accounts/{account_id}", account.value),
             "account does not match the folder",
         );
     }
@@ -841,10 +697,7 @@ fn read_key(
     if arn.value != expected_arn {
         r.error(
             arn.span,
-            format!(
-                "key ARN `{}` does not match its folder (expected `{expected_arn}`)",
-                arn.value
-            ),
+            format!("key ARN `{}` does not match its folder (expected `{expected_arn}`)", arn.value),
             "ARN does not match account, region or key id",
         );
     }
@@ -866,11 +719,7 @@ fn read_key(
     }
     let policy = match json.get("Policy") {
         None => {
-            r.error(
-                json.span,
-                "the key file has no `Policy`",
-                "every KMS key has a key policy",
-            );
+            r.error(json.span, "the key file has no `Policy`", "every KMS key has a key policy");
             None
         }
         Some(p) => {
@@ -888,17 +737,10 @@ fn read_key(
         let Some(grant_id) = r.req_string(g, "GrantId") else {
             continue;
         };
-        let grantee = match (
-            r.opt_string(g, "GranteePrincipal"),
-            r.opt_string(g, "GranteeServicePrincipal"),
-        ) {
+        let grantee = match (r.opt_string(g, "GranteePrincipal"), r.opt_string(g, "GranteeServicePrincipal")) {
             (Some(p), _) | (None, Some(p)) => p,
             (None, None) => {
-                r.error(
-                    g.span,
-                    "the grant has no `GranteePrincipal`",
-                    "missing grantee",
-                );
+                r.error(g.span, "the grant has no `GranteePrincipal`", "missing grantee");
                 continue;
             }
         };
@@ -907,21 +749,14 @@ fn read_key(
             if k.value != arn.value && k.value != key_id.value {
                 r.error(
                     k.span,
-                    format!(
-                        "grant `{}` is for key `{}`, not for this key",
-                        grant_id.value, k.value
-                    ),
+                    format!("grant `{}` is for key `{}`, not for this key", grant_id.value, k.value),
                     "grant on an unknown key",
                 );
             }
         }
         let operations = r.string_list(g, "Operations");
         if operations.is_empty() {
-            r.error(
-                g.span,
-                format!("grant `{}` lists no operations", grant_id.value),
-                "empty `Operations`",
-            );
+            r.error(g.span, format!("grant `{}` lists no operations", grant_id.value), "empty `Operations`");
         }
         let mut context_equals = None;
         let mut context_subset = None;
@@ -929,12 +764,8 @@ fn read_key(
             if let Some(members) = r.object(c, "`Constraints`").and_then(|c| c.members()) {
                 for (name, val) in members {
                     match name.value.as_str() {
-                        "EncryptionContextEquals" => {
-                            context_equals = Some(read_context_map(r, val))
-                        }
-                        "EncryptionContextSubset" => {
-                            context_subset = Some(read_context_map(r, val))
-                        }
+                        "EncryptionContextEquals" => context_equals = Some(read_context_map(r, val)),
+                        "EncryptionContextSubset" => context_subset = Some(read_context_map(r, val)),
                         other => r.error(
                             name.span,
                             format!("grant constraint `{other}` is not modelled"),
@@ -963,19 +794,11 @@ fn read_key(
             continue;
         };
         if !name.value.starts_with("alias/") {
-            r.error(
-                name.span,
-                format!("alias `{}` does not start with `alias/`", name.value),
-                "invalid alias name",
-            );
+            r.error(name.span, format!("alias `{}` does not start with `alias/`", name.value), "invalid alias name");
         }
         if let Some(t) = r.opt_string(a, "TargetKeyId") {
             if t.value != key_id.value && t.value != arn.value {
-                r.error(
-                    t.span,
-                    format!("alias `{}` targets another key", name.value),
-                    "alias of another key",
-                );
+                r.error(t.span, format!("alias `{}` targets another key", name.value), "alias of another key");
             }
         }
         aliases.push(name);

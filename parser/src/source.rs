@@ -83,10 +83,7 @@ impl SourceFile {
         let start = self.line_starts.get(line).copied().unwrap_or(0);
         let end = offset.min(self.text.len());
         let column = self.text.get(start..end).map_or(0, |s| s.chars().count()) + 1;
-        LineCol {
-            line: line + 1,
-            column,
-        }
+        LineCol { line: line + 1, column }
     }
 
     /// The text of a span, or `""` when the span does not fall on character boundaries.
@@ -106,21 +103,11 @@ impl SourceMap {
         Self::default()
     }
 
-    pub fn add(
-        &mut self,
-        name: impl Into<String>,
-        text: String,
-        embedded_in: Option<Span>,
-    ) -> SourceId {
+    pub fn add(&mut self, name: impl Into<String>, text: String, embedded_in: Option<Span>) -> SourceId {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         let id = SourceId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile {
-            name: name.into(),
-            text: Arc::new(text),
-            embedded_in,
-            line_starts,
-        });
+        self.files.push(SourceFile { name: name.into(), text: Arc::new(text), embedded_in, line_starts });
         id
     }
 
@@ -161,8 +148,7 @@ impl SourceMap {
     /// A miette source for the file of a span.
     pub fn named_source(&self, id: SourceId) -> miette::NamedSource<String> {
         match self.get(id) {
-            Some(f) => miette::NamedSource::new(f.name.clone(), f.text.as_ref().clone())
-                .with_language("json"),
+            Some(f) => miette::NamedSource::new(f.name.clone(), f.text.as_ref().clone()).with_language("json"),
             None => miette::NamedSource::new("<unknown>", String::new()),
         }
     }

@@ -26,12 +26,7 @@ pub enum PolicyValue {
 }
 
 /// Evaluates one condition (one key under one operator) against the context.
-pub fn eval_condition(
-    c: &Condition,
-    ctx: &Context,
-    variables: bool,
-    reasons: &mut Vec<String>,
-) -> Tri {
+pub fn eval_condition(c: &Condition, ctx: &Context, variables: bool, reasons: &mut Vec<String>) -> Tri {
     let op = c.operator.value;
     let family = op.base.family();
     let mut values: Vec<PolicyValue> = Vec::new();
@@ -71,12 +66,7 @@ pub fn eval_condition(
 }
 
 /// The value of a condition whose key is absent from the request.
-pub fn absent(
-    base: BaseOperator,
-    set: Option<SetOperator>,
-    if_exists: bool,
-    values: &[PolicyValue],
-) -> Tri {
+pub fn absent(base: BaseOperator, set: Option<SetOperator>, if_exists: bool, values: &[PolicyValue]) -> Tri {
     if base == BaseOperator::Null {
         return Tri::any(values.iter().map(|v| match v {
             PolicyValue::Known(t) => Tri::from_bool(t.eq_ignore_ascii_case("true")),
@@ -94,12 +84,7 @@ pub fn absent(
 }
 
 /// The value of a condition whose key has the values `request`.
-pub fn present(
-    base: BaseOperator,
-    set: Option<SetOperator>,
-    request: &[String],
-    values: &[PolicyValue],
-) -> Tri {
+pub fn present(base: BaseOperator, set: Option<SetOperator>, request: &[String], values: &[PolicyValue]) -> Tri {
     if base == BaseOperator::Null {
         return Tri::any(values.iter().map(|v| match v {
             PolicyValue::Known(t) => Tri::from_bool(t.eq_ignore_ascii_case("false")),
@@ -149,22 +134,18 @@ pub fn matches(op: BaseOperator, request: &str, policy: &str) -> bool {
         StringEquals => request == policy,
         StringEqualsIgnoreCase => request.to_lowercase() == policy.to_lowercase(),
         StringLike => glob(policy, request, false),
-        NumericEquals
-        | NumericLessThan
-        | NumericLessThanEquals
-        | NumericGreaterThan
-        | NumericGreaterThanEquals => match (parse_number(request), parse_number(policy)) {
-            (Some(r), Some(p)) => compare(op, r.partial_cmp(&p)),
-            _ => false,
-        },
-        DateEquals
-        | DateLessThan
-        | DateLessThanEquals
-        | DateGreaterThan
-        | DateGreaterThanEquals => match (parse_date(request), parse_date(policy)) {
-            (Some(r), Some(p)) => compare(op, Some(r.cmp(&p))),
-            _ => false,
-        },
+        NumericEquals | NumericLessThan | NumericLessThanEquals | NumericGreaterThan | NumericGreaterThanEquals => {
+            match (parse_number(request), parse_number(policy)) {
+                (Some(r), Some(p)) => compare(op, r.partial_cmp(&p)),
+                _ => false,
+            }
+        }
+        DateEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            match (parse_date(request), parse_date(policy)) {
+                (Some(r), Some(p)) => compare(op, Some(r.cmp(&p))),
+                _ => false,
+            }
+        }
         Bool => request.eq_ignore_ascii_case(policy),
         BinaryEquals => request == policy,
         IpAddress => ip_in(request, policy),
@@ -199,11 +180,7 @@ fn compare(op: BaseOperator, ord: Option<std::cmp::Ordering>) -> bool {
 /// A number as IAM's numeric operators read it (integers and decimals).
 pub fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
-    if t.is_empty()
-        || !t
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
-    {
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
         return None;
     }
     t.parse::<f64>().ok()
@@ -219,19 +196,13 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_millis());
     }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%SZ",
-        "%Y-%m-%dT%H:%MZ",
-        "%Y-%m-%dT%H:%M:%S%.fZ",
-    ] {
+    for fmt in ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S%.fZ"] {
         if let Ok(ndt) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
             return Some(ndt.and_utc().timestamp_millis());
         }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .map(|ndt| ndt.and_utc().timestamp_millis());
+        return d.and_hms_opt(0, 0, 0).map(|ndt| ndt.and_utc().timestamp_millis());
     }
     None
 }
@@ -254,9 +225,7 @@ mod tests {
     use BaseOperator::*;
 
     fn k(v: &[&str]) -> Vec<PolicyValue> {
-        v.iter()
-            .map(|s| PolicyValue::Known(s.to_string()))
-            .collect()
+        v.iter().map(|s| PolicyValue::Known(s.to_string())).collect()
     }
     fn r(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -267,104 +236,45 @@ mod tests {
         assert_eq!(absent(StringEquals, None, false, &k(&["a"])), Tri::False);
         assert_eq!(absent(StringNotEquals, None, false, &k(&["a"])), Tri::True);
         assert_eq!(absent(StringEquals, None, true, &k(&["a"])), Tri::True);
-        assert_eq!(
-            absent(
-                StringEquals,
-                Some(SetOperator::ForAllValues),
-                false,
-                &k(&["a"])
-            ),
-            Tri::True
-        );
-        assert_eq!(
-            absent(
-                StringEquals,
-                Some(SetOperator::ForAnyValue),
-                false,
-                &k(&["a"])
-            ),
-            Tri::False
-        );
+        assert_eq!(absent(StringEquals, Some(SetOperator::ForAllValues), false, &k(&["a"])), Tri::True);
+        assert_eq!(absent(StringEquals, Some(SetOperator::ForAnyValue), false, &k(&["a"])), Tri::False);
         assert_eq!(absent(Null, None, false, &k(&["true"])), Tri::True);
         assert_eq!(absent(Null, None, false, &k(&["false"])), Tri::False);
     }
 
     #[test]
     fn several_values_and_negation() {
-        assert_eq!(
-            present(StringEquals, None, &r(&["b"]), &k(&["a", "b"])),
-            Tri::True
-        );
-        assert_eq!(
-            present(StringNotEquals, None, &r(&["b"]), &k(&["a", "b"])),
-            Tri::False
-        );
-        assert_eq!(
-            present(StringNotEquals, None, &r(&["c"]), &k(&["a", "b"])),
-            Tri::True
-        );
+        assert_eq!(present(StringEquals, None, &r(&["b"]), &k(&["a", "b"])), Tri::True);
+        assert_eq!(present(StringNotEquals, None, &r(&["b"]), &k(&["a", "b"])), Tri::False);
+        assert_eq!(present(StringNotEquals, None, &r(&["c"]), &k(&["a", "b"])), Tri::True);
     }
 
     #[test]
     fn set_operators() {
         let fa = Some(SetOperator::ForAllValues);
         let fy = Some(SetOperator::ForAnyValue);
-        assert_eq!(
-            present(StringEquals, fa, &r(&["a", "b"]), &k(&["a", "b", "c"])),
-            Tri::True
-        );
-        assert_eq!(
-            present(StringEquals, fa, &r(&["a", "d"]), &k(&["a", "b", "c"])),
-            Tri::False
-        );
-        assert_eq!(
-            present(StringEquals, fy, &r(&["x", "b"]), &k(&["a", "b"])),
-            Tri::True
-        );
-        assert_eq!(
-            present(StringEquals, fy, &r(&["x", "y"]), &k(&["a", "b"])),
-            Tri::False
-        );
-        assert_eq!(
-            present(StringNotEquals, fy, &r(&["a", "y"]), &k(&["a", "b"])),
-            Tri::True
-        );
-        assert_eq!(
-            present(StringNotEquals, fa, &r(&["a", "y"]), &k(&["a", "b"])),
-            Tri::False
-        );
+        assert_eq!(present(StringEquals, fa, &r(&["a", "b"]), &k(&["a", "b", "c"])), Tri::True);
+        assert_eq!(present(StringEquals, fa, &r(&["a", "d"]), &k(&["a", "b", "c"])), Tri::False);
+        assert_eq!(present(StringEquals, fy, &r(&["x", "b"]), &k(&["a", "b"])), Tri::True);
+        assert_eq!(present(StringEquals, fy, &r(&["x", "y"]), &k(&["a", "b"])), Tri::False);
+        assert_eq!(present(StringNotEquals, fy, &r(&["a", "y"]), &k(&["a", "b"])), Tri::True);
+        assert_eq!(present(StringNotEquals, fa, &r(&["a", "y"]), &k(&["a", "b"])), Tri::False);
     }
 
     #[test]
     fn families() {
         assert!(matches(StringEqualsIgnoreCase, "ABC", "abc"));
-        assert!(matches(
-            StringLike,
-            "s3.us-east-1.amazonaws.com",
-            "s3.*.amazonaws.com"
-        ));
-        assert!(!matches(
-            StringLike,
-            "S3.us-east-1.amazonaws.com",
-            "s3.*.amazonaws.com"
-        ));
+        assert!(matches(StringLike, "s3.us-east-1.amazonaws.com", "s3.*.amazonaws.com"));
+        assert!(!matches(StringLike, "S3.us-east-1.amazonaws.com", "s3.*.amazonaws.com"));
         assert!(matches(NumericLessThan, "3", "10"));
         assert!(!matches(NumericLessThan, "x", "10"));
-        assert!(matches(
-            DateGreaterThan,
-            "2026-01-02T00:00:00Z",
-            "2026-01-01"
-        ));
+        assert!(matches(DateGreaterThan, "2026-01-02T00:00:00Z", "2026-01-01"));
         assert!(matches(DateLessThan, "1700000000", "2024-01-01T00:00:00Z"));
         assert!(matches(Bool, "TRUE", "true"));
         assert!(matches(IpAddress, "203.0.113.7", "203.0.113.0/24"));
         assert!(!matches(IpAddress, "198.51.100.1", "203.0.113.0/24"));
         assert!(matches(IpAddress, "2001:db8::1", "2001:db8::/32"));
-        assert!(matches(
-            ArnLike,
-            "arn:aws:iam::111122223333:role/a",
-            "arn:aws:iam::*:role/*"
-        ));
+        assert!(matches(ArnLike, "arn:aws:iam::111122223333:role/a", "arn:aws:iam::*:role/*"));
         assert!(matches(BinaryEquals, "QmluYXJ5", "QmluYXJ5"));
     }
 }

@@ -31,9 +31,7 @@ fn principal_through(named: &NamedPrincipal, s: &Subject<'_>, identity: &Identit
     }
     let (m, kind) = named_matches(named, s);
     match kind {
-        MatchKind::Account if !matches!(s.principal.r, PrincipalRef::Root { .. }) => {
-            m.and(identity.allows())
-        }
+        MatchKind::Account if !matches!(s.principal.r, PrincipalRef::Root { .. }) => m.and(identity.allows()),
         _ => m,
     }
 }
@@ -42,10 +40,7 @@ fn principal_through(named: &NamedPrincipal, s: &Subject<'_>, identity: &Identit
 /// case-insensitively, values case-sensitively (KMS API GrantConstraints).
 pub fn constraints_hold(grant: &Grant, ec: &[(String, String)]) -> bool {
     let norm = |pairs: &[(String, String)]| -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, val)| (k.to_lowercase(), val.clone()))
-            .collect();
+        let mut v: Vec<(String, String)> = pairs.iter().map(|(k, val)| (k.to_lowercase(), val.clone())).collect();
         v.sort();
         v
     };
@@ -69,14 +64,7 @@ pub fn grant_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Trace<'
     let ec = s.ctx.encryption_context();
     let mut allow = Tri::False;
     for g in &s.key.grants {
-        let label = format!(
-            "grant {}{}",
-            g.id,
-            g.name
-                .as_ref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default()
-        );
+        let label = format!("grant {}{}", g.id, g.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
         let lists_op = g.operations.iter().any(|o| o.value == op);
         let mut via = Tri::False;
         if lists_op {
@@ -87,17 +75,23 @@ pub fn grant_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Trace<'
                 via = via.or(principal_through(r, s, identity));
             }
             if let Some(acct) = &g.issuing_account {
-                via = via.or(Tri::from_bool(
-                    matches!(&s.principal.r, PrincipalRef::Root { account } if account == acct),
-                ));
+                via =
+                    via.or(Tri::from_bool(matches!(&s.principal.r, PrincipalRef::Root { account } if account == acct)));
             }
         }
         if via.is_false() {
             continue;
         }
         let constrained = !CONSTRAINT_FREE_OPERATIONS.contains(&op);
-        if constrained && !constraints_hold(g, &ec) {
-            trace.push(Layer::Grant, Outcome::Missing, Some(label), None, Some(g.span), "the grantee matches, but the request's encryption context does not satisfy the grant's constraints");
+        if constrained && !constraints_hold(g, &ec) && s.knockout != Some(super::Knockout::GrantConstraints) {
+            trace.push(
+                Layer::Grant,
+                Outcome::Missing,
+                Some(label),
+                None,
+                Some(g.span),
+                "the grantee matches, but the request's encryption context does not satisfy the grant's constraints",
+            );
             continue;
         }
         let mut t = via;
@@ -105,17 +99,12 @@ pub fn grant_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Trace<'
             // A grant's CreateGrant hands on at most the grant's own operations (KDG
             // grant-authorization).
             t = t.and(match s.ctx.lookup("kms:GrantOperations") {
-                Lookup::Values(vs) => Tri::from_bool(
-                    vs.iter()
-                        .all(|v| g.operations.iter().any(|o| o.value == *v)),
-                ),
+                Lookup::Values(vs) => Tri::from_bool(vs.iter().all(|v| g.operations.iter().any(|o| o.value == *v))),
                 // Every CreateGrant request names the new grant's operations; a request that
                 // does not give them leaves the answer open.
                 Lookup::Absent => {
-                    trace.unknown(vec![
-                        "the operations of the new grant (`kms:GrantOperations`) were not given"
-                            .into(),
-                    ]);
+                    trace
+                        .unknown(vec!["the operations of the new grant (`kms:GrantOperations`) were not given".into()]);
                     Tri::Unknown
                 }
                 _ => Tri::Unknown,

@@ -36,18 +36,10 @@ pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
     match &p.r {
         // The root user needs no IAM policy in its own account and cannot have a boundary.
         PrincipalRef::Root { .. } => {
-            return IdentitySide {
-                allow: Tri::True,
-                boundary_allow: Tri::True,
-                deny: Tri::False,
-            }
+            return IdentitySide { allow: Tri::True, boundary_allow: Tri::True, deny: Tri::False }
         }
         PrincipalRef::Service(_) | PrincipalRef::Anonymous => {
-            return IdentitySide {
-                allow: Tri::False,
-                boundary_allow: Tri::True,
-                deny: Tri::False,
-            }
+            return IdentitySide { allow: Tri::False, boundary_allow: Tri::True, deny: Tri::False }
         }
         _ => {}
     }
@@ -58,11 +50,7 @@ pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
             p.account_id().unwrap_or("?")
         );
         trace.unknown(vec![why]);
-        return IdentitySide {
-            allow: Tri::Unknown,
-            boundary_allow: Tri::Unknown,
-            deny: Tri::Unknown,
-        };
+        return IdentitySide { allow: Tri::Unknown, boundary_allow: Tri::Unknown, deny: Tri::Unknown };
     }
     let (policies, boundary): (&[PolicyId], Option<PolicyId>) = match (p.role, p.user) {
         (Some(r), _) => (&r.policies, r.boundary),
@@ -87,20 +75,13 @@ pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
         }
         None => (Tri::True, Tri::False),
     };
-    IdentitySide {
-        allow,
-        boundary_allow,
-        deny: deny.or(boundary_deny),
-    }
+    let allow = if s.knockout == Some(super::Knockout::IdentityPolicies) { Tri::True } else { allow };
+    let boundary_allow = if s.knockout == Some(super::Knockout::Boundary) { Tri::True } else { boundary_allow };
+    IdentitySide { allow, boundary_allow, deny: deny.or(boundary_deny) }
 }
 
 /// Allow and Deny of a set of identity policies.
-fn evaluate(
-    s: &Subject<'_>,
-    policies: &[PolicyId],
-    layer: Layer,
-    trace: &mut Trace<'_>,
-) -> (Tri, Tri) {
+fn evaluate(s: &Subject<'_>, policies: &[PolicyId], layer: Layer, trace: &mut Trace<'_>) -> (Tri, Tri) {
     let mut allow = Tri::False;
     let mut deny = Tri::False;
     for &id in policies {

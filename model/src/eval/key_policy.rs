@@ -29,9 +29,7 @@ pub fn allow_through(kind: MatchKind, s: &Subject<'_>, identity: &IdentitySide) 
     let p = s.principal;
     match &p.r {
         PrincipalRef::Anonymous => return Tri::False,
-        PrincipalRef::Service(_) => {
-            return Tri::from_bool(matches!(kind, MatchKind::Everyone | MatchKind::Service))
-        }
+        PrincipalRef::Service(_) => return Tri::from_bool(matches!(kind, MatchKind::Everyone | MatchKind::Service)),
         _ => {}
     }
     if s.same_account() {
@@ -40,7 +38,7 @@ pub fn allow_through(kind: MatchKind, s: &Subject<'_>, identity: &IdentitySide) 
             MatchKind::RoleArn => identity.boundary_allow,
             MatchKind::Account => identity.allows(),
         }
-    } else if works_cross_account(s.action.name.as_str()) {
+    } else if works_cross_account(s.action.name.as_str()) || s.knockout == Some(super::Knockout::CrossAccountLimit) {
         identity.allows()
     } else {
         Tri::False
@@ -48,11 +46,7 @@ pub fn allow_through(kind: MatchKind, s: &Subject<'_>, identity: &IdentitySide) 
 }
 
 /// The key policy: (deny, allow).
-pub fn key_policy_layer(
-    s: &Subject<'_>,
-    identity: &IdentitySide,
-    trace: &mut Trace<'_>,
-) -> (Tri, Tri) {
+pub fn key_policy_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Trace<'_>) -> (Tri, Tri) {
     let named = s.snapshot.policy(s.key.policy);
     let vars = named.document.variables_enabled();
     let mut deny = Tri::False;
@@ -78,11 +72,7 @@ pub fn key_policy_layer(
             Effect::Deny => {
                 let d = a.and(who);
                 deny = deny.or(d);
-                let outcome = if d.is_true() {
-                    Outcome::Denies
-                } else {
-                    Outcome::MayDeny
-                };
+                let outcome = if d.is_true() { Outcome::Denies } else { Outcome::MayDeny };
                 trace.push(
                     Layer::KeyPolicy,
                     outcome,
@@ -93,11 +83,7 @@ pub fn key_policy_layer(
                 );
             }
             Effect::Allow => {
-                let through = Tri::any(
-                    matches
-                        .iter()
-                        .map(|(t, kind)| t.and(allow_through(*kind, s, identity))),
-                );
+                let through = Tri::any(matches.iter().map(|(t, kind)| t.and(allow_through(*kind, s, identity))));
                 let contribution = a.and(through);
                 allow = allow.or(contribution);
                 let cross = !s.same_account() && !matches!(s.principal.r, PrincipalRef::Service(_));
@@ -145,8 +131,7 @@ fn needs_identity(matches: &[(Tri, MatchKind)], s: &Subject<'_>) -> String {
         return "matches, but cross-account access also needs an Allow in the caller's own IAM policies (within its boundary), and there is none".into();
     }
     if matches.iter().any(|(_, k)| *k == MatchKind::RoleArn) {
-        return "names the role, but the role's permissions boundary does not allow this action"
-            .into();
+        return "names the role, but the role's permissions boundary does not allow this action".into();
     }
     "delegates to the account's IAM policies, but none of the principal's identity policies (within its boundary) allows".into()
 }

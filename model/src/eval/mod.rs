@@ -40,6 +40,49 @@ pub struct Subject<'a> {
     pub action: &'static KmsAction,
     pub key: &'a Key,
     pub ctx: &'a Context,
+    pub knockout: Option<Knockout>,
+}
+
+/// One rule of the semantics switched off, for the tests that show every layer is needed (the
+/// corpus must fail without it). Never used outside tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knockout {
+    /// Explicit denies are ignored.
+    ExplicitDeny,
+    Scp,
+    Rcp,
+    /// The key policy allows nothing.
+    KeyPolicy,
+    /// Identity policies are taken to allow everything.
+    IdentityPolicies,
+    /// Permissions boundaries are taken to allow everything.
+    Boundary,
+    /// Grants allow nothing.
+    Grants,
+    /// Grant constraints are taken to hold.
+    GrantConstraints,
+    /// Every action works across accounts.
+    CrossAccountLimit,
+    /// Every condition is taken to hold.
+    Conditions,
+    /// Principal elements match everyone.
+    PrincipalMatching,
+}
+
+impl Knockout {
+    pub const ALL: [Knockout; 11] = [
+        Knockout::ExplicitDeny,
+        Knockout::Scp,
+        Knockout::Rcp,
+        Knockout::KeyPolicy,
+        Knockout::IdentityPolicies,
+        Knockout::Boundary,
+        Knockout::Grants,
+        Knockout::GrantConstraints,
+        Knockout::CrossAccountLimit,
+        Knockout::Conditions,
+        Knockout::PrincipalMatching,
+    ];
 }
 
 impl Subject<'_> {
@@ -152,15 +195,7 @@ impl Trace<'_> {
         detail: impl Into<String>,
     ) {
         let location = span.map(|s| self.snapshot.sources.location(s));
-        self.entries.push(TraceEntry {
-            layer,
-            outcome,
-            policy,
-            statement,
-            location,
-            detail: detail.into(),
-            span,
-        });
+        self.entries.push(TraceEntry { layer, outcome, policy, statement, location, detail: detail.into(), span });
     }
 
     pub fn unknown(&mut self, reasons: Vec<String>) {
@@ -175,26 +210,24 @@ impl Trace<'_> {
 /// Decides a request. Errors are about the request itself (an unknown key, an invalid action or
 /// principal, a context entry that is not allowed).
 pub fn decide(snapshot: &Snapshot, request: &Request) -> Result<Decision, ModelError> {
-    let action =
-        Reference::get()
-            .action(&request.action)
-            .ok_or_else(|| ModelError::InvalidAction {
-                action: request.action.clone(),
-            })?;
+    decide_with(snapshot, request, None)
+}
+
+/// [`decide`] with one rule switched off (tests only: see [`Knockout`]).
+pub fn decide_with(snapshot: &Snapshot, request: &Request, knockout: Option<Knockout>) -> Result<Decision, ModelError> {
+    let action = Reference::get()
+        .action(&request.action)
+        .ok_or_else(|| ModelError::InvalidAction { action: request.action.clone() })?;
     if !request.action.to_ascii_lowercase().starts_with("kms:") {
-        return Err(ModelError::InvalidAction {
-            action: request.action.clone(),
-        });
+        return Err(ModelError::InvalidAction { action: request.action.clone() });
     }
     if !action.on_key {
-        return Err(ModelError::NotAKeyAction {
-            action: request.action.clone(),
-        });
+        return Err(ModelError::NotAKeyAction { action: request.action.clone() });
     }
     let key = snapshot.key(&request.key)?;
     let principal = resolve_principal(snapshot, &request.principal)?;
     let ctx = build_context(snapshot, &principal, key, action, &request.context)?;
-    Ok(decide_resolved(snapshot, &principal, action, key, &ctx))
+    Ok(decide_resolved(snapshot, &principal, action, key, &ctx, knockout))
 }
 
 /// Decides a request whose parts are already resolved.
@@ -204,25 +237,13 @@ pub fn decide_resolved(
     action: &'static KmsAction,
     key: &Key,
     ctx: &Context,
+    knockout: Option<Knockout>,
 ) -> Decision {
-    let s = Subject {
-        snapshot,
-        principal,
-        action,
-        key,
-        ctx,
-    };
-    let mut trace = Trace {
-        snapshot,
-        entries: Vec::new(),
-        unknown: Vec::new(),
-    };
+    let s = Subject { snapshot, principal, action, key, ctx, knockout };
+    let mut trace = Trace { snapshot, entries: Vec::new(), unknown: Vec::new() };
     let mut decision = Decision {
         decision: Verdict::ImplicitDeny,
-        principal: principal
-            .principal_arn
-            .clone()
-            .unwrap_or_else(|| principal.r.arn()),
+        principal: principal.principal_arn.clone().unwrap_or_else(|| principal.r.arn()),
         action: format!("kms:{}", action.name),
         key: key.arn.clone(),
         trace: Vec::new(),
@@ -262,12 +283,15 @@ pub fn decide_resolved(
     let (scp_deny, scp_allow) = organization::scp_layer(&s, &mut trace);
     let (kp_deny, kp_allow) = key_policy::key_policy_layer(&s, &identity, &mut trace);
     let grant_allow = grant::grant_layer(&s, &identity, &mut trace);
+    let (rcp_deny, rcp_allow) =
+        if knockout == Some(Knockout::Rcp) { (Tri::False, Tri::True) } else { (rcp_deny, rcp_allow) };
+    let (scp_deny, scp_allow) =
+        if knockout == Some(Knockout::Scp) { (Tri::False, Tri::True) } else { (scp_deny, scp_allow) };
+    let kp_allow = if knockout == Some(Knockout::KeyPolicy) { Tri::False } else { kp_allow };
+    let grant_allow = if knockout == Some(Knockout::Grants) { Tri::False } else { grant_allow };
     let deny = Tri::any([identity.deny, rcp_deny, scp_deny, kp_deny]);
-    let allowed = deny
-        .not()
-        .and(rcp_allow)
-        .and(scp_allow)
-        .and(kp_allow.or(grant_allow));
+    let deny = if knockout == Some(Knockout::ExplicitDeny) { Tri::False } else { deny };
+    let allowed = deny.not().and(rcp_allow).and(scp_allow).and(kp_allow.or(grant_allow));
     decision.decision = if deny.is_true() {
         Verdict::ExplicitDeny
     } else if allowed.is_true() {
@@ -288,10 +312,7 @@ pub fn decide_resolved(
         Verdict::Unknown
     };
     decision.trace = trace.entries;
-    decision.unknown = if decision.decision == Verdict::Unknown || deny == Tri::Unknown {
-        trace.unknown
-    } else {
-        Vec::new()
-    };
+    decision.unknown =
+        if decision.decision == Verdict::Unknown || deny == Tri::Unknown { trace.unknown } else { Vec::new() };
     decision
 }

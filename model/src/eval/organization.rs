@@ -26,22 +26,16 @@ pub fn scp_exemption(s: &Subject<'_>) -> Option<String> {
     };
     let p = s.principal;
     match &p.r {
-        PrincipalRef::Service(_) => {
-            return Some("SCPs do not apply to AWS service principals".into())
-        }
+        PrincipalRef::Service(_) => return Some("SCPs do not apply to AWS service principals".into()),
         PrincipalRef::Anonymous => return Some("anonymous callers belong to no account".into()),
         _ => {}
     }
     let account = p.account_id()?;
     if !org.contains_account(account) {
-        return Some(format!(
-            "account {account} is outside the organization; SCPs apply only to member accounts"
-        ));
+        return Some(format!("account {account} is outside the organization; SCPs apply only to member accounts"));
     }
     if account == org.management_account {
-        return Some(format!(
-            "account {account} is the management account; SCPs do not restrict it"
-        ));
+        return Some(format!("account {account} is the management account; SCPs do not restrict it"));
     }
     if p.is_service_linked() {
         return Some("SCPs do not apply to service-linked roles".into());
@@ -54,10 +48,7 @@ pub fn rcp_exemption(s: &Subject<'_>) -> Option<String> {
         return Some("the snapshot has no organization".into());
     };
     if !org.contains_account(&s.key.account) {
-        return Some(format!(
-            "the key's account {} is outside the organization",
-            s.key.account
-        ));
+        return Some(format!("the key's account {} is outside the organization", s.key.account));
     }
     if s.key.account == org.management_account {
         return Some("RCPs do not apply to resources of the management account".into());
@@ -98,13 +89,7 @@ pub fn rcp_layer(s: &Subject<'_>, trace: &mut Trace<'_>) -> (Tri, Tri) {
     levels(s, org, &s.key.account, Layer::Rcp, trace)
 }
 
-fn levels(
-    s: &Subject<'_>,
-    org: &Organization,
-    account: &str,
-    layer: Layer,
-    trace: &mut Trace<'_>,
-) -> (Tri, Tri) {
+fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trace: &mut Trace<'_>) -> (Tri, Tri) {
     let Some(path) = org.path_to_account(account) else {
         return (Tri::False, Tri::True);
     };
@@ -112,11 +97,7 @@ fn levels(
     let mut every_level = Tri::True;
     for idx in path {
         let node = &org.graph[idx];
-        let attached: &[Spanned<String>] = if layer == Layer::Scp {
-            &node.scps
-        } else {
-            &node.rcps
-        };
+        let attached: &[Spanned<String>] = if layer == Layer::Scp { &node.scps } else { &node.rcps };
         let mut level_allow = Tri::False;
         for pid in attached {
             let Some(policy) = org.policies.get(&pid.value) else {
@@ -145,11 +126,7 @@ fn levels(
                     }
                     Effect::Deny => {
                         deny = deny.or(a);
-                        let outcome = if a.is_true() {
-                            Outcome::Denies
-                        } else {
-                            Outcome::MayDeny
-                        };
+                        let outcome = if a.is_true() { Outcome::Denies } else { Outcome::MayDeny };
                         trace.push(
                             layer,
                             outcome,
@@ -163,11 +140,7 @@ fn levels(
             }
         }
         if !level_allow.is_true() {
-            let outcome = if level_allow.is_false() {
-                Outcome::Missing
-            } else {
-                Outcome::MayAllow
-            };
+            let outcome = if level_allow.is_false() { Outcome::Missing } else { Outcome::MayAllow };
             trace.push(
                 layer,
                 outcome,

@@ -28,12 +28,7 @@ pub enum MatchKind {
 
 /// Whether the statement's action, resource and conditions cover the request (the principal is
 /// checked separately). A statement with no action or no resource element has no effect.
-pub fn applies(
-    stmt: &Statement,
-    variables: bool,
-    s: &Subject<'_>,
-    reasons: &mut Vec<String>,
-) -> Tri {
+pub fn applies(stmt: &Statement, variables: bool, s: &Subject<'_>, reasons: &mut Vec<String>) -> Tri {
     let Some(action) = &stmt.action else {
         return Tri::False;
     };
@@ -41,10 +36,7 @@ pub fn applies(
         return Tri::False;
     };
     let action_name = format!("kms:{}", s.action.name);
-    let any_action = action
-        .values
-        .iter()
-        .any(|p| action_matches(&p.value, &action_name));
+    let any_action = action.values.iter().any(|p| action_matches(&p.value, &action_name));
     if any_action == action.negated {
         return Tri::False;
     }
@@ -54,6 +46,9 @@ pub fn applies(
         return Tri::False;
     }
     let mut out = res;
+    if s.knockout == Some(super::Knockout::Conditions) {
+        return out;
+    }
     for c in &stmt.conditions {
         out = out.and(eval_condition(c, s.ctx, variables, reasons));
         if out.is_false() {
@@ -87,19 +82,18 @@ fn resource_covers(
 /// Every way the entries of a `Principal` element match the request's principal, each with how
 /// sure the match is. For `NotPrincipal` see [`not_principal_applies`].
 pub fn principal_matches(elem: &PrincipalElement, s: &Subject<'_>) -> Vec<(Tri, MatchKind)> {
+    if s.knockout == Some(super::Knockout::PrincipalMatching) {
+        return vec![(Tri::True, MatchKind::Everyone)];
+    }
     let mut out = Vec::new();
     for e in &elem.entries {
         let m = match e.kind {
             PrincipalKind::Everyone => (Tri::True, MatchKind::Everyone),
             PrincipalKind::Service => match &s.principal.r {
-                PrincipalRef::Service(name) => {
-                    (Tri::from_bool(*name == e.value.value), MatchKind::Service)
-                }
+                PrincipalRef::Service(name) => (Tri::from_bool(*name == e.value.value), MatchKind::Service),
                 _ => (Tri::False, MatchKind::Service),
             },
-            PrincipalKind::Federated | PrincipalKind::CanonicalUser => {
-                (Tri::False, MatchKind::Exact)
-            }
+            PrincipalKind::Federated | PrincipalKind::CanonicalUser => (Tri::False, MatchKind::Exact),
             PrincipalKind::Aws => named_matches(&NamedPrincipal::from_aws(&e.value.value), s),
         };
         if !m.0.is_false() {
@@ -114,33 +108,17 @@ pub fn named_matches(named: &NamedPrincipal, s: &Subject<'_>) -> (Tri, MatchKind
     let p = s.principal;
     match named {
         NamedPrincipal::Everyone => (Tri::True, MatchKind::Everyone),
-        NamedPrincipal::Account(a) => (
-            Tri::from_bool(p.account_id() == Some(a.as_str())),
-            MatchKind::Account,
-        ),
+        NamedPrincipal::Account(a) => (Tri::from_bool(p.account_id() == Some(a.as_str())), MatchKind::Account),
         NamedPrincipal::UniqueId(id) => {
             let own = p.unique_id().is_some_and(|u| u == id);
-            (
-                Tri::from_bool(own),
-                if p.role.is_some() {
-                    MatchKind::RoleArn
-                } else {
-                    MatchKind::Exact
-                },
-            )
+            (Tri::from_bool(own), if p.role.is_some() { MatchKind::RoleArn } else { MatchKind::Exact })
         }
-        NamedPrincipal::Service(name) => (
-            Tri::from_bool(matches!(&p.r, PrincipalRef::Service(n) if n == name)),
-            MatchKind::Service,
-        ),
+        NamedPrincipal::Service(name) => {
+            (Tri::from_bool(matches!(&p.r, PrincipalRef::Service(n) if n == name)), MatchKind::Service)
+        }
         NamedPrincipal::Other(_) => (Tri::False, MatchKind::Exact),
         NamedPrincipal::Arn(arn) => match &p.r {
-            PrincipalRef::Session { account, role, .. }
-            | PrincipalRef::Role {
-                account,
-                name: role,
-                ..
-            } => {
+            PrincipalRef::Session { account, role, .. } | PrincipalRef::Role { account, name: role, .. } => {
                 if matches!(p.r, PrincipalRef::Session { .. }) && *arn == p.r.arn() {
                     return (Tri::True, MatchKind::Exact);
                 }
@@ -151,17 +129,12 @@ pub fn named_matches(named: &NamedPrincipal, s: &Subject<'_>) -> (Tri, MatchKind
                     None => {
                         let same = arn.starts_with(&format!("arn:aws:iam::{account}:role/"))
                             && arn.ends_with(&format!("/{role}"));
-                        (
-                            if same { Tri::Unknown } else { Tri::False },
-                            MatchKind::RoleArn,
-                        )
+                        (if same { Tri::Unknown } else { Tri::False }, MatchKind::RoleArn)
                     }
                 }
             }
             _ => (
-                Tri::from_bool(
-                    p.principal_arn.as_deref() == Some(arn.as_str()) || *arn == p.r.arn(),
-                ),
+                Tri::from_bool(p.principal_arn.as_deref() == Some(arn.as_str()) || *arn == p.r.arn()),
                 MatchKind::Exact,
             ),
         },
@@ -208,16 +181,11 @@ pub fn not_principal_applies(elem: &PrincipalElement, s: &Subject<'_>) -> Tri {
             identities.push(NamedPrincipal::Account(account.clone()));
         }
         PrincipalRef::User { account, .. } | PrincipalRef::FederatedUser { account, .. } => {
-            identities.push(NamedPrincipal::Arn(
-                p.principal_arn.clone().unwrap_or_else(|| p.r.arn()),
-            ));
+            identities.push(NamedPrincipal::Arn(p.principal_arn.clone().unwrap_or_else(|| p.r.arn())));
             identities.push(NamedPrincipal::Account(account.clone()));
         }
     }
-    let excluded = if identities.is_empty() || unnamed_session {
-        Tri::False
-    } else {
-        Tri::all(identities.iter().map(listed))
-    };
+    let excluded =
+        if identities.is_empty() || unnamed_session { Tri::False } else { Tri::all(identities.iter().map(listed)) };
     excluded.not()
 }

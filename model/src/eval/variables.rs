@@ -39,10 +39,7 @@ pub fn substitute(text: &str, ctx: &Context) -> Subst {
                 let (key, default) = match inner.split_once(',') {
                     Some((k, d)) => {
                         let d = d.trim();
-                        let d = d
-                            .strip_prefix('\'')
-                            .and_then(|d| d.strip_suffix('\''))
-                            .unwrap_or(d);
+                        let d = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
                         (k.trim(), Some(d.to_string()))
                     }
                     None => (inner, None),

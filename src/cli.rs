@@ -1,0 +1,70 @@
+//! The command line: one declarative table of commands and flags, each with its help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyproof",
+    version,
+    about = "A formal verifier for AWS KMS access across an AWS Organization",
+    long_about = "keyproof reads an organization's KMS setup (key policies, grants, SCPs, RCPs, IAM policies, the OU tree) \
+                  and decides who can use which key, with proofs and concrete counterexamples.\n\n\
+                  Exit codes: 0 = allowed / proved / no finding; 1 = denied / violated / a finding; 2 = an error or an unknown result."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide one concrete request, layer by layer, like a policy simulator.
+    ///
+    /// Exit code 0 when the request is allowed, 1 when it is denied, 2 when the answer is unknown
+    /// (it depends on something the snapshot does not hold) or on an error.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot folder (organization.json, accounts/<id>/…). Default: the embedded demo
+    /// organization corpus/central-kms.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The caller: an IAM ARN (role, user, root), a role session
+    /// (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), a federated user, a service principal
+    /// (s3.amazonaws.com) or `anonymous`.
+    #[arg(long, value_name = "ARN")]
+    pub principal: String,
+
+    /// The KMS action, e.g. kms:Decrypt.
+    #[arg(long, value_name = "ACTION")]
+    pub action: String,
+
+    /// The key: ARN, key id, mrk- id, alias (alias/name) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+
+    /// A request context value, KEY=VALUE (e.g. kms:ViaService=s3.us-east-1.amazonaws.com,
+    /// kms:EncryptionContext:Department=IT). Repeat the same key for a multivalued key.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+}

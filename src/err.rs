@@ -1,0 +1,26 @@
+//! The CLI's one error type: everything below it, plus what the CLI itself checks.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum CliError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Model(#[from] keyproof_model::ModelError),
+
+    #[error("invalid `--context {entry}`: expected KEY=VALUE")]
+    #[diagnostic(
+        code(keyproof::cli::context),
+        help("repeat --context for several keys; repeat the same key for a multivalued key")
+    )]
+    ContextSyntax { entry: String },
+
+    #[error("cannot write the output: {0}")]
+    #[diagnostic(code(keyproof::cli::output))]
+    Output(#[from] std::io::Error),
+
+    #[error("cannot encode the output as JSON: {0}")]
+    #[diagnostic(code(keyproof::cli::json))]
+    Json(#[from] serde_json::Error),
+}

@@ -1,0 +1,164 @@
+//! `keyproof explain`: one request, decided by the concrete evaluator, with its trace.
+
+use crate::cli::{ExplainArgs, Format};
+use crate::err::CliError;
+use crate::output::{colour, emit};
+use crate::snapshot_arg;
+use keyproof_model::eval::{Layer, Outcome, TraceEntry};
+use keyproof_model::{decide, Decision, Request, Snapshot, Verdict};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use thiserror::Error;
+
+/// Parses `--context KEY=VALUE` entries; a repeated key collects several values.
+pub fn parse_context(entries: &[String]) -> Result<BTreeMap<String, Vec<String>>, CliError> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in entries {
+        let (k, v) = e.split_once('=').ok_or_else(|| CliError::ContextSyntax { entry: e.clone() })?;
+        if k.trim().is_empty() {
+            return Err(CliError::ContextSyntax { entry: e.clone() });
+        }
+        out.entry(k.trim().to_string()).or_default().push(v.to_string());
+    }
+    Ok(out)
+}
+
+/// Runs the command and returns its exit code.
+pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
+    let snapshot = snapshot_arg::load(args.snapshot.snapshot.as_deref())?;
+    let request = Request {
+        principal: args.principal.clone(),
+        action: args.action.clone(),
+        key: args.key.clone(),
+        context: parse_context(&args.context)?,
+    };
+    let decision = decide(&snapshot, &request)?;
+    match args.snapshot.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&decision)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("not_modelled".into(), not_modelled(&snapshot).into());
+            }
+            emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        }
+        Format::Text => emit(&render_text(&snapshot, &decision))?,
+    }
+    Ok(match decision.decision {
+        Verdict::Allow => 0,
+        Verdict::ExplicitDeny | Verdict::ImplicitDeny => 1,
+        Verdict::Unknown => 2,
+    })
+}
+
+fn not_modelled(snapshot: &Snapshot) -> Vec<String> {
+    snapshot.not_modelled.iter().map(|n| format!("{} ({})", n.value, snapshot.sources.location(n.span))).collect()
+}
+
+fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Request => "request",
+        Layer::Rcp => "RCP",
+        Layer::Scp => "SCP",
+        Layer::KeyPolicy => "key policy",
+        Layer::Identity => "identity",
+        Layer::Boundary => "boundary",
+        Layer::Grant => "grant",
+    }
+}
+
+fn outcome_mark(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allows => "✔ allows",
+        Outcome::Denies => "✘ denies",
+        Outcome::MayAllow => "? may allow",
+        Outcome::MayDeny => "? may deny",
+        Outcome::Missing => "· missing",
+        Outcome::Exempt => "– exempt",
+        Outcome::Ineffective => "· no effect",
+        Outcome::Info => "i note",
+    }
+}
+
+/// A statement shown in its policy text.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{title}")]
+#[diagnostic(severity(Advice))]
+struct Snippet {
+    title: String,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label("{label}")]
+    at: SourceSpan,
+    label: String,
+}
+
+fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
+    let span = e.span?;
+    let theme = if colour() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+    let d = Snippet {
+        title: format!("{} {}", layer_name(e.layer), outcome_mark(e.outcome)),
+        src: snapshot.sources.named_source(span.source),
+        at: span.into(),
+        label: e.detail.clone(),
+    };
+    let mut out = String::new();
+    handler.render_report(&mut out, &d).ok()?;
+    Some(out)
+}
+
+/// The text a person reads: the decision, then every trace entry, with the deciding statements
+/// shown in their policy text.
+pub fn render_text(snapshot: &Snapshot, d: &Decision) -> String {
+    let mut s = String::new();
+    let verdict = match d.decision {
+        Verdict::Allow => "ALLOW",
+        Verdict::ExplicitDeny => "EXPLICIT DENY",
+        Verdict::ImplicitDeny => "IMPLICIT DENY",
+        Verdict::Unknown => "UNKNOWN",
+    };
+    let _ = writeln!(s, "decision: {verdict}");
+    let _ = writeln!(s, "  principal  {}", d.principal);
+    let _ = writeln!(s, "  action     {}", d.action);
+    let _ = writeln!(s, "  key        {}", d.key);
+    if !d.unknown.is_empty() {
+        let _ = writeln!(s, "\nunknown because:");
+        for u in &d.unknown {
+            let _ = writeln!(s, "  - {u}");
+        }
+    }
+    let _ = writeln!(s, "\ntrace:");
+    for e in &d.trace {
+        let what = match (&e.policy, &e.statement) {
+            (Some(p), Some(st)) => format!("{p}, statement {st}"),
+            (Some(p), None) => p.clone(),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "  [{:<10}] {:<12} {}", layer_name(e.layer), outcome_mark(e.outcome), what);
+        let _ = writeln!(s, "               {}", e.detail);
+        if let Some(loc) = &e.location {
+            let _ = writeln!(s, "               at {loc}");
+        }
+    }
+    let deciding: Vec<&TraceEntry> = d
+        .trace
+        .iter()
+        .filter(|e| {
+            e.span.is_some()
+                && matches!(e.outcome, Outcome::Allows | Outcome::Denies | Outcome::MayAllow | Outcome::MayDeny)
+        })
+        .collect();
+    if !deciding.is_empty() {
+        let _ = writeln!(s, "\nthe statements that decide:");
+        for e in deciding {
+            if let Some(text) = snippet(snapshot, e) {
+                s.push_str(&text);
+            }
+        }
+    }
+    for n in not_modelled(snapshot) {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
+}
