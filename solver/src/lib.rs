@@ -1,1 +1,6 @@
+//! The SMT encoding of keyproof's semantics. It mirrors the concrete evaluator of
+//! `keyproof-model` layer by layer (`encode/` ↔ `model/src/eval/`), over a symbolic request
+//! context. Only [`z3_backend`] names the `z3` crate.
 
+pub mod term;
+pub mod z3_backend;

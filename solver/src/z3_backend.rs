@@ -1,0 +1,368 @@
+//! The one module that names the `z3` crate: it translates keyproof's terms into Z3 terms,
+//! checks them with a timeout, and reads a model back as plain values.
+//!
+//! Z3's context is thread-local in the `z3` crate, so every query is built and solved on one
+//! thread; queries on different keys can run on different threads.
+
+use crate::term::{Cmp, Re, Sort, Str, Term, VarId, Vars};
+use std::collections::HashMap;
+use z3::ast::{Bool, Int, Real, Regexp, String as ZStr, BV};
+use z3::{Params, SatResult, Solver};
+
+/// The value of one variable in a model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Str(String),
+    /// A decimal number as text.
+    Real(String),
+    Int(i64),
+    Ip4(u32),
+    Ip6(u128),
+}
+
+/// The answer to a query.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Sat(HashMap<VarId, Value>),
+    Unsat,
+    /// The solver gave up (timeout, resource limit); the reason says why.
+    Unknown(String),
+}
+
+enum Z {
+    B(Bool),
+    S(ZStr),
+    R(Real),
+    I(Int),
+    V(BV),
+}
+
+struct Translator<'v> {
+    vars: &'v Vars,
+    made: HashMap<VarId, Z>,
+}
+
+impl Translator<'_> {
+    fn var(&mut self, v: VarId) -> &Z {
+        let vars = self.vars;
+        self.made.entry(v).or_insert_with(|| {
+            let name = format!("v{}", v.0);
+            match vars.get(v).sort {
+                Sort::Bool => Z::B(Bool::new_const(name)),
+                Sort::Str => Z::S(ZStr::new_const(name)),
+                Sort::Real => Z::R(Real::new_const(name)),
+                Sort::Int => Z::I(Int::new_const(name)),
+                Sort::Ip4 => Z::V(BV::new_const(name, 32)),
+                Sort::Ip6 => Z::V(BV::new_const(name, 128)),
+            }
+        })
+    }
+
+    fn bool_var(&mut self, v: VarId) -> Bool {
+        match self.var(v) {
+            Z::B(b) => b.clone(),
+            _ => Bool::from_bool(false),
+        }
+    }
+
+    fn str_of(&mut self, s: &Str) -> ZStr {
+        match s {
+            Str::Lit(l) => ZStr::from(l.as_str()),
+            Str::Var(v) => match self.var(*v) {
+                Z::S(x) => x.clone(),
+                _ => ZStr::from(""),
+            },
+        }
+    }
+
+    fn re(&self, re: &Re) -> Regexp {
+        match re {
+            Re::Lit(s) => Regexp::literal(s),
+            Re::LitNoCase(s) => {
+                let parts: Vec<Regexp> = s
+                    .chars()
+                    .map(|c| {
+                        let lo: String = c.to_lowercase().collect();
+                        let up: String = c.to_uppercase().collect();
+                        if lo == up {
+                            Regexp::literal(&lo)
+                        } else {
+                            Regexp::union(&[Regexp::literal(&lo), Regexp::literal(&up)])
+                        }
+                    })
+                    .collect();
+                if parts.is_empty() {
+                    Regexp::literal("")
+                } else {
+                    Regexp::concat(&parts)
+                }
+            }
+            Re::Any => Regexp::range(&'\u{1}', &'\u{ff}'),
+            Re::AnyBut(c) => {
+                let code = *c as u32;
+                let mut ranges = Vec::new();
+                if code > 1 {
+                    if let Some(hi) = char::from_u32(code - 1) {
+                        ranges.push(Regexp::range(&'\u{1}', &hi));
+                    }
+                }
+                if let Some(lo) = char::from_u32(code + 1) {
+                    ranges.push(Regexp::range(&lo, &'\u{ff}'));
+                }
+                Regexp::union(&ranges)
+            }
+            Re::Star(inner) => self.re(inner).star(),
+            Re::Concat(parts) => {
+                if parts.is_empty() {
+                    Regexp::literal("")
+                } else {
+                    let rs: Vec<Regexp> = parts.iter().map(|p| self.re(p)).collect();
+                    Regexp::concat(&rs)
+                }
+            }
+        }
+    }
+
+    fn term(&mut self, t: &Term) -> Bool {
+        match t {
+            Term::Const(b) => Bool::from_bool(*b),
+            Term::Var(v) => self.bool_var(*v),
+            Term::Not(inner) => self.term(inner).not(),
+            Term::And(ts) => {
+                let parts: Vec<Bool> = ts.iter().map(|t| self.term(t)).collect();
+                Bool::and(&parts)
+            }
+            Term::Or(ts) => {
+                let parts: Vec<Bool> = ts.iter().map(|t| self.term(t)).collect();
+                Bool::or(&parts)
+            }
+            Term::StrEq(a, b) => {
+                let (x, y) = (self.str_of(a), self.str_of(b));
+                x.eq(&y)
+            }
+            Term::InRe(s, re) => {
+                let x = self.str_of(s);
+                x.regex_matches(&self.re(re))
+            }
+            Term::RealCmp(v, c, k) => {
+                let Z::R(x) = self.var(*v) else { return Bool::from_bool(false) };
+                let x = x.clone();
+                let Some(k) = real_const(k) else { return Bool::from_bool(false) };
+                match c {
+                    Cmp::Eq => x.eq(&k),
+                    Cmp::Lt => x.lt(&k),
+                    Cmp::Le => x.le(&k),
+                    Cmp::Gt => x.gt(&k),
+                    Cmp::Ge => x.ge(&k),
+                }
+            }
+            Term::IntCmp(v, c, k) => {
+                let Z::I(x) = self.var(*v) else { return Bool::from_bool(false) };
+                let x = x.clone();
+                let k = Int::from_i64(*k);
+                match c {
+                    Cmp::Eq => x.eq(&k),
+                    Cmp::Lt => x.lt(&k),
+                    Cmp::Le => x.le(&k),
+                    Cmp::Gt => x.gt(&k),
+                    Cmp::Ge => x.ge(&k),
+                }
+            }
+            Term::Ip4In(v, addr, prefix) => {
+                let Z::V(x) = self.var(*v) else { return Bool::from_bool(false) };
+                let mask: u64 = if *prefix == 0 {
+                    0
+                } else {
+                    (u64::from(u32::MAX) << (32 - u32::from(*prefix))) & u64::from(u32::MAX)
+                };
+                let m = BV::from_u64(mask, 32);
+                x.bvand(&m).eq(BV::from_u64(u64::from(*addr) & mask, 32))
+            }
+            Term::Ip6In(v, addr, prefix) => {
+                let Z::V(x) = self.var(*v) else { return Bool::from_bool(false) };
+                let mask: u128 = if *prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(*prefix)) };
+                let (Some(m), Some(a)) =
+                    (BV::from_str(128, &mask.to_string()), BV::from_str(128, &(addr & mask).to_string()))
+                else {
+                    return Bool::from_bool(false);
+                };
+                x.bvand(&m).eq(&a)
+            }
+        }
+    }
+}
+
+/// A decimal constant as a Z3 real.
+fn real_const(text: &str) -> Option<Real> {
+    let t = text.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let digits = format!("{}{}", if int.is_empty() { "0" } else { int }, frac);
+    let num = format!(
+        "{}{}",
+        if neg { "-" } else { "" },
+        digits
+            .trim_start_matches('0')
+            .chars()
+            .next()
+            .map_or("0".to_string(), |_| digits.trim_start_matches('0').to_string())
+    );
+    let den = format!("1{}", "0".repeat(frac.len()));
+    Real::from_rational_str(&num, &den)
+}
+
+/// Checks whether `goal` (with `extra` side conditions) is satisfiable, within `timeout_ms`.
+pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answer {
+    match goal.as_const() {
+        Some(false) => return Answer::Unsat,
+        Some(true) if extra.is_empty() => return Answer::Sat(HashMap::new()),
+        _ => {}
+    }
+    let solver = Solver::new();
+    let mut params = Params::new();
+    params.set_u32("timeout", timeout_ms);
+    solver.set_params(&params);
+    let mut tr = Translator { vars, made: HashMap::new() };
+    solver.assert(tr.term(goal));
+    for t in extra {
+        solver.assert(tr.term(t));
+    }
+    match solver.check() {
+        SatResult::Unsat => Answer::Unsat,
+        SatResult::Unknown => {
+            Answer::Unknown(solver.get_reason_unknown().unwrap_or_else(|| "the solver gave up".into()))
+        }
+        SatResult::Sat => {
+            let Some(model) = solver.get_model() else { return Answer::Unknown("the solver returned no model".into()) };
+            let mut values = HashMap::new();
+            for (id, z) in &tr.made {
+                let v = match z {
+                    Z::B(b) => model.eval(b, true).and_then(|x| x.as_bool()).map(Value::Bool),
+                    Z::S(s) => model.eval(s, true).and_then(|x| x.as_string()).map(Value::Str),
+                    Z::R(r) => {
+                        model.eval(r, true).and_then(|x| x.as_rational()).map(|(n, d)| Value::Real(decimal(n, d)))
+                    }
+                    Z::I(i) => model.eval(i, true).and_then(|x| x.as_i64()).map(Value::Int),
+                    Z::V(bv) => model.eval(bv, true).and_then(|x| {
+                        if bv.get_size() == 32 {
+                            x.as_u64().and_then(|u| u32::try_from(u).ok()).map(Value::Ip4)
+                        } else {
+                            parse_bv(&x.to_string()).map(Value::Ip6)
+                        }
+                    }),
+                };
+                if let Some(v) = v {
+                    values.insert(*id, v);
+                }
+            }
+            Answer::Sat(values)
+        }
+    }
+}
+
+/// A rational as a decimal string (numerators of IAM numbers have finite decimal expansions;
+/// anything else is printed with six decimals).
+fn decimal(n: i64, d: i64) -> String {
+    if d == 1 {
+        return n.to_string();
+    }
+    // Scale by powers of ten until the fraction is exact; IAM numbers are decimals, so models of
+    // constraints over them have such expansions.
+    let (mut num, den) = (i128::from(n), i128::from(d));
+    let mut places = 0usize;
+    while num % den != 0 && places < 30 {
+        num = num.saturating_mul(10);
+        places += 1;
+    }
+    if num % den != 0 {
+        return format!("{:.6}", n as f64 / d as f64);
+    }
+    let q = num / den;
+    let neg = q < 0;
+    let digits = format!("{:0>width$}", q.unsigned_abs(), width = places + 1);
+    let (i, f) = digits.split_at(digits.len() - places);
+    format!("{}{i}.{f}", if neg { "-" } else { "" })
+}
+
+fn parse_bv(text: &str) -> Option<u128> {
+    if let Some(h) = text.strip_prefix("#x") {
+        return u128::from_str_radix(h, 16).ok();
+    }
+    if let Some(b) = text.strip_prefix("#b") {
+        return u128::from_str_radix(b, 2).ok();
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::{and, in_re, not, str_eq, var, VarRole};
+
+    #[test]
+    fn strings_regexes_and_models() {
+        let mut vars = Vars::default();
+        let s = vars.fresh(Sort::Str, VarRole::Unknown("s".into()));
+        let goal = and([
+            in_re(Str::Var(s), Re::glob("s3.*.amazonaws.com", None)),
+            not(str_eq(Str::Var(s), Str::Lit("s3.us-east-1.amazonaws.com".into()))),
+        ]);
+        match check(&vars, &goal, &[], 5000) {
+            Answer::Sat(m) => {
+                let Some(Value::Str(v)) = m.get(&s) else { panic!("no value") };
+                assert!(v.starts_with("s3.") && v.ends_with(".amazonaws.com") && v != "s3.us-east-1.amazonaws.com");
+            }
+            other => panic!("{other:?}"),
+        }
+        let b = vars.fresh(Sort::Bool, VarRole::Unknown("b".into()));
+        assert!(matches!(check(&vars, &and([var(b), not(var(b))]), &[], 5000), Answer::Unsat));
+    }
+
+    #[test]
+    fn arn_components_do_not_cross_colons() {
+        let mut vars = Vars::default();
+        let s = vars.fresh(Sort::Str, VarRole::Unknown("s".into()));
+        let re = Re::Concat(vec![Re::glob("a", Some(':')), Re::Lit(":".into()), Re::glob("*", Some(':'))]);
+        let goal = and([in_re(Str::Var(s), re), in_re(Str::Var(s), Re::glob("a:*:*", None))]);
+        assert!(matches!(check(&vars, &goal, &[], 5000), Answer::Unsat));
+    }
+
+    #[test]
+    fn numbers_dates_and_ips() {
+        let mut vars = Vars::default();
+        let r = vars.fresh(Sort::Real, VarRole::Unknown("r".into()));
+        let goal = and([Term::RealCmp(r, Cmp::Gt, "2.5".into()), Term::RealCmp(r, Cmp::Lt, "2.75".into())]);
+        let Answer::Sat(m) = check(&vars, &goal, &[], 5000) else { panic!() };
+        let Some(Value::Real(v)) = m.get(&r) else { panic!() };
+        let x: f64 = v.parse().unwrap();
+        assert!(x > 2.5 && x < 2.75, "{v}");
+        let ip = vars.fresh(Sort::Ip4, VarRole::Unknown("ip".into()));
+        let net = u32::from(std::net::Ipv4Addr::new(10, 1, 0, 0));
+        let goal = and([Term::Ip4In(ip, net, 16), not(Term::Ip4In(ip, net, 17))]);
+        let Answer::Sat(m) = check(&vars, &goal, &[], 5000) else { panic!() };
+        let Some(Value::Ip4(a)) = m.get(&ip) else { panic!() };
+        let a = std::net::Ipv4Addr::from(*a);
+        assert_eq!(a.octets()[..2], [10, 1]);
+        assert!(a.octets()[2] >= 128);
+        let i6 = vars.fresh(Sort::Ip6, VarRole::Unknown("ip6".into()));
+        let net6: u128 = "2001:db8::".parse::<std::net::Ipv6Addr>().unwrap().into();
+        let Answer::Sat(m) = check(&vars, &Term::Ip6In(i6, net6, 32), &[], 5000) else { panic!() };
+        let Some(Value::Ip6(a)) = m.get(&i6) else { panic!() };
+        assert_eq!(a >> 96, net6 >> 96);
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal(5, 2), "2.5");
+        assert_eq!(decimal(-1, 4), "-0.25");
+        assert_eq!(decimal(7, 1), "7");
+        assert!(real_const("12.50").is_some());
+    }
+}
