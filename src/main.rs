@@ -36,7 +36,16 @@ fn report(e: &err::CliError, format: Format) {
             let mut out = String::new();
             let handler = miette::JSONReportHandler::new();
             if handler.render_report(&mut out, e).is_ok() {
-                let _ = output::emit(&format!("{{\"error\": {out}}}\n"));
+                // miette's JSON gives byte offsets only; add each input error's
+                // `file:line:column`, which is what a person or a CI annotation needs.
+                let text = match (serde_json::from_str::<serde_json::Value>(&out), input_error(e)) {
+                    (Ok(mut v), Some(p)) => {
+                        add_locations(&mut v, p);
+                        serde_json::to_string(&v).unwrap_or(out)
+                    }
+                    _ => out,
+                };
+                let _ = output::emit(&format!("{{\"error\": {text}}}\n"));
             }
         }
         Format::Text => {
@@ -52,5 +61,35 @@ fn report(e: &err::CliError, format: Format) {
                 eprintln!("error: {e}");
             }
         }
+    }
+}
+
+/// The parse error inside a CLI error, if the error comes from the input files.
+fn input_error(e: &err::CliError) -> Option<&keyproof_parser::ParseError> {
+    match e {
+        err::CliError::Model(keyproof_model::ModelError::Input(p)) => Some(p),
+        _ => None,
+    }
+}
+
+/// Adds `"location": "file:line:column"` to every node of miette's JSON report that stands for
+/// an error at a place in a file. The report nests `related` errors in the order of
+/// [`ParseError::Several`]'s list, so the two trees are walked together.
+fn add_locations(node: &mut serde_json::Value, e: &keyproof_parser::ParseError) {
+    use keyproof_parser::ParseError;
+    match e {
+        ParseError::Invalid { location, .. } => {
+            if let Some(obj) = node.as_object_mut() {
+                obj.insert("location".into(), location.clone().into());
+            }
+        }
+        ParseError::Several { errors, .. } => {
+            if let Some(related) = node.get_mut("related").and_then(|r| r.as_array_mut()) {
+                for (child, inner) in related.iter_mut().zip(errors) {
+                    add_locations(child, inner);
+                }
+            }
+        }
+        ParseError::Io { .. } | ParseError::Snapshot { .. } => {}
     }
 }

@@ -200,6 +200,17 @@ impl Context {
         }
     }
 
+    /// The entry filled from the snapshot or given by the caller, without the fallback rules of
+    /// [`Context::lookup`].
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        self.entries.get(&key.to_lowercase()).map(|(_, e)| e)
+    }
+
+    /// Whether the principal's tags are unknown unless given (a principal outside the snapshot).
+    pub fn principal_tags_unknown(&self) -> bool {
+        self.principal_tags_unknown
+    }
+
     /// Every entry, with the key as first written.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries.values().map(|(k, e)| (k.as_str(), e))

@@ -85,6 +85,7 @@ impl Json {
 /// Parses strict JSON (no comments, no trailing commas) into a spanned tree.
 pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError> {
     let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+    strict_syntax(sources, id, &text)?;
     let options = jsonc_parser::ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -103,6 +104,29 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
         }
         None => Err(ParseError::at(sources, Span::new(id, 0, 0), "the file holds no JSON value", "empty")),
     }
+}
+
+/// Checks that the text is strict JSON before `jsonc-parser` reads it: that parser accepts
+/// members and elements with no comma between them and single-quoted strings, which would read
+/// `{"Effect": "Allow" "Action": "kms:*"}` without a word; `serde_json` rejects them. Its
+/// recursion limit also keeps a deeply nested input from overflowing the stack of the
+/// recursive readers that follow.
+fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Result<(), ParseError> {
+    let Err(e) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    // serde_json gives a 1-based line and a 1-based byte column; turn them into a byte offset.
+    let line_start =
+        if e.line() <= 1 { 0 } else { text.match_indices('\n').nth(e.line() - 2).map_or(text.len(), |(i, _)| i + 1) };
+    let mut offset = (line_start + e.column().saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let end = text[offset..].chars().next().map_or(offset, |c| offset + c.len_utf8());
+    // The message without serde_json's own " at line L column C": the location is ours.
+    let full = e.to_string();
+    let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
+    Err(ParseError::at(sources, Span::new(id, offset, end), format!("invalid JSON: {message}"), "here"))
 }
 
 fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Errors) -> Json {

@@ -510,6 +510,22 @@ fn parse_statement(r: &mut Reader<'_>, v: &Json, kind: PolicyKind, index: usize)
     if effect.is_none() && !members.iter().any(|(n, _)| n.value == "Effect") {
         r.error(v.span, "the statement has no `Effect`", "missing `Effect`");
     }
+    // IAM policy grammar (reference_policies_grammar): every statement has an action block,
+    // and identity and key policies a resource block. Without them the evaluator would skip
+    // the statement in silence, so a Deny with a misspelt element would simply vanish.
+    let has = |names: [&str; 2]| members.iter().any(|(n, _)| names.contains(&n.value.as_str()));
+    if !has(["Action", "NotAction"]) {
+        r.error(v.span, "the statement has no `Action` or `NotAction`", "missing `Action`");
+    }
+    let resource_required =
+        matches!(kind, PolicyKind::KeyPolicy | PolicyKind::Identity | PolicyKind::PermissionsBoundary);
+    if resource_required && !has(["Resource", "NotResource"]) {
+        r.error(
+            v.span,
+            format!("a statement of a {} has no `Resource` or `NotResource`", kind.describe()),
+            "missing `Resource`",
+        );
+    }
     match (kind.principal_rule(), &principal) {
         (PrincipalRule::Required, None) => r.error(
             v.span,

@@ -2,5 +2,8 @@
 //! `keyproof-model` layer by layer (`encode/` ↔ `model/src/eval/`), over a symbolic request
 //! context. Only [`z3_backend`] names the `z3` crate.
 
+pub mod encode;
+pub mod fixed;
+pub mod strings;
 pub mod term;
 pub mod z3_backend;

@@ -4,9 +4,10 @@
 //! Z3's context is thread-local in the `z3` crate, so every query is built and solved on one
 //! thread; queries on different keys can run on different threads.
 
+use crate::strings::{member, solve, Solution};
 use crate::term::{Cmp, Re, Sort, Str, Term, VarId, Vars};
 use std::collections::HashMap;
-use z3::ast::{Bool, Int, Real, Regexp, String as ZStr, BV};
+use z3::ast::{Bool, Int, Real, BV};
 use z3::{Params, SatResult, Solver};
 
 /// The value of one variable in a model.
@@ -32,7 +33,6 @@ pub enum Answer {
 
 enum Z {
     B(Bool),
-    S(ZStr),
     R(Real),
     I(Int),
     V(BV),
@@ -41,6 +41,10 @@ enum Z {
 struct Translator<'v> {
     vars: &'v Vars,
     made: HashMap<VarId, Z>,
+    /// String memberships, each a Boolean for Z3, decided in Rust ([`crate::strings`]).
+    atoms: Vec<(VarId, Re, Bool)>,
+    /// A string equality between two variables was met (not supported).
+    unsupported: bool,
 }
 
 impl Translator<'_> {
@@ -50,7 +54,7 @@ impl Translator<'_> {
             let name = format!("v{}", v.0);
             match vars.get(v).sort {
                 Sort::Bool => Z::B(Bool::new_const(name)),
-                Sort::Str => Z::S(ZStr::new_const(name)),
+                Sort::Str => Z::B(Bool::new_const(format!("{name}_unused"))),
                 Sort::Real => Z::R(Real::new_const(name)),
                 Sort::Int => Z::I(Int::new_const(name)),
                 Sort::Ip4 => Z::V(BV::new_const(name, 32)),
@@ -66,62 +70,13 @@ impl Translator<'_> {
         }
     }
 
-    fn str_of(&mut self, s: &Str) -> ZStr {
-        match s {
-            Str::Lit(l) => ZStr::from(l.as_str()),
-            Str::Var(v) => match self.var(*v) {
-                Z::S(x) => x.clone(),
-                _ => ZStr::from(""),
-            },
+    fn atom(&mut self, v: VarId, re: Re) -> Bool {
+        if let Some((_, _, b)) = self.atoms.iter().find(|(x, r, _)| *x == v && *r == re) {
+            return b.clone();
         }
-    }
-
-    fn re(&self, re: &Re) -> Regexp {
-        match re {
-            Re::Lit(s) => Regexp::literal(s),
-            Re::LitNoCase(s) => {
-                let parts: Vec<Regexp> = s
-                    .chars()
-                    .map(|c| {
-                        let lo: String = c.to_lowercase().collect();
-                        let up: String = c.to_uppercase().collect();
-                        if lo == up {
-                            Regexp::literal(&lo)
-                        } else {
-                            Regexp::union(&[Regexp::literal(&lo), Regexp::literal(&up)])
-                        }
-                    })
-                    .collect();
-                if parts.is_empty() {
-                    Regexp::literal("")
-                } else {
-                    Regexp::concat(&parts)
-                }
-            }
-            Re::Any => Regexp::range(&'\u{1}', &'\u{ff}'),
-            Re::AnyBut(c) => {
-                let code = *c as u32;
-                let mut ranges = Vec::new();
-                if code > 1 {
-                    if let Some(hi) = char::from_u32(code - 1) {
-                        ranges.push(Regexp::range(&'\u{1}', &hi));
-                    }
-                }
-                if let Some(lo) = char::from_u32(code + 1) {
-                    ranges.push(Regexp::range(&lo, &'\u{ff}'));
-                }
-                Regexp::union(&ranges)
-            }
-            Re::Star(inner) => self.re(inner).star(),
-            Re::Concat(parts) => {
-                if parts.is_empty() {
-                    Regexp::literal("")
-                } else {
-                    let rs: Vec<Regexp> = parts.iter().map(|p| self.re(p)).collect();
-                    Regexp::concat(&rs)
-                }
-            }
-        }
+        let b = Bool::new_const(format!("a{}", self.atoms.len()));
+        self.atoms.push((v, re, b.clone()));
+        b
     }
 
     fn term(&mut self, t: &Term) -> Bool {
@@ -137,14 +92,18 @@ impl Translator<'_> {
                 let parts: Vec<Bool> = ts.iter().map(|t| self.term(t)).collect();
                 Bool::or(&parts)
             }
-            Term::StrEq(a, b) => {
-                let (x, y) = (self.str_of(a), self.str_of(b));
-                x.eq(&y)
-            }
-            Term::InRe(s, re) => {
-                let x = self.str_of(s);
-                x.regex_matches(&self.re(re))
-            }
+            Term::StrEq(a, b) => match (a, b) {
+                (Str::Var(v), Str::Lit(l)) | (Str::Lit(l), Str::Var(v)) => self.atom(*v, Re::Lit(l.clone())),
+                (Str::Lit(x), Str::Lit(y)) => Bool::from_bool(x == y),
+                (Str::Var(_), Str::Var(_)) => {
+                    self.unsupported = true;
+                    Bool::new_const(format!("unsupported{}", self.atoms.len()))
+                }
+            },
+            Term::InRe(s, re) => match s {
+                Str::Var(v) => self.atom(*v, re.clone()),
+                Str::Lit(l) => Bool::from_bool(member(re, l)),
+            },
             Term::RealCmp(v, c, k) => {
                 let Z::R(x) = self.var(*v) else { return Bool::from_bool(false) };
                 let x = x.clone();
@@ -218,7 +177,9 @@ fn real_const(text: &str) -> Option<Real> {
     Real::from_rational_str(&num, &den)
 }
 
-/// Checks whether `goal` (with `extra` side conditions) is satisfiable, within `timeout_ms`.
+/// Checks whether `goal` (with `extra` side conditions) is satisfiable, within `timeout_ms`
+/// per solver call. String memberships are decided in Rust: each model of Z3 is checked, and a
+/// conflicting set of memberships is blocked before asking again.
 pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answer {
     match goal.as_const() {
         Some(false) => return Answer::Unsat,
@@ -229,42 +190,89 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
     let mut params = Params::new();
     params.set_u32("timeout", timeout_ms);
     solver.set_params(&params);
-    let mut tr = Translator { vars, made: HashMap::new() };
+    let mut tr = Translator { vars, made: HashMap::new(), atoms: Vec::new(), unsupported: false };
     solver.assert(tr.term(goal));
     for t in extra {
         solver.assert(tr.term(t));
     }
-    match solver.check() {
-        SatResult::Unsat => Answer::Unsat,
-        SatResult::Unknown => {
-            Answer::Unknown(solver.get_reason_unknown().unwrap_or_else(|| "the solver gave up".into()))
+    for _round in 0..1000 {
+        match solver.check() {
+            SatResult::Unsat => return Answer::Unsat,
+            SatResult::Unknown => {
+                return Answer::Unknown(solver.get_reason_unknown().unwrap_or_else(|| "the solver gave up".into()))
+            }
+            SatResult::Sat => {}
         }
-        SatResult::Sat => {
-            let Some(model) = solver.get_model() else { return Answer::Unknown("the solver returned no model".into()) };
-            let mut values = HashMap::new();
-            for (id, z) in &tr.made {
-                let v = match z {
-                    Z::B(b) => model.eval(b, true).and_then(|x| x.as_bool()).map(Value::Bool),
-                    Z::S(s) => model.eval(s, true).and_then(|x| x.as_string()).map(Value::Str),
-                    Z::R(r) => {
-                        model.eval(r, true).and_then(|x| x.as_rational()).map(|(n, d)| Value::Real(decimal(n, d)))
-                    }
-                    Z::I(i) => model.eval(i, true).and_then(|x| x.as_i64()).map(Value::Int),
-                    Z::V(bv) => model.eval(bv, true).and_then(|x| {
-                        if bv.get_size() == 32 {
-                            x.as_u64().and_then(|u| u32::try_from(u).ok()).map(Value::Ip4)
+        let Some(model) = solver.get_model() else { return Answer::Unknown("the solver returned no model".into()) };
+        if tr.unsupported {
+            return Answer::Unknown("a string equality between two variables is not supported".into());
+        }
+        // The memberships each string variable must meet in this model.
+        let mut by_var: HashMap<VarId, Vec<(Re, bool, Bool)>> = HashMap::new();
+        for (v, re, b) in &tr.atoms {
+            let value = model.eval(b, true).and_then(|x| x.as_bool()).unwrap_or(false);
+            by_var.entry(*v).or_default().push((re.clone(), value, b.clone()));
+        }
+        let mut strings: HashMap<VarId, String> = HashMap::new();
+        let mut consistent = true;
+        for (v, lits) in &by_var {
+            let constraints: Vec<(Re, bool)> = lits.iter().map(|(r, val, _)| (r.clone(), *val)).collect();
+            match solve(&constraints) {
+                Solution::Witness(w) => {
+                    strings.insert(*v, w);
+                }
+                Solution::TooLarge => return Answer::Unknown("string constraints too large to decide".into()),
+                Solution::Empty => {
+                    consistent = false;
+                    // A small conflicting subset, found by dropping what is not needed.
+                    let mut core: Vec<usize> = (0..lits.len()).collect();
+                    let mut i = 0;
+                    while i < core.len() {
+                        let trial: Vec<(Re, bool)> = core
+                            .iter()
+                            .enumerate()
+                            .filter(|(k, _)| *k != i)
+                            .map(|(_, &j)| (lits[j].0.clone(), lits[j].1))
+                            .collect();
+                        if solve(&trial) == Solution::Empty {
+                            core.remove(i);
                         } else {
-                            parse_bv(&x.to_string()).map(Value::Ip6)
+                            i += 1;
                         }
-                    }),
-                };
-                if let Some(v) = v {
-                    values.insert(*id, v);
+                    }
+                    let blocked: Vec<Bool> =
+                        core.iter().map(|&j| if lits[j].1 { lits[j].2.clone() } else { lits[j].2.not() }).collect();
+                    solver.assert(Bool::and(&blocked).not());
                 }
             }
-            Answer::Sat(values)
         }
+        if !consistent {
+            continue;
+        }
+        let mut values: HashMap<VarId, Value> = strings.into_iter().map(|(v, s)| (v, Value::Str(s))).collect();
+        for (id, z) in &tr.made {
+            if vars.get(*id).sort == Sort::Str {
+                continue;
+            }
+            let v = match z {
+                Z::B(b) => model.eval(b, true).and_then(|x| x.as_bool()).map(Value::Bool),
+                Z::R(r) => model.eval(r, true).and_then(|x| x.as_rational()).map(|(n, d)| Value::Real(decimal(n, d))),
+                Z::I(i) => model.eval(i, true).and_then(|x| x.as_i64()).map(Value::Int),
+                Z::V(bv) => model.eval(bv, true).and_then(|x| {
+                    if bv.get_size() == 32 {
+                        x.as_u64().and_then(|u| u32::try_from(u).ok()).map(Value::Ip4)
+                    } else {
+                        parse_bv(&x.to_string()).map(Value::Ip6)
+                    }
+                }),
+            };
+            if let Some(v) = v {
+                values.insert(*id, v);
+            }
+        }
+        return Answer::Sat(values);
     }
+    Answer::Unknown("too many refinements of string constraints".into())
 }
 
 /// A rational as a decimal string (numerators of IAM numbers have finite decimal expansions;
@@ -321,6 +329,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A star matches a non-empty run too.
+        let goal = and([
+            in_re(Str::Var(s), Re::glob("arn:aws:s3:::app-*", None)),
+            str_eq(Str::Var(s), Str::Lit("arn:aws:s3:::app-logs/2024/01".into())),
+        ]);
+        assert!(matches!(check(&vars, &goal, &[], 5000), Answer::Sat(_)));
+        let goal = and([in_re(Str::Var(s), Re::glob("log?", None)), str_eq(Str::Var(s), Str::Lit("logs".into()))]);
+        assert!(matches!(check(&vars, &goal, &[], 5000), Answer::Sat(_)));
         let b = vars.fresh(Sort::Bool, VarRole::Unknown("b".into()));
         assert!(matches!(check(&vars, &and([var(b), not(var(b))]), &[], 5000), Answer::Unsat));
     }

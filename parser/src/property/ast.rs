@@ -38,10 +38,7 @@ impl Property {
 
 impl PartialEq for Property {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.doc == other.doc
-            && self.binders == other.binders
-            && self.body == other.body
+        self.name == other.name && self.doc == other.doc && self.binders == other.binders && self.body == other.body
     }
 }
 impl Eq for Property {}
@@ -173,26 +170,13 @@ impl PartialEq for Formula {
         use Formula as F;
         match (self, other) {
             (
-                F::Can {
-                    principal: p1,
-                    action: a1,
-                    key: k1,
-                    context: c1,
-                    ..
-                },
-                F::Can {
-                    principal: p2,
-                    action: a2,
-                    key: k2,
-                    context: c2,
-                    ..
-                },
+                F::Can { principal: p1, action: a1, key: k1, context: c1, .. },
+                F::Can { principal: p2, action: a2, key: k2, context: c2, .. },
             ) => p1 == p2 && a1 == a2 && k1 == k2 && c1 == c2,
-            (F::PrincipalIn(a, _), F::PrincipalIn(b, _)) | (F::KeyIn(a, _), F::KeyIn(b, _)) => {
-                a == b
+            (F::PrincipalIn(a, _), F::PrincipalIn(b, _)) | (F::KeyIn(a, _), F::KeyIn(b, _)) => a == b,
+            (F::PrincipalEq(a, na, _), F::PrincipalEq(b, nb, _)) | (F::KeyEq(a, na, _), F::KeyEq(b, nb, _)) => {
+                a == b && na == nb
             }
-            (F::PrincipalEq(a, na, _), F::PrincipalEq(b, nb, _))
-            | (F::KeyEq(a, na, _), F::KeyEq(b, nb, _)) => a == b && na == nb,
             (F::PrincipalLike(a, _), F::PrincipalLike(b, _)) => a == b,
             (F::Bool(a), F::Bool(b)) => a == b,
             (F::Not(a), F::Not(b)) => a == b,

@@ -1,0 +1,54 @@
+//! SCPs and RCPs. Counterpart: `model/src/eval/organization.rs` (whose exemption rules are
+//! used as they are: they depend only on the snapshot).
+
+use super::context::SymContext;
+use super::statement::applies;
+use super::Target;
+use crate::term::{and, constant, or, Term};
+use keyproof_model::eval::organization::{rcp_exemption, scp_exemption};
+use keyproof_model::org::Organization;
+use keyproof_parser::policy::Effect;
+
+/// (deny, every level allows). Mirrors `scp_layer`.
+pub fn scp_layer(t: &Target<'_>, sc: &mut SymContext<'_>) -> (Term, Term) {
+    if scp_exemption(&t.subject()).is_some() {
+        return (constant(false), constant(true));
+    }
+    let (Some(org), Some(account)) = (&t.snapshot.org, t.principal.account_id()) else {
+        return (constant(false), constant(true));
+    };
+    levels(t, org, account, true, sc)
+}
+
+/// Mirrors `rcp_layer`.
+pub fn rcp_layer(t: &Target<'_>, sc: &mut SymContext<'_>) -> (Term, Term) {
+    if rcp_exemption(&t.subject()).is_some() {
+        return (constant(false), constant(true));
+    }
+    let Some(org) = &t.snapshot.org else { return (constant(false), constant(true)) };
+    levels(t, org, &t.key.account, false, sc)
+}
+
+fn levels(t: &Target<'_>, org: &Organization, account: &str, scp: bool, sc: &mut SymContext<'_>) -> (Term, Term) {
+    let Some(path) = org.path_to_account(account) else { return (constant(false), constant(true)) };
+    let mut deny = Vec::new();
+    let mut every = Vec::new();
+    for idx in path {
+        let node = &org.graph[idx];
+        let attached = if scp { &node.scps } else { &node.rcps };
+        let mut level = Vec::new();
+        for pid in attached {
+            let Some(policy) = org.policies.get(&pid.value) else { continue };
+            let vars = policy.document.variables_enabled();
+            for stmt in &policy.document.statements {
+                let a = applies(stmt, vars, t, sc);
+                match stmt.effect.value {
+                    Effect::Allow => level.push(a),
+                    Effect::Deny => deny.push(a),
+                }
+            }
+        }
+        every.push(or(level));
+    }
+    (or(deny), and(every))
+}

@@ -1,0 +1,430 @@
+//! Bad input gets a clear error with file, line and column, never a panic and never a silently
+//! skipped statement; the parser reports every error it finds in a file; the CLI exits with 2.
+//!
+//! Each broken snapshot is a folder of `corpus/bad/`, as small as the case allows. A case names
+//! every error its snapshot must produce, in order, by `file:line:column` and a fragment of the
+//! message; the same snapshot then goes through `keyproof explain`, whose stderr must show each
+//! of those locations.
+
+use assert_cmd::Command;
+use keyproof_model::{ModelError, Snapshot};
+use keyproof_parser::ParseError;
+use std::path::{Path, PathBuf};
+
+/// The key file most cases break.
+const KEY: &str = "accounts/111122223333/kms/us-east-1/1234abcd-12ab-34cd-56ef-1234567890ab.json";
+const IAM: &str = "accounts/111122223333/iam.json";
+const ORG: &str = "organization.json";
+
+fn bad(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/bad").join(case)
+}
+
+fn keyproof() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyproof"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Every leaf error of loading a broken snapshot, as (`file:line:column`, message).
+fn load_errors(case: &str) -> Vec<(String, String)> {
+    let err = match Snapshot::load(&bad(case)) {
+        Ok(_) => panic!("corpus/bad/{case} loaded without an error"),
+        Err(ModelError::Input(e)) => e,
+        Err(other) => panic!("corpus/bad/{case}: expected an input error, got {other:?}"),
+    };
+    err.leaves()
+        .into_iter()
+        .map(|leaf| match leaf {
+            ParseError::Invalid { location, message, .. } => (location.clone(), message.clone()),
+            other => panic!("corpus/bad/{case}: an error without a location: {other}"),
+        })
+        .collect()
+}
+
+/// The output of `keyproof explain` on a snapshot (any request: loading fails first).
+fn explain_on(snapshot: &Path) -> (Option<i32>, String, String) {
+    let out = keyproof()
+        .args(["explain", "--principal", "arn:aws:iam::111122223333:root", "--action", "kms:Decrypt"])
+        .args(["--key", "alias/bad-input-key", "--snapshot"])
+        .arg(snapshot)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Loads `corpus/bad/<case>` and checks that it fails with exactly the `expected` errors, in
+/// order, each at its `file:line:column` with a message containing the fragment; then checks
+/// that the CLI exits with 2 and shows every location on stderr.
+fn check(case: &str, expected: &[(&str, &str)]) {
+    let found = load_errors(case);
+    let want: Vec<(String, String)> = expected.iter().map(|(l, m)| (l.to_string(), m.to_string())).collect();
+    assert_eq!(found.len(), want.len(), "corpus/bad/{case}: expected {want:#?}, found {found:#?}");
+    for ((loc, msg), (want_loc, want_msg)) in found.iter().zip(&want) {
+        assert_eq!(loc, want_loc, "corpus/bad/{case}: location of `{msg}`");
+        assert!(msg.contains(want_msg.as_str()), "corpus/bad/{case}: `{msg}` does not contain `{want_msg}`");
+    }
+
+    let (code, stdout, stderr) = explain_on(&bad(case));
+    assert_eq!(code, Some(2), "corpus/bad/{case}: exit code; stderr:\n{stderr}");
+    assert_eq!(stdout, "", "corpus/bad/{case}: an error prints nothing on stdout in text mode");
+    assert!(!stderr.contains("panicked"), "corpus/bad/{case}: the CLI panicked:\n{stderr}");
+    for (loc, _) in &want {
+        // miette's header shows `[file:line:column]`.
+        assert!(stderr.contains(&format!("[{loc}]")), "corpus/bad/{case}: stderr does not show `{loc}`:\n{stderr}");
+    }
+}
+
+fn at(file: &str, line_col: &str) -> String {
+    format!("{file}:{line_col}")
+}
+
+#[test]
+fn key_file_without_policy() {
+    check("missing-policy", &[(&at(KEY, "1:1"), "the key file has no `Policy`")]);
+}
+
+#[test]
+fn malformed_json_points_at_the_token_after_the_missing_comma() {
+    // `"Effect": "Allow"` ends line 14 without a comma; the error is at the next member.
+    check("malformed-json", &[(&at(KEY, "15:9"), "invalid JSON: expected `,` or `}`")]);
+}
+
+#[test]
+fn action_of_the_wrong_type() {
+    check(
+        "wrong-type-action",
+        &[(&at(KEY, "16:19"), "`Action` must be a string or a list of strings, found a number")],
+    );
+}
+
+#[test]
+fn unknown_statement_element_and_the_action_it_leaves_missing() {
+    // `Actions` is not an element, and the statement is left with no action at all: both are
+    // reported, so the statement is never skipped in silence.
+    check(
+        "unknown-statement-element",
+        &[
+            (&at(KEY, "16:9"), "unknown statement element `Actions`"),
+            (&at(KEY, "12:7"), "the statement has no `Action` or `NotAction`"),
+        ],
+    );
+}
+
+#[test]
+fn statement_without_resource_is_an_error_not_a_skipped_deny() {
+    check(
+        "statement-without-resource",
+        &[(&at(KEY, "19:7"), "a statement of a key policy has no `Resource` or `NotResource`")],
+    );
+}
+
+#[test]
+fn invalid_effect() {
+    check("invalid-effect", &[(&at(KEY, "14:19"), "invalid `Effect` `Permit`")]);
+}
+
+#[test]
+fn unknown_condition_operator() {
+    check("unknown-condition-operator", &[(&at(KEY, "18:23"), "unknown condition operator `StringEqualz`")]);
+}
+
+#[test]
+fn null_if_exists_is_not_an_operator() {
+    check("null-if-exists", &[(&at(KEY, "18:23"), "`NullIfExists` is not an operator")]);
+}
+
+#[test]
+fn partial_wildcard_principal() {
+    check(
+        "partial-wildcard-principal",
+        &[(&at(KEY, "15:30"), "wildcards are not allowed in a principal (`arn:aws:iam::*:root`)")],
+    );
+}
+
+#[test]
+fn role_of_another_account_in_iam_json() {
+    check(
+        "account-mismatch-role",
+        &[(&at(IAM, "9:14"), "role `arn:aws:iam::999999999999:role/Stray` is not in account 111122223333")],
+    );
+}
+
+#[test]
+fn key_of_another_account() {
+    check(
+        "account-mismatch-key",
+        &[
+            (&at(KEY, "5:21"), "key of account 999999999999 stored under accounts/111122223333"),
+            (&at(KEY, "4:12"), "does not match its folder"),
+        ],
+    );
+}
+
+#[test]
+fn grant_on_an_unknown_key() {
+    check(
+        "grant-on-unknown-key",
+        &[(
+            &at(KEY, "24:16"),
+            "is for key `arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000`",
+        )],
+    );
+}
+
+#[test]
+fn key_file_named_after_another_key_id() {
+    check(
+        "key-file-name-mismatch",
+        &[(
+            "accounts/111122223333/kms/us-east-1/abcd1234-0000-0000-0000-000000000000.json:3:14",
+            "key `1234abcd-12ab-34cd-56ef-1234567890ab` stored in `abcd1234-0000-0000-0000-000000000000.json`",
+        )],
+    );
+}
+
+#[test]
+fn attached_managed_policy_missing_from_policies() {
+    check(
+        "managed-policy-missing",
+        &[(
+            &at(IAM, "13:48"),
+            "managed policy `arn:aws:iam::111122223333:policy/Missing` is not in the `Policies` list",
+        )],
+    );
+}
+
+#[test]
+fn user_in_a_group_that_does_not_exist() {
+    check(
+        "unknown-group",
+        &[(&at(IAM, "8:21"), "user `alice` is in group `Admins`, which is not in `GroupDetailList`")],
+    );
+}
+
+#[test]
+fn scp_attached_but_not_defined() {
+    check(
+        "scp-not-in-policies",
+        &[(&at(ORG, "9:98"), "policy `p-missing1` is attached here but not defined in `Policies`")],
+    );
+}
+
+#[test]
+fn scp_with_a_principal() {
+    // The SCP is a JSON string: the location is in the embedded document, named after it.
+    check(
+        "scp-with-principal",
+        &[("organization.json → Content of p-denydelete:1:67", "a service control policy cannot have a `Principal`")],
+    );
+}
+
+#[test]
+fn url_encoded_document_is_reported_in_its_decoded_text() {
+    // The inline policy is URL-encoded, as the IAM API returns it; line and column are those of
+    // the decoded document, which the error shows.
+    check(
+        "url-encoded-malformed",
+        &[("accounts/111122223333/iam.json → PolicyDocument of UseKeys:1:72", "invalid JSON: expected `,` or `}`")],
+    );
+    let (_, _, stderr) = explain_on(&bad("url-encoded-malformed"));
+    assert!(stderr.contains(r#""Effect":"Allow" "Action":"kms:Decrypt""#), "the decoded text is shown:\n{stderr}");
+}
+
+#[test]
+fn every_error_in_a_file_is_reported() {
+    check(
+        "three-errors",
+        &[
+            (&at(KEY, "14:19"), "invalid `Effect` `Permit`"),
+            (&at(KEY, "23:19"), "`Action` must be a string or a list of strings, found a number"),
+            (&at(KEY, "32:23"), "unknown condition operator `StringEqualz`"),
+        ],
+    );
+    let (_, _, stderr) = explain_on(&bad("three-errors"));
+    assert!(stderr.contains(&format!("3 errors in `{KEY}`")), "{stderr}");
+}
+
+#[test]
+fn every_bad_snapshot_has_a_test() {
+    // A folder added to corpus/bad without a case here would prove nothing.
+    let tested = [
+        "account-mismatch-key",
+        "account-mismatch-role",
+        "grant-on-unknown-key",
+        "invalid-effect",
+        "key-file-name-mismatch",
+        "malformed-json",
+        "managed-policy-missing",
+        "missing-policy",
+        "null-if-exists",
+        "partial-wildcard-principal",
+        "scp-not-in-policies",
+        "scp-with-principal",
+        "statement-without-resource",
+        "three-errors",
+        "unknown-condition-operator",
+        "unknown-group",
+        "unknown-statement-element",
+        "url-encoded-malformed",
+        "wrong-type-action",
+    ];
+    let mut folders: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/bad"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders, tested);
+}
+
+// Request errors, on the embedded demo: each exits with 2 and says what is wrong.
+
+/// Runs `keyproof explain` on the demo and returns (exit code, stderr).
+fn explain_demo(principal: &str, action: &str, key: &str, context: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = keyproof();
+    cmd.args(["explain", "--principal", principal, "--action", action, "--key", key]);
+    for c in context {
+        cmd.args(["--context", c]);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "the CLI panicked:\n{stderr}");
+    assert!(out.stdout.is_empty(), "an error prints nothing on stdout in text mode");
+    (out.status.code(), stderr)
+}
+
+const APP_ROLE: &str = "arn:aws:iam::444455556666:role/AppRole";
+
+fn assert_request_error(principal: &str, action: &str, key: &str, context: &[&str], fragments: &[&str]) {
+    let (code, stderr) = explain_demo(principal, action, key, context);
+    assert_eq!(code, Some(2), "{stderr}");
+    for f in fragments {
+        assert!(stderr.contains(f), "stderr does not contain `{f}`:\n{stderr}");
+    }
+}
+
+#[test]
+fn snapshot_folder_that_does_not_exist() {
+    let missing = bad("no-such-snapshot");
+    let (code, stdout, stderr) = explain_on(&missing);
+    assert_eq!(code, Some(2));
+    assert_eq!(stdout, "");
+    assert!(stderr.contains(&format!("snapshot folder `{}` does not exist", missing.display())), "{stderr}");
+    assert!(stderr.contains("--snapshot DIR"), "the help says what a snapshot is:\n{stderr}");
+}
+
+#[test]
+fn unknown_key() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/no-such-key",
+        &[],
+        &["no key `alias/no-such-key` in the snapshot"],
+    );
+}
+
+#[test]
+fn alias_of_a_multi_region_key_in_two_regions_is_ambiguous() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/app-data-mrk",
+        &[],
+        &[
+            "`alias/app-data-mrk` names more than one key",
+            "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:us-west-2:111122223333:key/mrk-",
+            "name the key by its ARN",
+        ],
+    );
+}
+
+#[test]
+fn invalid_actions() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypted",
+        "alias/master-key-org",
+        &[],
+        &["`kms:Decrypted` is not a KMS action"],
+    );
+    assert_request_error(
+        APP_ROLE,
+        "s3:GetObject",
+        "alias/master-key-org",
+        &[],
+        &["`s3:GetObject` is not a KMS action"],
+    );
+}
+
+#[test]
+fn action_that_does_not_act_on_a_key() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:CreateKey",
+        "alias/master-key-org",
+        &[],
+        &["`kms:CreateKey` does not act on a KMS key"],
+    );
+}
+
+#[test]
+fn invalid_principal() {
+    assert_request_error("bob", "kms:Decrypt", "alias/master-key-org", &[], &["`bob` is not a principal"]);
+}
+
+#[test]
+fn principal_missing_from_a_collected_account() {
+    assert_request_error(
+        "arn:aws:iam::444455556666:role/NoSuchRole",
+        "kms:Decrypt",
+        "alias/master-key-org",
+        &[],
+        &["no principal `arn:aws:iam::444455556666:role/NoSuchRole` in account 444455556666"],
+    );
+}
+
+#[test]
+fn context_without_equals_sign() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/master-key-org",
+        &["novalue"],
+        &["invalid `--context novalue`: expected KEY=VALUE"],
+    );
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/master-key-org",
+        &["=x"],
+        &["invalid `--context =x`: expected KEY=VALUE"],
+    );
+}
+
+#[test]
+fn context_key_that_follows_from_the_principal() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/master-key-org",
+        &["aws:PrincipalArn=arn:aws:iam::444455556666:role/Other"],
+        &["invalid context entry `aws:PrincipalArn`", "follows from the principal"],
+    );
+}
+
+#[test]
+fn misspelt_context_key() {
+    assert_request_error(
+        APP_ROLE,
+        "kms:Decrypt",
+        "alias/master-key-org",
+        &["kms:ViaServce=s3.us-east-1.amazonaws.com"],
+        &["invalid context entry `kms:ViaServce`", "does not know this condition key"],
+    );
+}

@@ -1,0 +1,245 @@
+//! `keyproof explain` on the embedded demo (`corpus/central-kms`), pinned with insta snapshots in
+//! JSON and in text, with its exit codes: 0 allow, 1 deny, 2 unknown or error. The requests and
+//! their decisions are cases of `corpus/central-kms/cases.toml`; the snapshots were reviewed by
+//! eye against those cases.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::Read as _;
+use std::path::Path;
+use std::process::Stdio;
+
+const APP_ROLE: &str = "arn:aws:iam::444455556666:role/AppRole";
+
+/// One request of the demo, with the decision `cases.toml` expects and the exit code it gives.
+struct Request {
+    principal: &'static str,
+    action: &'static str,
+    key: &'static str,
+    decision: &'static str,
+    exit: i32,
+}
+
+/// `prod-app-decrypts-master-key`: the key policy lets the organization in, AppRole's IAM allows.
+const ALLOW: Request =
+    Request { principal: APP_ROLE, action: "kms:Decrypt", key: "alias/master-key-org", decision: "allow", exit: 0 };
+
+/// `prod-app-disables-s3-key`: an SCP denies key administration to the workloads.
+const EXPLICIT_DENY: Request = Request {
+    principal: APP_ROLE,
+    action: "kms:DisableKey",
+    key: "alias/s3-prod-key",
+    decision: "explicit-deny",
+    exit: 1,
+};
+
+/// `prod-app-direct-decrypt-s3-key`: the key is usable only through S3 (kms:ViaService absent).
+const IMPLICIT_DENY: Request = Request {
+    principal: APP_ROLE,
+    action: "kms:Decrypt",
+    key: "alias/s3-prod-key",
+    decision: "implicit-deny",
+    exit: 1,
+};
+
+/// `dev-app-creategrant-operations-not-given`: the answer depends on kms:GrantOperations.
+const UNKNOWN: Request = Request {
+    principal: "arn:aws:iam::666677778888:role/AppRole",
+    action: "kms:CreateGrant",
+    key: "alias/ebs-prod-key",
+    decision: "unknown",
+    exit: 2,
+};
+
+/// `partner-decrypts-master-key-rcp`: a principal of an account that is not in the snapshot;
+/// the key policy names its account, but the identity-perimeter RCP denies it.
+const OUTSIDE_ACCOUNT: Request = Request {
+    principal: "arn:aws:iam::123456789012:role/PartnerReader",
+    action: "kms:Decrypt",
+    key: "alias/master-key-org",
+    decision: "explicit-deny",
+    exit: 1,
+};
+
+fn keyproof() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyproof"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn explain(r: &Request, format: &str) -> (i32, String, String) {
+    let out = keyproof()
+        .args(["explain", "--principal", r.principal, "--action", r.action, "--key", r.key, "--format", format])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// The JSON answer: `{"decision": ..., "trace": [...]}` with the expected decision and exit code.
+fn explain_json(r: &Request) -> Value {
+    let (code, stdout, stderr) = explain(r, "json");
+    assert_eq!(code, r.exit, "exit code of {} {} {}; stderr:\n{stderr}", r.principal, r.action, r.key);
+    assert_eq!(stderr, "", "nothing on stderr when the answer is printed");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["decision"], r.decision, "{stdout}");
+    let trace = v["trace"].as_array().unwrap();
+    assert!(!trace.is_empty(), "a decision always comes with its trace");
+    for entry in trace {
+        assert!(entry["layer"].is_string() && entry["outcome"].is_string() && entry["detail"].is_string(), "{entry}");
+    }
+    v
+}
+
+fn explain_text(r: &Request) -> String {
+    let (code, stdout, stderr) = explain(r, "text");
+    assert_eq!(code, r.exit, "{stderr}");
+    assert_eq!(stderr, "");
+    stdout
+}
+
+#[test]
+fn allow_json() {
+    insta::assert_json_snapshot!(explain_json(&ALLOW));
+}
+
+#[test]
+fn explicit_deny_json() {
+    insta::assert_json_snapshot!(explain_json(&EXPLICIT_DENY));
+}
+
+#[test]
+fn implicit_deny_json() {
+    insta::assert_json_snapshot!(explain_json(&IMPLICIT_DENY));
+}
+
+#[test]
+fn unknown_json() {
+    let v = explain_json(&UNKNOWN);
+    insta::assert_json_snapshot!(v);
+}
+
+#[test]
+fn outside_account_json() {
+    insta::assert_json_snapshot!(explain_json(&OUTSIDE_ACCOUNT));
+}
+
+#[test]
+fn allow_text() {
+    let text = explain_text(&ALLOW);
+    assert!(text.starts_with("decision: ALLOW\n"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn explicit_deny_text() {
+    let text = explain_text(&EXPLICIT_DENY);
+    assert!(text.starts_with("decision: EXPLICIT DENY\n"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn implicit_deny_text() {
+    let text = explain_text(&IMPLICIT_DENY);
+    assert!(text.starts_with("decision: IMPLICIT DENY\n"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unknown_text() {
+    let text = explain_text(&UNKNOWN);
+    assert!(text.starts_with("decision: UNKNOWN\n"), "{text}");
+    assert!(text.contains("\nunknown because:\n"), "an unknown answer says why:\n{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn outside_account_text() {
+    let text = explain_text(&OUTSIDE_ACCOUNT);
+    assert!(text.starts_with("decision: EXPLICIT DENY\n"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn json_error_goes_to_stdout() {
+    let r = Request { key: "alias/no-such-key", ..ALLOW };
+    let (code, stdout, stderr) = explain(&r, "json");
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["error"]["message"], "no key `alias/no-such-key` in the snapshot", "{stdout}");
+    assert_eq!(v["error"]["code"], "keyproof::unknown_key");
+}
+
+#[test]
+fn json_error_of_a_broken_snapshot_has_every_location() {
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/bad/three-errors");
+    let out = keyproof()
+        .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/bad-input-key"])
+        .args(["--format", "json", "--snapshot"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = "accounts/111122223333/kms/us-east-1/1234abcd-12ab-34cd-56ef-1234567890ab.json";
+    let locations: Vec<&str> =
+        v["error"]["related"].as_array().unwrap().iter().map(|e| e["location"].as_str().unwrap()).collect();
+    assert_eq!(locations, [format!("{key}:14:19"), format!("{key}:23:19"), format!("{key}:32:23")]);
+    insta::assert_json_snapshot!(v);
+}
+
+#[test]
+fn exit_codes_follow_the_decision() {
+    for r in [&ALLOW, &EXPLICIT_DENY, &IMPLICIT_DENY, &UNKNOWN, &OUTSIDE_ACCOUNT] {
+        let (code, _, stderr) = explain(r, "text");
+        assert_eq!(code, r.exit, "{} {} {}: {stderr}", r.principal, r.action, r.key);
+    }
+}
+
+/// `keyproof explain … | head -c 10`: the reader goes away before the output is written. The
+/// program ends as it would have (exit code of the decision), with no panic message.
+#[test]
+fn broken_pipe_is_a_clean_exit() {
+    for format in ["text", "json"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyproof"))
+            .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/master-key-org"])
+            .args(["--format", format])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end at once: the demo takes a moment to load, so the program writes
+        // into a pipe that nobody reads.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(stderr, "", "--format {format}: nothing on stderr after a broken pipe");
+        assert_eq!(status.code(), Some(0), "--format {format}: the exit code of the decision (allow)");
+    }
+}
+
+/// The same with a reader that takes a few bytes and then closes, as `head -c 10` does.
+#[test]
+fn broken_pipe_after_a_partial_read() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyproof"))
+        .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/s3-prod-key"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"decision: ");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(stderr, "");
+    assert_eq!(status.code(), Some(1), "implicit deny");
+}
