@@ -24,6 +24,63 @@ pub enum Command {
     /// Exit code 0 when the request is allowed, 1 when it is denied, 2 when the answer is unknown
     /// (it depends on something the snapshot does not hold) or on an error.
     Explain(ExplainArgs),
+
+    /// Decide every property of a properties file over every principal and key it quantifies:
+    /// proved, violated (with a counterexample replayed through the evaluator), vacuous or
+    /// unknown (with the reason).
+    ///
+    /// Exit code 0 when every property is proved (or vacuous), 1 when one is violated, 2 on an
+    /// unknown result or an error.
+    Check(CheckArgs),
+
+    /// List every principal that can perform an action on a key, with the context it needs and
+    /// the statements or grants that allow it; the accounts outside the snapshot the key is
+    /// delegated to; and whether any AWS principal can use it.
+    WhoCan(WhoCanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The properties file (see docs/properties.md).
+    #[arg(value_name = "PROPERTIES.kp")]
+    pub properties: PathBuf,
+
+    /// The snapshot folder. Default: the embedded demo organization corpus/central-kms.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// Time limit of one solver query, in milliseconds; a query that runs out gives `unknown`.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoCanArgs {
+    /// The KMS action, e.g. kms:Decrypt.
+    #[arg(value_name = "ACTION")]
+    pub action: String,
+
+    /// The key: ARN, key id, mrk- id, alias (alias/name) or alias ARN.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// Time limit of one solver query, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout: u32,
+
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,22 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Model(#[from] keyproof_model::ModelError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Parse(#[from] keyproof_parser::ParseError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Solver(#[from] keyproof_solver::err::SolverError),
+
+    #[error("cannot read `{path}`: {source}")]
+    #[diagnostic(code(keyproof::cli::read))]
+    Read { path: String, source: std::io::Error },
+
+    #[error("internal error: {0}")]
+    #[diagnostic(code(keyproof::internal), help("this is a bug in keyproof; please report it with the snapshot"))]
+    Internal(String),
+
     #[error("invalid `--context {entry}`: expected KEY=VALUE")]
     #[diagnostic(
         code(keyproof::cli::context),

@@ -2,11 +2,14 @@
 //! command, prints, and picks the exit code: 0 = allowed / proved / no finding, 1 = denied /
 //! violated / a finding, 2 = an error or an unknown result.
 
+mod check;
 mod cli;
 mod err;
 mod explain;
 mod output;
+mod sarif;
 mod snapshot_arg;
+mod who_can;
 
 use clap::Parser;
 use cli::{Cli, Command, Format};
@@ -15,9 +18,16 @@ fn main() {
     let cli = Cli::parse();
     let format = match &cli.command {
         Command::Explain(a) => a.snapshot.format,
+        Command::WhoCan(a) => a.snapshot.format,
+        Command::Check(a) => match a.format {
+            cli::CheckFormat::Text => Format::Text,
+            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
+        },
     };
     let result = match &cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Check(args) => check::run(args),
+        Command::WhoCan(args) => who_can::run(args),
     };
     let code = match result {
         Ok(code) => code,

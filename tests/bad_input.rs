@@ -6,6 +6,8 @@
 //! message; the same snapshot then goes through `keyproof explain`, whose stderr must show each
 //! of those locations.
 
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers: a failed check is a panic that says what failed")]
+
 use assert_cmd::Command;
 use keyproof_model::{ModelError, Snapshot};
 use keyproof_parser::ParseError;

@@ -3,6 +3,8 @@
 //! their decisions are cases of `corpus/central-kms/cases.toml`; the snapshots were reviewed by
 //! eye against those cases.
 
+#![expect(clippy::unwrap_used, reason = "test helpers: a failed check is a panic that says what failed")]
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::io::Read as _;

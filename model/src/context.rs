@@ -138,6 +138,17 @@ pub enum Lookup<'a> {
     OneOf(&'a [Option<Vec<String>>], &'a str),
 }
 
+/// The prefix of every unknown that is about a principal outside the snapshot (its IAM
+/// policies, tags, organization, name): what "any principal of account A that A's own IAM
+/// allows" leaves open. Other unknowns (an unknown condition key, a request value not given) are
+/// about the question itself.
+pub const OUTSIDE: &str = "outside the snapshot: ";
+
+/// Whether an unknown reason is about a principal outside the snapshot.
+pub fn is_outside_reason(reason: &str) -> bool {
+    reason.starts_with(OUTSIDE)
+}
+
 /// A value that stands for "the id of some other organization": it equals no real id (those
 /// have no `?`) and matches only patterns any such id would match.
 pub const FOREIGN_ORG_ID: &str = "o-?foreign";
@@ -178,7 +189,7 @@ impl Context {
     pub fn lookup(&self, key: &str) -> Lookup<'_> {
         let lower = key.to_lowercase();
         if self.principal_tags_unknown && lower.starts_with("aws:principaltag/") && !self.entries.contains_key(&lower) {
-            return Lookup::Unknown(format!("the tags of a principal outside the snapshot are unknown (`{key}`)"));
+            return Lookup::Unknown(format!("{OUTSIDE}the tags of the principal are unknown (`{key}`)"));
         }
         if let Some((_, e)) = self.entries.get(&lower) {
             return match e {
@@ -280,7 +291,7 @@ pub fn build_context(
     let p = principal;
     let unknown_identity = |what: &str| {
         Entry::Unknown(format!(
-            "{what} of `{}` is not in the snapshot (its account's IAM was not collected)",
+            "{OUTSIDE}{what} of `{}` is not in the snapshot (its account's IAM was not collected)",
             p.r.arn()
         ))
     };
@@ -300,7 +311,7 @@ pub fn build_context(
                 }
             }
             _ => {
-                let why = format!("account {account} is not in the snapshot's organization; it may belong to no organization or to another one");
+                let why = format!("{OUTSIDE}account {account} is not in the snapshot's organization; it may belong to no organization or to another one");
                 ctx.set(
                     "aws:PrincipalOrgID",
                     Entry::OneOf(vec![None, Some(vec![FOREIGN_ORG_ID.to_string()])], why.clone()),

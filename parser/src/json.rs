@@ -85,7 +85,9 @@ impl Json {
 /// Parses strict JSON (no comments, no trailing commas) into a spanned tree.
 pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError> {
     let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
-    strict_syntax(sources, id, &text)?;
+    if let Some(e) = strict_syntax(sources, id, &text) {
+        return Err(e);
+    }
     let options = jsonc_parser::ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -110,11 +112,9 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
 /// members and elements with no comma between them and single-quoted strings, which would read
 /// `{"Effect": "Allow" "Action": "kms:*"}` without a word; `serde_json` rejects them. Its
 /// recursion limit also keeps a deeply nested input from overflowing the stack of the
-/// recursive readers that follow.
-fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Result<(), ParseError> {
-    let Err(e) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Ok(());
-    };
+/// recursive readers that follow. Returns the first syntax error, if any.
+fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Option<ParseError> {
+    let e = serde_json::from_str::<serde_json::Value>(text).err()?;
     // serde_json gives a 1-based line and a 1-based byte column; turn them into a byte offset.
     let line_start =
         if e.line() <= 1 { 0 } else { text.match_indices('\n').nth(e.line() - 2).map_or(text.len(), |(i, _)| i + 1) };
@@ -126,7 +126,7 @@ fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Result<(), Pa
     // The message without serde_json's own " at line L column C": the location is ours.
     let full = e.to_string();
     let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
-    Err(ParseError::at(sources, Span::new(id, offset, end), format!("invalid JSON: {message}"), "here"))
+    Some(ParseError::at(sources, Span::new(id, offset, end), format!("invalid JSON: {message}"), "here"))
 }
 
 fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Errors) -> Json {

@@ -4,6 +4,8 @@
 //! carry a location inside the text it names. The cargo-fuzz targets in `fuzz/` do the same
 //! without a time limit.
 
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers: a failed check is a panic that says what failed")]
+
 use keyproof_parser::json::{parse_json, Reader};
 use keyproof_parser::policy::{parse_policy, parse_policy_value, PolicyKind};
 use keyproof_parser::{ParseError, SourceMap};

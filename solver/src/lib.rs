@@ -2,8 +2,13 @@
 //! `keyproof-model` layer by layer (`encode/` ↔ `model/src/eval/`), over a symbolic request
 //! context. Only [`z3_backend`] names the `z3` crate.
 
+pub mod check;
+pub mod domain;
 pub mod encode;
+pub mod err;
 pub mod fixed;
+pub mod query;
 pub mod strings;
 pub mod term;
+pub mod who_can;
 pub mod z3_backend;

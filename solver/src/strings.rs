@@ -28,6 +28,7 @@ enum Label {
     NoCase(char),
     Any,
     AnyBut(char),
+    Class(Vec<(char, char)>),
 }
 
 impl Label {
@@ -37,6 +38,7 @@ impl Label {
             Label::NoCase(x) => x.to_lowercase().eq(c.to_lowercase()),
             Label::Any => true,
             Label::AnyBut(x) => *x != c,
+            Label::Class(ranges) => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi),
         }
     }
 }
@@ -68,10 +70,11 @@ impl Nfa {
                 }
                 (start, cur)
             }
-            Re::Any | Re::AnyBut(_) => {
+            Re::Any | Re::AnyBut(_) | Re::Class(_) => {
                 let (s, a) = (self.state(), self.state());
                 let label = match re {
                     Re::AnyBut(c) => Label::AnyBut(*c),
+                    Re::Class(r) => Label::Class(r.clone()),
                     _ => Label::Any,
                 };
                 self.edges.push((s, Some(label), a));
@@ -152,16 +155,24 @@ pub enum Solution {
 /// Finds a string in every `(re, true)` language and in none of the `(re, false)` ones.
 pub fn solve(constraints: &[(Re, bool)]) -> Solution {
     let nfas: Vec<Nfa> = constraints.iter().map(|(re, _)| Nfa::build(re)).collect();
-    let mut alphabet = BTreeSet::new();
+    let mut named = BTreeSet::new();
     for n in &nfas {
-        n.chars(&mut alphabet);
+        n.chars(&mut named);
     }
-    // One character no constraint names stands for all of them: every automaton treats such
-    // characters alike.
-    if let Some(fresh) = ('a'..='z').chain('0'..='9').chain(['-', '_', '.', '/']).find(|c| !alphabet.contains(c)) {
-        alphabet.insert(fresh);
+    // Characters every label treats alike are interchangeable: keep every named character and
+    // one printable ASCII character of each other kind (SOUNDNESS.md: the alphabet is ASCII).
+    let labels: Vec<&Label> = nfas.iter().flat_map(|n| n.edges.iter().filter_map(|(_, l, _)| l.as_ref())).collect();
+    let mut kinds: BTreeSet<Vec<bool>> = BTreeSet::new();
+    let mut alphabet: Vec<char> = named.iter().copied().collect();
+    for c in ('a'..='z').chain('0'..='9').chain('A'..='Z').chain(' '..='~') {
+        if named.contains(&c) {
+            continue;
+        }
+        let kind: Vec<bool> = labels.iter().map(|l| l.accepts(c)).collect();
+        if kinds.insert(kind) {
+            alphabet.push(c);
+        }
     }
-    let alphabet: Vec<char> = alphabet.into_iter().collect();
     let start: Vec<BTreeSet<usize>> = nfas
         .iter()
         .map(|n| {

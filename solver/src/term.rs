@@ -86,6 +86,8 @@ pub enum Re {
     Any,
     /// Any one character but this one.
     AnyBut(char),
+    /// One character in one of these inclusive ranges.
+    Class(Vec<(char, char)>),
     Star(Box<Re>),
     Concat(Vec<Re>),
 }
@@ -322,5 +324,67 @@ mod tests {
         assert_eq!(not(not(x.clone())), x);
         assert_eq!(str_eq(Str::Lit("a".into()), Str::Lit("a".into())), TRUE);
         assert_eq!(and([x.clone(), x.clone()]), x);
+    }
+}
+
+/// Evaluates a term under a model (strings from the Rust string solver, the rest from Z3). A
+/// variable without a value takes its sort's default.
+pub fn eval(t: &Term, values: &std::collections::HashMap<VarId, crate::z3_backend::Value>) -> bool {
+    use crate::z3_backend::Value;
+    let s = |x: &Str| -> String {
+        match x {
+            Str::Lit(l) => l.clone(),
+            Str::Var(v) => match values.get(v) {
+                Some(Value::Str(s)) => s.clone(),
+                _ => String::new(),
+            },
+        }
+    };
+    let cmp = |o: std::cmp::Ordering, c: Cmp| match c {
+        Cmp::Eq => o.is_eq(),
+        Cmp::Lt => o.is_lt(),
+        Cmp::Le => o.is_le(),
+        Cmp::Gt => o.is_gt(),
+        Cmp::Ge => o.is_ge(),
+    };
+    match t {
+        Term::Const(b) => *b,
+        Term::Var(v) => matches!(values.get(v), Some(Value::Bool(true))),
+        Term::Not(x) => !eval(x, values),
+        Term::And(ts) => ts.iter().all(|x| eval(x, values)),
+        Term::Or(ts) => ts.iter().any(|x| eval(x, values)),
+        Term::StrEq(a, b) => s(a) == s(b),
+        Term::InRe(a, re) => crate::strings::member(re, &s(a)),
+        Term::RealCmp(v, c, k) => {
+            let x = match values.get(v) {
+                Some(Value::Real(r)) => r.parse::<f64>().unwrap_or(0.0),
+                _ => 0.0,
+            };
+            let k: f64 = k.parse().unwrap_or(0.0);
+            x.partial_cmp(&k).is_some_and(|o| cmp(o, *c))
+        }
+        Term::IntCmp(v, c, k) => {
+            let x = match values.get(v) {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            };
+            cmp(x.cmp(k), *c)
+        }
+        Term::Ip4In(v, a, p) => {
+            let x = match values.get(v) {
+                Some(Value::Ip4(i)) => *i,
+                _ => 0,
+            };
+            let mask = if *p == 0 { 0 } else { u32::MAX << (32 - u32::from(*p)) };
+            x & mask == a & mask
+        }
+        Term::Ip6In(v, a, p) => {
+            let x = match values.get(v) {
+                Some(Value::Ip6(i)) => *i,
+                _ => 0,
+            };
+            let mask = if *p == 0 { 0 } else { u128::MAX << (128 - u32::from(*p)) };
+            x & mask == a & mask
+        }
     }
 }

@@ -45,7 +45,8 @@ pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
     }
     if !p.identity_known {
         let why = format!(
-            "the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
+            "{}the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
+            crate::context::OUTSIDE,
             p.r.arn(),
             p.account_id().unwrap_or("?")
         );

@@ -182,7 +182,7 @@ fn matches_sym(op: BaseOperator, v: &SymVal, kind: KeyType, policy: &str, sc: &m
             Some(ms) => seconds_cmp(*d, cmp_of(op), ms),
             None => constant(false),
         },
-        (OperatorFamily::Ip, SymVal::Ip { is6, v4, v6 }) => ip_term(policy, *is6, *v4, *v6),
+        (OperatorFamily::Ip, SymVal::Ip { is6, v4, v6 }) => ip_in(policy, *is6, *v4, *v6),
         _ => mismatch(sc),
     }
 }
@@ -230,7 +230,8 @@ pub fn arn_like_re(pattern: &str) -> Option<Re> {
     Some(Re::Concat(out))
 }
 
-fn ip_term(policy: &str, is6: crate::term::VarId, v4: crate::term::VarId, v6: crate::term::VarId) -> Term {
+/// Whether an IP variable is in a CIDR block (or equals an address).
+pub fn ip_in(policy: &str, is6: crate::term::VarId, v4: crate::term::VarId, v6: crate::term::VarId) -> Term {
     let p = policy.trim();
     let net: Option<ipnet::IpNet> =
         p.parse::<ipnet::IpNet>().ok().or_else(|| p.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));

@@ -117,6 +117,9 @@ pub struct SymContext<'c> {
     pub unknowns: Vec<String>,
     /// The values the request must have (differential tests); `None` = free.
     pub fixed: Option<&'c BTreeMap<String, Vec<String>>>,
+    /// Keys whose value the prover fixes differently from the model's context: the name of a
+    /// representative principal ("any principal of account A") is a variable.
+    pub overrides: HashMap<String, Sym>,
 }
 
 /// How a counterexample's context is read back.
@@ -136,6 +139,7 @@ impl<'c> SymContext<'c> {
             side: Vec::new(),
             unknowns: Vec::new(),
             fixed: None,
+            overrides: HashMap::new(),
         }
     }
 
@@ -279,11 +283,17 @@ impl<'c> SymContext<'c> {
     /// The value of a condition key, mirroring `Context::lookup`.
     pub fn lookup(&mut self, key: &str) -> Sym {
         let lower = key.to_lowercase();
+        if let Some(s) = self.overrides.get(&lower) {
+            return s.clone();
+        }
         if self.base.principal_tags_unknown()
             && lower.starts_with("aws:principaltag/")
             && self.base.entry(key).is_none()
         {
-            return Sym::Unknown(format!("the tags of a principal outside the snapshot are unknown (`{key}`)"));
+            return Sym::Unknown(format!(
+                "{}the tags of the principal are unknown (`{key}`)",
+                keyproof_model::context::OUTSIDE
+            ));
         }
         if lower == "aws:viaawsservice" {
             return match self.lookup("kms:ViaService") {

@@ -34,7 +34,8 @@ pub fn identity_side(t: &Target<'_>, sc: &mut SymContext<'_>) -> SymIdentity {
     }
     if !p.identity_known {
         let why = format!(
-            "the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
+            "{}the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
+            keyproof_model::context::OUTSIDE,
             p.r.arn(),
             p.account_id().unwrap_or("?")
         );

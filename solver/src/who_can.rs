@@ -1,0 +1,145 @@
+//! `keyproof who-can ACTION KEY`: every principal that can perform the action on the key, each
+//! with a replayed example request, the context it needs, and the statements or grants that let
+//! it through; the accounts outside the snapshot that the key is delegated to; and whether the
+//! key is open to any AWS principal.
+
+use crate::domain::{Kind, Member};
+use crate::query::{Can, Prover, Witness};
+use keyproof_model::eval::{Layer, Outcome};
+use keyproof_model::reference::KmsAction;
+use keyproof_model::snapshot::Key;
+use keyproof_parser::property::ContextCond;
+use keyproof_parser::{Span, Spanned};
+use rayon::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Allowed {
+    /// The principal (for "any principal of account A", a witness name).
+    pub principal: String,
+    pub account: Option<String>,
+    /// `snapshot`, `outside` (named, in an account that was not collected), `account` (any
+    /// principal of an account outside the snapshot), `any-account`, `service`.
+    pub kind: &'static str,
+    pub description: String,
+    /// The statements and grants that allow the example request.
+    pub via: Vec<String>,
+    /// What the request context must hold.
+    pub conditions: Vec<String>,
+    /// The example request's context.
+    pub example_context: std::collections::BTreeMap<String, Vec<String>>,
+    /// What must hold outside the snapshot.
+    pub assumptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WhoCan {
+    pub key: String,
+    pub action: String,
+    pub principals: Vec<Allowed>,
+    /// Accounts outside the snapshot whose principals can be allowed by their own IAM.
+    pub accounts: Vec<String>,
+    /// Any AWS principal (of any account) can be allowed.
+    pub public: bool,
+    /// Questions the solver could not decide, with the reason.
+    pub unknown: Vec<String>,
+}
+
+fn kind_name(k: &Kind) -> &'static str {
+    match k {
+        Kind::Snapshot => "snapshot",
+        Kind::NamedOutside => "outside",
+        Kind::AnyOf(_) => "account",
+        Kind::AnyOtherAccount => "any-account",
+        Kind::Service | Kind::AnyOtherService => "service",
+    }
+}
+
+fn cond(k: &str) -> Spanned<String> {
+    Spanned::new(k.to_string(), Span::default())
+}
+
+/// What the context must hold for the member to be allowed: a key that must be present, a
+/// value that is forced.
+fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key: &Key) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, values) in &w.request.context {
+        let without = ContextCond::Not(Box::new(ContextCond::Exists(cond(k))));
+        if !matches!(prover.can(&w.member, action, key, Some(&without)), Can::No) {
+            continue;
+        }
+        if let [one] = values.as_slice() {
+            let other = ContextCond::Eq { key: cond(k), value: cond(one), negated: true };
+            if matches!(prover.can(&w.member, action, key, Some(&other)), Can::No) {
+                out.push(format!("only with {k} = {one}"));
+                continue;
+            }
+        }
+        out.push(format!("only with {k} present (e.g. {})", values.join(", ")));
+    }
+    out
+}
+
+fn via(w: &Witness) -> Vec<String> {
+    w.decision
+        .trace
+        .iter()
+        .filter(|t| {
+            t.outcome == Outcome::Allows && matches!(t.layer, Layer::KeyPolicy | Layer::Grant | Layer::Identity)
+        })
+        .map(|t| {
+            let what = match (&t.policy, &t.statement) {
+                (Some(p), Some(s)) => format!("{p}, statement {s}"),
+                (Some(p), None) => p.clone(),
+                _ => t.detail.clone(),
+            };
+            match &t.location {
+                Some(l) => format!("{what} ({l})"),
+                None => what,
+            }
+        })
+        .collect()
+}
+
+/// Answers who can perform `action` on `key`.
+pub fn who_can(
+    prover: &Prover<'_>,
+    domain: &[Member],
+    action: &'static KmsAction,
+    key: &Key,
+) -> Result<WhoCan, String> {
+    let answers: Vec<(&Member, Can)> = domain.par_iter().map(|m| (m, prover.can(m, action, key, None))).collect();
+    let mut out = WhoCan {
+        key: key.arn.clone(),
+        action: format!("kms:{}", action.name),
+        principals: Vec::new(),
+        accounts: Vec::new(),
+        public: false,
+        unknown: Vec::new(),
+    };
+    for (m, a) in answers {
+        match a {
+            Can::Yes(w) => {
+                match &m.kind {
+                    Kind::AnyOf(acct) => out.accounts.push(acct.clone()),
+                    Kind::AnyOtherAccount => out.public = true,
+                    _ => {}
+                }
+                out.principals.push(Allowed {
+                    principal: if m.is_representative() { w.request.principal.clone() } else { m.principal.clone() },
+                    account: m.account.clone().filter(|_| m.kind != Kind::AnyOtherAccount),
+                    kind: kind_name(&m.kind),
+                    description: m.describe(),
+                    via: via(&w),
+                    conditions: conditions(prover, &w, action, key),
+                    example_context: w.request.context.clone(),
+                    assumptions: w.assumptions.clone(),
+                });
+            }
+            Can::No => {}
+            Can::Unknown(why) => out.unknown.push(format!("{}: {why}", m.describe())),
+            Can::Internal(why) => return Err(why),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,253 @@
+//! Differential test (evaluator vs encoding) on random organizations and random requests: for
+//! every request the evaluator accepts, `keyproof_model::decide` and
+//! `keyproof_solver::fixed::decide_fixed` must agree (allow ⇔ allowed, a deny ⇔ not allowed, an
+//! unknown evaluator answer ⇒ allowed for some value of the unknowns).
+//!
+//! The organizations come from `keyproof-testgen`; the requests mix the snapshot's principals
+//! (role ARNs, role sessions, users, root users), principals of accounts outside the snapshot,
+//! service principals, every kind of KMS key action, and random subsets of the request keys the
+//! policies use, with values that sometimes match and sometimes do not.
+//!
+//! `solver/examples/soak.rs` runs the same comparison on many more seeds.
+
+use keyproof_model::reference::{KeyClass, KeySource, Reference};
+use keyproof_model::{decide, Request, Snapshot, Verdict};
+use keyproof_solver::encode::context::Bounds;
+use keyproof_solver::fixed::{decide_fixed, FixedAnswer};
+use keyproof_testgen::{write_snapshot, Params, Summary};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Key actions, with the ones that can be granted and the administrative ones.
+pub const ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:RetireGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:PutKeyPolicy",
+    "kms:DisableKey",
+    "kms:GetKeyPolicy",
+    "kms:TagResource",
+    "kms:EnableKeyRotation",
+    "kms:GenerateDataKeyPair",
+];
+
+const SERVICE_PRINCIPALS: &[&str] = &["s3.amazonaws.com", "cloudtrail.amazonaws.com", "logs.amazonaws.com"];
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub compared: usize,
+    pub rejected: usize,
+    pub allow: usize,
+    pub deny: usize,
+    pub unknown: usize,
+    pub solver_unknown: usize,
+    pub disagreements: Vec<String>,
+}
+
+fn pick<'a>(rng: &mut StdRng, xs: &'a [String]) -> &'a str {
+    &xs[rng.gen_range(0..xs.len())]
+}
+
+/// A session ARN for a role ARN (`arn:aws:iam::A:role/path/R` → `arn:aws:sts::A:assumed-role/R/s`).
+fn session_of(role_arn: &str, session: &str) -> Option<String> {
+    let account = role_arn.split(':').nth(4)?;
+    let name = role_arn.rsplit('/').next()?;
+    Some(format!("arn:aws:sts::{account}:assumed-role/{name}/{session}"))
+}
+
+fn random_principal(rng: &mut StdRng, s: &Summary) -> String {
+    let outside = s.external_accounts.first().cloned().unwrap_or_else(|| "123456789012".to_string());
+    match rng.gen_range(0..20) {
+        0..=11 => {
+            let p = pick(rng, &s.principals).to_string();
+            // Roles are asked about through their sessions half of the time.
+            if p.contains(":role/") && rng.gen_bool(0.5) {
+                let session = if rng.gen_bool(0.5) { "batch-0" } else { "alice" };
+                session_of(&p, session).unwrap_or(p)
+            } else {
+                p
+            }
+        }
+        12 => format!("arn:aws:iam::{outside}:root"),
+        13 => format!("arn:aws:iam::{outside}:role/Ext"),
+        14 => format!("arn:aws:sts::{outside}:assumed-role/Ext/batch-1"),
+        15 | 16 => SERVICE_PRINCIPALS[rng.gen_range(0..SERVICE_PRINCIPALS.len())].to_string(),
+        17 => {
+            // A principal of an organization account, collected or not.
+            let a = pick(rng, &s.accounts);
+            format!("arn:aws:iam::{a}:role/AppRole0")
+        }
+        18 => format!("arn:aws:iam::{}:root", pick(rng, &s.accounts)),
+        _ => "arn:aws:iam::210987654321:user/stranger".to_string(),
+    }
+}
+
+/// A random request against a generated snapshot. Context keys that the action never carries,
+/// and keys that follow from the principal or the key, are left out (the evaluator would reject
+/// them); principal tags are given only where a request may give them.
+pub fn random_request(rng: &mut StdRng, s: &Summary) -> Request {
+    let principal = random_principal(rng, s);
+    let action = ACTIONS[rng.gen_range(0..ACTIONS.len())].to_string();
+    let key = pick(rng, &s.keys).to_string();
+    let key = if rng.gen_bool(0.1) { key.rsplit('/').next().unwrap_or(&key).to_string() } else { key };
+    let reference = Reference::get();
+    let Some(kms_action) = reference.action(&action) else {
+        return Request { principal, action, key, context: BTreeMap::new() };
+    };
+    let tags_ok = principal.contains(":assumed-role/") || principal.contains(":role/");
+    let mut context = BTreeMap::new();
+    for (name, samples) in &s.context_keys {
+        let info = match reference.classify(name, kms_action) {
+            KeyClass::Known(info) => info,
+            _ => continue,
+        };
+        let is_tag = name.to_lowercase().starts_with("aws:principaltag/");
+        if (info.source == KeySource::Principal && !(is_tag && tags_ok)) || info.source == KeySource::Resource {
+            continue;
+        }
+        let always = name.eq_ignore_ascii_case("kms:GrantOperations") && kms_action.name == "CreateGrant";
+        let p = if always { 0.85 } else { 0.35 };
+        if !rng.gen_bool(p) {
+            continue;
+        }
+        let fallback = vec!["x".to_string()];
+        let pool = if samples.is_empty() { &fallback } else { samples };
+        let values: Vec<String> = if info.multivalued {
+            let n = rng.gen_range(1..=3.min(pool.len()));
+            let mut vs: Vec<String> = Vec::new();
+            while vs.len() < n {
+                let v = pick(rng, pool).to_string();
+                if !vs.contains(&v) {
+                    vs.push(v);
+                }
+            }
+            vs
+        } else {
+            vec![pick(rng, pool).to_string()]
+        };
+        // Encryption context key names are case-insensitive: sometimes give another spelling.
+        let name = match name.strip_prefix("kms:EncryptionContext:") {
+            Some(k) if rng.gen_bool(0.1) => format!("kms:EncryptionContext:{}", k.to_lowercase()),
+            _ => name.clone(),
+        };
+        context.insert(name, values);
+    }
+    Request { principal, action, key, context }
+}
+
+/// Compares evaluator and encoding on `requests` random requests against the organization of
+/// `params`, written under `dir`.
+pub fn run_snapshot(dir: &Path, params: &Params, requests: usize, tally: &mut Tally) {
+    let summary = match write_snapshot(dir, params) {
+        Ok(s) => s,
+        Err(e) => {
+            tally.disagreements.push(format!("seed {}: cannot write the snapshot: {e}", params.seed));
+            return;
+        }
+    };
+    let snapshot = match Snapshot::load(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tally.disagreements.push(format!("seed {}: the generated snapshot does not load: {e:?}", params.seed));
+            return;
+        }
+    };
+    let bounds = Bounds::of(&snapshot);
+    let mut rng = StdRng::seed_from_u64(params.seed ^ 0x5eed_0f_2e9e);
+    for i in 0..requests {
+        let request = random_request(&mut rng, &summary);
+        let Ok(d) = decide(&snapshot, &request) else {
+            tally.rejected += 1;
+            continue;
+        };
+        tally.compared += 1;
+        let fixed = decide_fixed(&snapshot, &bounds, &request);
+        match d.decision {
+            Verdict::Allow => tally.allow += 1,
+            Verdict::ExplicitDeny | Verdict::ImplicitDeny => tally.deny += 1,
+            Verdict::Unknown => tally.unknown += 1,
+        }
+        if matches!(fixed, Ok(FixedAnswer::Unknown(_))) {
+            tally.solver_unknown += 1;
+        }
+        let agree = match (d.decision, &fixed) {
+            (Verdict::Allow, Ok(FixedAnswer::Allowed)) => true,
+            (Verdict::ExplicitDeny | Verdict::ImplicitDeny, Ok(FixedAnswer::NotAllowed)) => true,
+            (Verdict::Unknown, Ok(FixedAnswer::Allowed)) => true,
+            _ => false,
+        };
+        if !agree {
+            tally.disagreements.push(format!(
+                "seed {} request {i}: evaluator {:?}, encoding {:?}\n  request: {}",
+                params.seed,
+                d.decision,
+                fixed,
+                serde_json::to_string(&request).unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// The small organization of one seed: 3–5 accounts, 2–3 roles, 2–3 keys, 0–3 grants per key.
+pub fn small_params(seed: u64) -> Params {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Params {
+        accounts: rng.gen_range(3..=5),
+        roles_per_account: rng.gen_range(2..=3),
+        keys: rng.gen_range(2..=3),
+        grants_per_key: rng.gen_range(0..=1),
+        seed,
+        conditions: true,
+    }
+}
+
+/// Runs the comparison on every seed, `requests` requests each, in temporary folders.
+pub fn run_seeds(seeds: impl IntoIterator<Item = u64>, requests: usize) -> Tally {
+    let mut tally = Tally::default();
+    for seed in seeds {
+        let Ok(dir) = tempfile::tempdir() else {
+            tally.disagreements.push("cannot create a temporary folder".into());
+            return tally;
+        };
+        run_snapshot(dir.path(), &small_params(seed), requests, &mut tally);
+    }
+    tally
+}
+
+#[test]
+fn encoding_agrees_with_the_evaluator_on_random_requests() {
+    let start = std::time::Instant::now();
+    let tally = run_seeds(0..60, 45);
+    println!(
+        "differential_random: {} compared ({} allow, {} deny, {} unknown; {} solver unknown), {} rejected, {} disagreements, in {:.1?}",
+        tally.compared,
+        tally.allow,
+        tally.deny,
+        tally.unknown,
+        tally.solver_unknown,
+        tally.rejected,
+        tally.disagreements.len(),
+        start.elapsed()
+    );
+    assert!(tally.compared >= 2000, "only {} requests compared", tally.compared);
+    assert!(tally.rejected * 4 < tally.compared, "{} requests rejected, {} compared", tally.rejected, tally.compared);
+    assert!(tally.allow > 50 && tally.deny > 50, "too one-sided: {tally:?}");
+    assert!(
+        tally.disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        tally.disagreements.len(),
+        tally.disagreements.join("\n")
+    );
+}

@@ -1,0 +1,167 @@
+//! `keyproof check`: decide a properties file on a snapshot.
+
+use crate::cli::{CheckArgs, CheckFormat};
+use crate::err::CliError;
+use crate::output::emit;
+use crate::snapshot_arg;
+use keyproof_model::eval::{Outcome, TraceEntry};
+use keyproof_model::Snapshot;
+use keyproof_parser::property::parse_properties;
+use keyproof_parser::SourceMap;
+use keyproof_solver::check::{check_property, named_principals, PropertyResult, Status};
+use keyproof_solver::query::{Prover, Witness};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
+    let text = std::fs::read_to_string(&args.properties)
+        .map_err(|e| CliError::Read { path: args.properties.display().to_string(), source: e })?;
+    let mut sources = SourceMap::new();
+    let file = parse_properties(&mut sources, &args.properties.display().to_string(), text)?;
+    let snapshot = snapshot_arg::load(args.snapshot.as_deref())?;
+    let extra = named_principals(&file.properties);
+    let prover = Prover::new(&snapshot, args.timeout, &extra);
+    let domain = prover.domain(&extra);
+    let mut results = Vec::new();
+    for p in &file.properties {
+        results.push(check_property(&prover, &sources, p, &domain)?);
+    }
+    let out = match args.format {
+        CheckFormat::Text => render_text(&snapshot, &results),
+        CheckFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(
+                &json!({ "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>() })
+            )?
+        ),
+        CheckFormat::Sarif => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&crate::sarif::check_report(&snapshot, &sources, &args.properties, &results))?
+        ),
+    };
+    emit(&out)?;
+    Ok(if results.iter().any(|r| r.status == Status::Unknown) {
+        2
+    } else if results.iter().any(|r| r.status == Status::Violated) {
+        1
+    } else {
+        0
+    })
+}
+
+/// The statements and grants that let a request through.
+pub fn because(snapshot: &Snapshot, w: &Witness) -> Vec<Value> {
+    w.decision
+        .trace
+        .iter()
+        .filter(|t| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow))
+        .map(|t: &TraceEntry| {
+            json!({
+                "layer": t.layer,
+                "policy": t.policy,
+                "statement": t.statement,
+                "location": t.location,
+                "file": t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()),
+                "detail": t.detail,
+            })
+        })
+        .collect()
+}
+
+fn request_json(snapshot: &Snapshot, w: &Witness) -> Value {
+    json!({
+        "principal": w.request.principal,
+        "action": w.request.action,
+        "key": w.request.key,
+        "context": w.request.context,
+        "decision": w.decision.decision,
+        "assumptions": w.assumptions,
+        "because": because(snapshot, w),
+    })
+}
+
+pub fn result_json(snapshot: &Snapshot, r: &PropertyResult) -> Value {
+    let mut v = json!({ "property": r.property, "status": r.status, "instances": r.instances });
+    if let Some(reason) = &r.reason {
+        v["reason"] = json!(reason);
+    }
+    if let Some(c) = &r.counterexample {
+        if let Some(first) = c.witnesses.first() {
+            v["counterexample"] = json!({
+                "principal": first.request.principal,
+                "description": c.member.describe(),
+                "action": first.request.action,
+                "key": first.request.key,
+                "context": first.request.context,
+                "assumptions": first.assumptions,
+            });
+            v["because"] = json!(because(snapshot, first));
+        } else {
+            v["counterexample"] =
+                json!({ "principal": c.member.principal, "description": c.member.describe(), "key": c.key });
+        }
+        v["requests"] = json!(c.witnesses.iter().map(|w| request_json(snapshot, w)).collect::<Vec<_>>());
+        v["violations"] = json!(r
+            .violations
+            .iter()
+            .map(|(m, k)| json!({ "principal": m.principal, "description": m.describe(), "key": k }))
+            .collect::<Vec<_>>());
+    }
+    v
+}
+
+fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        let mark = match r.status {
+            Status::Proved => "✔ proved  ",
+            Status::Violated => "✘ violated",
+            Status::Vacuous => "○ vacuous ",
+            Status::Unknown => "? unknown ",
+        };
+        let _ = writeln!(s, "{mark}  {}  ({} instances)", r.property, r.instances);
+        if let Some(reason) = &r.reason {
+            let _ = writeln!(s, "      because: {reason}");
+        }
+        if let Some(c) = &r.counterexample {
+            if r.violations.len() > 1 {
+                let _ = writeln!(s, "      violated by {} principal/key pairs:", r.violations.len());
+                for (m, k) in &r.violations {
+                    let _ = writeln!(s, "        - {} on {k}", m.describe());
+                }
+            }
+            let _ = writeln!(s, "      counterexample: {}", c.member.describe());
+            for w in &c.witnesses {
+                let _ = writeln!(s, "        {} can {} on {}", w.request.principal, w.request.action, w.request.key);
+                for (k, v) in &w.request.context {
+                    let _ = writeln!(s, "          with {k} = {}", v.join(", "));
+                }
+                for a in &w.assumptions {
+                    let _ = writeln!(s, "          assuming: {a}");
+                }
+                for b in because(snapshot, w) {
+                    let what = match (b["policy"].as_str(), b["statement"].as_str()) {
+                        (Some(p), Some(st)) => format!("{p}, statement {st}"),
+                        (Some(p), None) => p.to_string(),
+                        _ => b["detail"].as_str().unwrap_or_default().to_string(),
+                    };
+                    let _ = writeln!(
+                        s,
+                        "          allowed by {what}{}",
+                        b["location"].as_str().map(|l| format!(" ({l})")).unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    let count = |st: Status| results.iter().filter(|r| r.status == st).count();
+    let _ = writeln!(
+        s,
+        "\n{} proved, {} violated, {} vacuous, {} unknown",
+        count(Status::Proved),
+        count(Status::Violated),
+        count(Status::Vacuous),
+        count(Status::Unknown)
+    );
+    s
+}
