@@ -274,6 +274,11 @@ pub fn build_context(
             }
             KeyClass::Known(info) => {
                 match info.source {
+                    KeySource::Principal
+                        if is_principal_tag(k) && principal.role.is_some_and(|r| !r.session_tags_allowed()) =>
+                    {
+                        return Err(bad("the role's trust policy does not allow sts:TagSession, so its sessions carry only the role's own tags"));
+                    }
                     KeySource::Principal if is_principal_tag(k) && tags_may_be_given => {}
                     KeySource::Principal => {
                         return Err(bad("it follows from the principal and is filled from the snapshot"))

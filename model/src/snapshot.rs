@@ -59,6 +59,21 @@ impl Role {
     pub fn is_service_linked(&self) -> bool {
         self.path.starts_with("/aws-service-role/")
     }
+
+    /// Whether sessions of the role can carry session tags: the trust policy must allow
+    /// `sts:TagSession` (IAM id_session-tags, "Permissions required to add session tags").
+    /// Session tags override the role's tags with the same key.
+    pub fn session_tags_allowed(&self) -> bool {
+        self.trust.as_ref().is_some_and(|t| {
+            t.statements.iter().any(|s| {
+                s.effect.value == keyproof_parser::policy::Effect::Allow
+                    && s.action.as_ref().is_some_and(|a| {
+                        a.values.iter().any(|p| crate::wildcard::action_matches(&p.value, "sts:TagSession"))
+                            != a.negated
+                    })
+            })
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -205,11 +205,18 @@ pub fn embedded_document(sources: &mut SourceMap, value: &Json, what: &str) -> R
 pub struct Reader<'a> {
     pub sources: &'a mut SourceMap,
     pub errors: Errors,
+    /// What was read but has no effect or is not modelled: shown to the user, never dropped.
+    pub notes: Vec<Spanned<String>>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(sources: &'a mut SourceMap) -> Self {
-        Reader { sources, errors: Errors::default() }
+        Reader { sources, errors: Errors::default(), notes: Vec::new() }
+    }
+
+    /// Records a note at a span.
+    pub fn note(&mut self, span: Span, text: impl Into<String>) {
+        self.notes.push(Spanned::new(format!("{} ({})", text.into(), self.sources.location(span)), span));
     }
 
     /// An embedded document (see [`embedded_document`]); on error, records it.

@@ -510,21 +510,32 @@ fn parse_statement(r: &mut Reader<'_>, v: &Json, kind: PolicyKind, index: usize)
     if effect.is_none() && !members.iter().any(|(n, _)| n.value == "Effect") {
         r.error(v.span, "the statement has no `Effect`", "missing `Effect`");
     }
-    // IAM policy grammar (reference_policies_grammar): every statement has an action block,
-    // and identity and key policies a resource block. Without them the evaluator would skip
-    // the statement in silence, so a Deny with a misspelt element would simply vanish.
+    // IAM policy grammar (reference_policies_grammar): identity policies and boundaries need an
+    // action and a resource block, and IAM rejects them otherwise. A key policy statement
+    // without them is accepted by AWS but has no effect (KDG key-policy-overview), and so for the
+    // other resource policies: it is kept, has no effect, and is reported as a note so that a
+    // misspelt element never vanishes in silence.
     let has = |names: [&str; 2]| members.iter().any(|(n, _)| names.contains(&n.value.as_str()));
-    if !has(["Action", "NotAction"]) {
-        r.error(v.span, "the statement has no `Action` or `NotAction`", "missing `Action`");
-    }
-    let resource_required =
-        matches!(kind, PolicyKind::KeyPolicy | PolicyKind::Identity | PolicyKind::PermissionsBoundary);
-    if resource_required && !has(["Resource", "NotResource"]) {
-        r.error(
-            v.span,
-            format!("a statement of a {} has no `Resource` or `NotResource`", kind.describe()),
-            "missing `Resource`",
-        );
+    let strict = matches!(kind, PolicyKind::Identity | PolicyKind::PermissionsBoundary);
+    for (names, what) in [(["Action", "NotAction"], "Action"), (["Resource", "NotResource"], "Resource")] {
+        if has(names) {
+            continue;
+        }
+        if strict {
+            r.error(
+                v.span,
+                format!("a statement of an {} has no `{what}` or `Not{what}`", kind.describe()),
+                format!("missing `{what}`"),
+            );
+        } else {
+            r.note(
+                v.span,
+                format!(
+                    "a statement of a {} has no `{what}` or `Not{what}`: AWS accepts it, but it has no effect",
+                    kind.describe()
+                ),
+            );
+        }
     }
     match (kind.principal_rule(), &principal) {
         (PrincipalRule::Required, None) => r.error(

@@ -71,6 +71,8 @@ pub struct AccountFiles {
     pub keys: Vec<KeyFile>,
     /// Why the account (or part of it) was not collected, from `not-collected.json`.
     pub not_collected: Option<String>,
+    /// Notes from its files (statements without effect, …).
+    pub notes: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -304,6 +306,7 @@ pub fn read_snapshot(files: &SnapshotFiles, sources: &mut SourceMap) -> Result<R
             Ok((_, json)) => {
                 let mut r = Reader::new(sources);
                 let org = read_organization(&mut r, &json, &mut snapshot.not_modelled);
+                snapshot.not_modelled.append(&mut r.notes);
                 match r.finish("organization.json") {
                     Ok(()) => snapshot.organization = org,
                     Err(e) => errors.push(e),
@@ -326,7 +329,10 @@ pub fn read_snapshot(files: &SnapshotFiles, sources: &mut SourceMap) -> Result<R
                 continue;
             }
             match read_account(sources, files, &account_id) {
-                Ok(a) => snapshot.accounts.push(a),
+                Ok(mut a) => {
+                    snapshot.not_modelled.append(&mut a.notes);
+                    snapshot.accounts.push(a)
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -347,7 +353,13 @@ pub fn is_account_id(s: &str) -> bool {
 
 fn read_account(sources: &mut SourceMap, files: &SnapshotFiles, account_id: &str) -> Result<AccountFiles, ParseError> {
     let mut errors = Vec::new();
-    let mut account = AccountFiles { id: account_id.to_string(), iam: None, keys: Vec::new(), not_collected: None };
+    let mut account = AccountFiles {
+        id: account_id.to_string(),
+        iam: None,
+        keys: Vec::new(),
+        not_collected: None,
+        notes: Vec::new(),
+    };
     let nc = format!("accounts/{account_id}/not-collected.json");
     if files.is_file(&nc) {
         match read_file(sources, files, &nc) {
@@ -367,6 +379,7 @@ fn read_account(sources: &mut SourceMap, files: &SnapshotFiles, account_id: &str
             Ok((_, json)) => {
                 let mut r = Reader::new(sources);
                 let iam = read_iam(&mut r, &json, account_id);
+                account.notes.append(&mut r.notes);
                 match r.finish(&iam_rel) {
                     Ok(()) => account.iam = Some(iam),
                     Err(e) => errors.push(e),
@@ -394,6 +407,7 @@ fn read_account(sources: &mut SourceMap, files: &SnapshotFiles, account_id: &str
                     Ok((_, json)) => {
                         let mut r = Reader::new(sources);
                         let key = read_key(&mut r, &json, &rel, account_id, &region, stem);
+                        account.notes.append(&mut r.notes);
                         match (r.finish(&rel), key) {
                             (Ok(()), Some(k)) => account.keys.push(k),
                             (Err(e), _) => errors.push(e),

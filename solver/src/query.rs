@@ -102,6 +102,7 @@ impl<'s> Prover<'s> {
             Err(e) => return Can::Unknown(e.to_string()),
         };
         let mut sc = SymContext::new(&base, &self.bounds);
+        sc.session_tags = principal.role.is_some_and(|r| r.session_tags_allowed());
         // The name of a representative principal is a variable.
         let mut name_var = None;
         if let Kind::AnyOf(_) | Kind::AnyOtherAccount = &member.kind {

@@ -43,8 +43,8 @@ struct Translator<'v> {
     made: HashMap<VarId, Z>,
     /// String memberships, each a Boolean for Z3, decided in Rust ([`crate::strings`]).
     atoms: Vec<(VarId, Re, Bool)>,
-    /// A string equality between two variables was met (not supported).
-    unsupported: bool,
+    /// Equalities between two string variables.
+    eqs: Vec<(VarId, VarId, Bool)>,
 }
 
 impl Translator<'_> {
@@ -95,9 +95,17 @@ impl Translator<'_> {
             Term::StrEq(a, b) => match (a, b) {
                 (Str::Var(v), Str::Lit(l)) | (Str::Lit(l), Str::Var(v)) => self.atom(*v, Re::Lit(l.clone())),
                 (Str::Lit(x), Str::Lit(y)) => Bool::from_bool(x == y),
-                (Str::Var(_), Str::Var(_)) => {
-                    self.unsupported = true;
-                    Bool::new_const(format!("unsupported{}", self.atoms.len()))
+                (Str::Var(x), Str::Var(y)) => {
+                    if x == y {
+                        return Bool::from_bool(true);
+                    }
+                    let (a, b) = if x < y { (*x, *y) } else { (*y, *x) };
+                    if let Some((_, _, e)) = self.eqs.iter().find(|(p, q, _)| *p == a && *q == b) {
+                        return e.clone();
+                    }
+                    let e = Bool::new_const(format!("e{}", self.eqs.len()));
+                    self.eqs.push((a, b, e.clone()));
+                    e
                 }
             },
             Term::InRe(s, re) => match s {
@@ -190,7 +198,7 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
     let mut params = Params::new();
     params.set_u32("timeout", timeout_ms);
     solver.set_params(&params);
-    let mut tr = Translator { vars, made: HashMap::new(), atoms: Vec::new(), unsupported: false };
+    let mut tr = Translator { vars, made: HashMap::new(), atoms: Vec::new(), eqs: Vec::new() };
     solver.assert(tr.term(goal));
     for t in extra {
         solver.assert(tr.term(t));
@@ -204,75 +212,171 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
             SatResult::Sat => {}
         }
         let Some(model) = solver.get_model() else { return Answer::Unknown("the solver returned no model".into()) };
-        if tr.unsupported {
-            return Answer::Unknown("a string equality between two variables is not supported".into());
-        }
-        // The memberships each string variable must meet in this model.
-        let mut by_var: HashMap<VarId, Vec<(Re, bool, Bool)>> = HashMap::new();
-        for (v, re, b) in &tr.atoms {
-            let value = model.eval(b, true).and_then(|x| x.as_bool()).unwrap_or(false);
-            by_var.entry(*v).or_default().push((re.clone(), value, b.clone()));
-        }
-        let mut strings: HashMap<VarId, String> = HashMap::new();
-        let mut consistent = true;
-        for (v, lits) in &by_var {
-            let constraints: Vec<(Re, bool)> = lits.iter().map(|(r, val, _)| (r.clone(), *val)).collect();
-            match solve(&constraints) {
-                Solution::Witness(w) => {
-                    strings.insert(*v, w);
-                }
-                Solution::TooLarge => return Answer::Unknown("string constraints too large to decide".into()),
-                Solution::Empty => {
-                    consistent = false;
-                    // A small conflicting subset, found by dropping what is not needed.
-                    let mut core: Vec<usize> = (0..lits.len()).collect();
-                    let mut i = 0;
-                    while i < core.len() {
-                        let trial: Vec<(Re, bool)> = core
-                            .iter()
-                            .enumerate()
-                            .filter(|(k, _)| *k != i)
-                            .map(|(_, &j)| (lits[j].0.clone(), lits[j].1))
-                            .collect();
-                        if solve(&trial) == Solution::Empty {
-                            core.remove(i);
-                        } else {
-                            i += 1;
-                        }
-                    }
-                    let blocked: Vec<Bool> =
-                        core.iter().map(|&j| if lits[j].1 { lits[j].2.clone() } else { lits[j].2.not() }).collect();
-                    solver.assert(Bool::and(&blocked).not());
-                }
+        match strings_of_model(&tr, &model) {
+            StringModel::Values(strings) => {
+                return Answer::Sat(finish_model(vars, &tr, &model, strings));
             }
+            StringModel::Conflict(blocked) => solver.assert(Bool::and(&blocked).not()),
+            StringModel::GiveUp(why) => return Answer::Unknown(why),
         }
-        if !consistent {
-            continue;
-        }
-        let mut values: HashMap<VarId, Value> = strings.into_iter().map(|(v, s)| (v, Value::Str(s))).collect();
-        for (id, z) in &tr.made {
-            if vars.get(*id).sort == Sort::Str {
-                continue;
-            }
-            let v = match z {
-                Z::B(b) => model.eval(b, true).and_then(|x| x.as_bool()).map(Value::Bool),
-                Z::R(r) => model.eval(r, true).and_then(|x| x.as_rational()).map(|(n, d)| Value::Real(decimal(n, d))),
-                Z::I(i) => model.eval(i, true).and_then(|x| x.as_i64()).map(Value::Int),
-                Z::V(bv) => model.eval(bv, true).and_then(|x| {
-                    if bv.get_size() == 32 {
-                        x.as_u64().and_then(|u| u32::try_from(u).ok()).map(Value::Ip4)
-                    } else {
-                        parse_bv(&x.to_string()).map(Value::Ip6)
-                    }
-                }),
-            };
-            if let Some(v) = v {
-                values.insert(*id, v);
-            }
-        }
-        return Answer::Sat(values);
     }
     Answer::Unknown("too many refinements of string constraints".into())
+}
+
+enum StringModel {
+    Values(HashMap<VarId, String>),
+    /// These literals cannot hold together: block them.
+    Conflict(Vec<Bool>),
+    GiveUp(String),
+}
+
+fn find(parent: &mut HashMap<VarId, VarId>, v: VarId) -> VarId {
+    let p = *parent.get(&v).unwrap_or(&v);
+    if p == v {
+        return v;
+    }
+    let r = find(parent, p);
+    parent.insert(v, r);
+    r
+}
+
+/// The string part of a model: variables equal in the model form classes; each class must meet
+/// the memberships of all its variables, and classes the model keeps apart get different values.
+fn strings_of_model(tr: &Translator<'_>, model: &z3::Model) -> StringModel {
+    let value = |b: &Bool| model.eval(b, true).and_then(|x| x.as_bool()).unwrap_or(false);
+    let mut parent: HashMap<VarId, VarId> = HashMap::new();
+    let mut eq_lits: Vec<Bool> = Vec::new();
+    let mut apart: Vec<(VarId, VarId, Bool)> = Vec::new();
+    for (a, b, e) in &tr.eqs {
+        if value(e) {
+            let (ra, rb) = (find(&mut parent, *a), find(&mut parent, *b));
+            parent.insert(ra, rb);
+            eq_lits.push(e.clone());
+        } else {
+            apart.push((*a, *b, e.clone()));
+        }
+    }
+    let mut classes: HashMap<VarId, Vec<(Re, bool, Bool)>> = HashMap::new();
+    let mut members: HashMap<VarId, Vec<VarId>> = HashMap::new();
+    for (v, re, b) in &tr.atoms {
+        let r = find(&mut parent, *v);
+        let val = value(b);
+        classes.entry(r).or_default().push((re.clone(), val, if val { b.clone() } else { b.not() }));
+    }
+    let all_vars: Vec<VarId> =
+        tr.atoms.iter().map(|(v, _, _)| *v).chain(tr.eqs.iter().flat_map(|(a, b, _)| [*a, *b])).collect();
+    for v in all_vars {
+        let r = find(&mut parent, v);
+        let m = members.entry(r).or_default();
+        if !m.contains(&v) {
+            m.push(v);
+        }
+    }
+    // A class kept apart from itself is a conflict.
+    for (a, b, e) in &apart {
+        if find(&mut parent, *a) == find(&mut parent, *b) {
+            let mut lits = eq_lits.clone();
+            lits.push(e.not());
+            return StringModel::Conflict(lits);
+        }
+    }
+    let mut roots: Vec<VarId> = members.keys().copied().collect();
+    roots.sort();
+    let mut witness: HashMap<VarId, String> = HashMap::new();
+    for r in roots {
+        let lits = classes.get(&r).cloned().unwrap_or_default();
+        let mut constraints: Vec<(Re, bool)> = lits.iter().map(|(re, val, _)| (re.clone(), *val)).collect();
+        // Different from the classes already valued that the model keeps apart.
+        let mut distinct = Vec::new();
+        for (a, b, _) in &apart {
+            let (ra, rb) = (find(&mut parent, *a), find(&mut parent, *b));
+            let other = if ra == r {
+                rb
+            } else if rb == r {
+                ra
+            } else {
+                continue;
+            };
+            if let Some(w) = witness.get(&other) {
+                distinct.push((Re::Lit(w.clone()), false));
+            }
+        }
+        let base = constraints.clone();
+        constraints.extend(distinct);
+        match solve(&constraints) {
+            Solution::Witness(w) => {
+                witness.insert(r, w);
+            }
+            Solution::TooLarge => return StringModel::GiveUp("string constraints too large to decide".into()),
+            Solution::Empty => {
+                if solve(&base) != Solution::Empty {
+                    return StringModel::GiveUp("string variables that must differ have too few values".into());
+                }
+                // A small conflicting subset of the class's memberships (with the equalities
+                // that formed the class).
+                let mut core: Vec<usize> = (0..lits.len()).collect();
+                let mut i = 0;
+                while i < core.len() {
+                    let trial: Vec<(Re, bool)> = core
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != i)
+                        .map(|(_, &j)| (lits[j].0.clone(), lits[j].1))
+                        .collect();
+                    if solve(&trial) == Solution::Empty {
+                        core.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+                let mut blocked: Vec<Bool> = core.iter().map(|&j| lits[j].2.clone()).collect();
+                if members.get(&r).is_some_and(|m| m.len() > 1) {
+                    blocked.extend(eq_lits.iter().cloned());
+                }
+                return StringModel::Conflict(blocked);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (r, vs) in &members {
+        if let Some(w) = witness.get(r) {
+            for v in vs {
+                out.insert(*v, w.clone());
+            }
+        }
+    }
+    StringModel::Values(out)
+}
+
+/// The whole model: strings from Rust, the rest from Z3.
+fn finish_model(
+    vars: &Vars,
+    tr: &Translator<'_>,
+    model: &z3::Model,
+    strings: HashMap<VarId, String>,
+) -> HashMap<VarId, Value> {
+    let mut values: HashMap<VarId, Value> = strings.into_iter().map(|(v, s)| (v, Value::Str(s))).collect();
+    for (id, z) in &tr.made {
+        if vars.get(*id).sort == Sort::Str {
+            continue;
+        }
+        let v = match z {
+            Z::B(b) => model.eval(b, true).and_then(|x| x.as_bool()).map(Value::Bool),
+            Z::R(r) => model.eval(r, true).and_then(|x| x.as_rational()).map(|(n, d)| Value::Real(decimal(n, d))),
+            Z::I(i) => model.eval(i, true).and_then(|x| x.as_i64()).map(Value::Int),
+            Z::V(bv) => model.eval(bv, true).and_then(|x| {
+                if bv.get_size() == 32 {
+                    x.as_u64().and_then(|u| u32::try_from(u).ok()).map(Value::Ip4)
+                } else {
+                    parse_bv(&x.to_string()).map(Value::Ip6)
+                }
+            }),
+        };
+        if let Some(v) = v {
+            values.insert(*id, v);
+        }
+    }
+    values
 }
 
 /// A rational as a decimal string (numerators of IAM numbers have finite decimal expansions;

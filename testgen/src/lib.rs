@@ -739,11 +739,13 @@ impl Gen {
                     inline.push(json!({"PolicyName": format!("Inline{ri}"), "PolicyDocument": doc}));
                 }
             }
+            // Half of the roles accept session tags, so that requests may give `aws:PrincipalTag/*`.
+            let trust_actions = if self.chance(0.5) { json!(["sts:AssumeRole", "sts:TagSession"]) } else { json!("sts:AssumeRole") };
             let mut role = json!({
                 "Path": path, "RoleName": r.name, "RoleId": format!("AROA{}{:04}", &id[..8], ri), "Arn": r.arn,
                 "CreateDate": "2024-03-12T10:15:30+00:00",
                 "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                    "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                    "Principal": {"Service": "ec2.amazonaws.com"}, "Action": trust_actions}]},
                 "InstanceProfileList": [], "RolePolicyList": inline, "AttachedManagedPolicies": attached,
                 "Tags": [{"Key": "team", "Value": pick(&mut self.rng, TEAMS)}, {"Key": "env", "Value": pick(&mut self.rng, &["prod", "dev"])}],
                 "RoleLastUsed": {}

@@ -28,7 +28,19 @@ pub fn encode_condition(c: &Condition, sc: &mut SymContext<'_>, variables: bool)
     let op = c.operator.value;
     let family = op.base.family();
     let mut values: Vec<PolicyValue> = Vec::new();
+    // Whole-value policy variables whose value the request chooses (a session tag): compared as
+    // string variables.
+    let mut sym_values: Vec<(Term, Str)> = Vec::new();
     for v in &c.values {
+        if let Some(var_key) = whole_variable(&v.value).filter(|_| variables && family == OperatorFamily::String) {
+            if let Sym::Single { present, value: SymVal::Str(s), .. } = sc.lookup(var_key) {
+                if !matches!(op.base.positive(), BaseOperator::StringEquals) {
+                    return sc.unknown(format!("the policy variable `{}` compared with `{}`", v.value, op.name()));
+                }
+                sym_values.push((present, s));
+                continue;
+            }
+        }
         if variables && matches!(family, OperatorFamily::String | OperatorFamily::Arn) {
             match super::statement::substitute(&v.value, sc) {
                 Ok(Some(t)) => values.push(PolicyValue::Known(t)),
@@ -44,6 +56,9 @@ pub fn encode_condition(c: &Condition, sc: &mut SymContext<'_>, variables: bool)
     }
     let why_unknown_value =
         format!("a policy variable in the `{}` condition on `{}` has an unknown value", op.name(), c.key.value);
+    if !sym_values.is_empty() {
+        return with_symbolic_values(c, sc, &values, &sym_values);
+    }
     let absent_t =
         |sc: &mut SymContext<'_>| tri(absent(op.base, op.set, op.if_exists, &values), sc, &why_unknown_value);
     match sc.lookup(&c.key.value) {
@@ -242,4 +257,63 @@ pub fn ip_in(policy: &str, is6: crate::term::VarId, v4: crate::term::VarId, v6: 
         Some(ipnet::IpNet::V6(n)) => and([Term::Var(is6), Term::Ip6In(v6, u128::from(n.network()), n.prefix_len())]),
         None => constant(false),
     }
+}
+
+/// `${key}` as a whole value (no default), or `None`.
+fn whole_variable(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("${")?.strip_suffix('}')?;
+    if inner.contains(['$', '{', '}', ',']) || inner == "*" || inner == "?" {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+/// A `StringEquals`/`StringNotEquals` condition some of whose values are request-chosen string
+/// variables. A variable whose key is absent matches nothing (as a missing variable does).
+fn with_symbolic_values(c: &Condition, sc: &mut SymContext<'_>, known: &[PolicyValue], sym: &[(Term, Str)]) -> Term {
+    let op = c.operator.value;
+    let slots: Vec<(Term, SymVal, KeyType)> = match sc.lookup(&c.key.value) {
+        Sym::Absent => return tri(absent(op.base, op.set, op.if_exists, known), sc, "a policy variable"),
+        Sym::Values(vs) => {
+            vs.into_iter().map(|v| (constant(true), SymVal::Str(Str::Lit(v)), KeyType::String)).collect()
+        }
+        Sym::Single { present, value, kind } => vec![(present, value, kind)],
+        Sym::Multi { slots, kind } => slots.into_iter().map(|(p, v)| (p, v, kind)).collect(),
+        _ => return sc.unknown(format!("a policy variable compared with `{}`", c.key.value)),
+    };
+    let any_present = or(slots.iter().map(|(p, _, _)| p.clone()));
+    let negated = op.base.is_negated();
+    let mut per_slot = Vec::new();
+    for (p, v, _) in &slots {
+        let SymVal::Str(s) = v else { return sc.unknown(format!("a policy variable compared with `{}`", c.key.value)) };
+        let mut any: Vec<Term> = known
+            .iter()
+            .map(|pv| match pv {
+                PolicyValue::Known(text) => str_eq(s.clone(), Str::Lit(text.clone())),
+                PolicyValue::Unknown => sc.unknown("a policy variable with an unknown value"),
+            })
+            .collect();
+        for (vp, vs) in sym {
+            any.push(and([vp.clone(), str_eq(s.clone(), vs.clone())]));
+        }
+        per_slot.push((p.clone(), or(any)));
+    }
+    let present_term = match op.set {
+        None => {
+            let m = or(per_slot.into_iter().map(|(p, m)| and([p, m])));
+            if negated {
+                not(m)
+            } else {
+                m
+            }
+        }
+        Some(SetOperator::ForAnyValue) => {
+            or(per_slot.into_iter().map(|(p, m)| and([p, if negated { not(m) } else { m }])))
+        }
+        Some(SetOperator::ForAllValues) => {
+            and(per_slot.into_iter().map(|(p, m)| or([not(p), if negated { not(m) } else { m }])))
+        }
+    };
+    let absent_term = tri(absent(op.base, op.set, op.if_exists, known), sc, "a policy variable");
+    or([and([not(any_present.clone()), absent_term]), and([any_present, present_term])])
 }

@@ -120,6 +120,9 @@ pub struct SymContext<'c> {
     /// Keys whose value the prover fixes differently from the model's context: the name of a
     /// representative principal ("any principal of account A") is a variable.
     pub overrides: HashMap<String, Sym>,
+    /// The principal is a role session that may carry session tags: `aws:PrincipalTag/…` is the
+    /// role's tag or whatever the session sets.
+    pub session_tags: bool,
 }
 
 /// How a counterexample's context is read back.
@@ -140,6 +143,7 @@ impl<'c> SymContext<'c> {
             unknowns: Vec::new(),
             fixed: None,
             overrides: HashMap::new(),
+            session_tags: false,
         }
     }
 
@@ -285,6 +289,12 @@ impl<'c> SymContext<'c> {
         let lower = key.to_lowercase();
         if let Some(s) = self.overrides.get(&lower) {
             return s.clone();
+        }
+        if self.session_tags && lower.starts_with("aws:principaltag/") {
+            // A role tag is always there (a session tag may change its value); a key the role
+            // does not have may be set by the session.
+            let always = self.base.entry(key).is_some();
+            return self.single(key, KeyType::String, always);
         }
         if self.base.principal_tags_unknown()
             && lower.starts_with("aws:principaltag/")

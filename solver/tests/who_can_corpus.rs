@@ -1,0 +1,109 @@
+//! who-can against the evaluator, principal by principal, on every corpus scenario: every
+//! principal listed has a request the evaluator allows; every corpus case the evaluator allows
+//! names a principal who-can lists.
+
+use keyproof_model::context::Request;
+use keyproof_model::reference::Reference;
+use keyproof_model::{decide, Snapshot, Verdict};
+use keyproof_solver::query::Prover;
+use keyproof_solver::who_can::who_can;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+fn values(v: &toml::Value) -> Vec<String> {
+    match v {
+        toml::Value::Array(items) => items.iter().flat_map(values).collect(),
+        toml::Value::String(s) => vec![s.clone()],
+        other => vec![other.to_string()],
+    }
+}
+
+fn folders(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.join("cases.toml").is_file() {
+            out.push(d.clone());
+        }
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() && e.file_name() != "accounts" {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn who_can_matches_the_evaluator_principal_by_principal() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for folder in folders(&root) {
+        let snapshot = Snapshot::load(&folder).unwrap();
+        let prover = Prover::new(&snapshot, 20_000, &[]);
+        let domain = prover.domain(&[]);
+        let doc: toml::Value = toml::from_str(&std::fs::read_to_string(folder.join("cases.toml")).unwrap()).unwrap();
+        // (action, key ARN) → cases
+        let mut groups: HashMap<(String, String), Vec<(String, Request, String)>> = HashMap::new();
+        for case in doc.get("case").and_then(|c| c.as_array()).cloned().unwrap_or_default() {
+            let get = |k: &str| case.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let context: BTreeMap<String, Vec<String>> = case
+                .get("context")
+                .and_then(|c| c.as_table())
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), values(v))).collect())
+                .unwrap_or_default();
+            let Ok(key) = snapshot.key(&get("key")) else { continue };
+            let request = Request { principal: get("principal"), action: get("action"), key: get("key"), context };
+            groups.entry((get("action"), key.arn.clone())).or_default().push((get("name"), request, get("expect")));
+        }
+        for ((action, key_arn), cases) in groups {
+            let Some(a) = Reference::get().action(&action).filter(|a| a.on_key) else { continue };
+            let key = snapshot.key(&key_arn).unwrap();
+            let answer = who_can(&prover, &domain, a, key).unwrap();
+            // Every listed principal replays to an allow (or an allow that depends only on the
+            // world outside the snapshot).
+            let listed: BTreeSet<String> = answer.principals.iter().map(|p| p.principal.clone()).collect();
+            for p in &answer.principals {
+                let request = Request {
+                    principal: p.principal.clone(),
+                    action: action.clone(),
+                    key: key_arn.clone(),
+                    context: p.example_context.clone(),
+                };
+                let d = decide(&snapshot, &request).unwrap();
+                let ok = d.decision == Verdict::Allow || (d.decision == Verdict::Unknown && !p.assumptions.is_empty());
+                if !ok {
+                    problems.push(format!(
+                        "{}: who-can lists {} for {action} but the evaluator says {:?}",
+                        folder.display(),
+                        p.principal,
+                        d.decision
+                    ));
+                }
+                compared += 1;
+            }
+            // Every allowed corpus case's principal is listed (a role session as its role).
+            for (name, request, expect) in &cases {
+                if expect != "allow" {
+                    continue;
+                }
+                let principal = keyproof_model::context::resolve_principal(&snapshot, &request.principal).unwrap();
+                let as_listed = principal.principal_arn.clone().unwrap_or_else(|| request.principal.clone());
+                let found = listed.contains(&request.principal)
+                    || listed.contains(&as_listed)
+                    || answer.principals.iter().any(|p| p.principal == principal.r.arn());
+                compared += 1;
+                if !found {
+                    problems.push(format!(
+                        "{}/{name}: {} is allowed {action} but who-can does not list it ({listed:?})",
+                        folder.display(),
+                        request.principal
+                    ));
+                }
+            }
+        }
+    }
+    assert!(compared > 100, "{compared}");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}

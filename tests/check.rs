@@ -1,0 +1,175 @@
+//! `keyproof check` on the demo: every property's verdict is pinned, and counterexamples name
+//! the principals a security reviewer would expect.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn check(args: &[&str]) -> (i32, Value) {
+    let out = Command::cargo_bin("keyproof").unwrap().args(args).output().unwrap();
+    let json: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), json)
+}
+
+fn result<'v>(json: &'v Value, name: &str) -> &'v Value {
+    json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["property"] == name)
+        .unwrap_or_else(|| panic!("no result for {name}"))
+}
+
+fn violators(r: &Value) -> Vec<String> {
+    r["violations"]
+        .as_array()
+        .map(|v| v.iter().map(|x| x["principal"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn demo_properties_have_their_expected_verdicts() {
+    let (code, json) = check(&["check", "corpus/central-kms/properties.kp", "--format", "json"]);
+    assert_eq!(code, 1, "a violated property exits 1");
+    let expected = [
+        ("prod_only_decrypt", "violated"),
+        ("no_external_access", "violated"),
+        ("separation_of_duties", "violated"),
+        ("s3_key_only_via_s3", "violated"),
+        ("deletion_by_key_admin_only", "violated"),
+        ("sandbox_cannot_use_ebs_key", "proved"),
+        ("workloads_cannot_change_key_policies", "proved"),
+        ("dev_cannot_use_mrk_replica", "violated"),
+        ("dev_cannot_use_mrk_primary", "proved"),
+        ("no_external_access_but_services", "proved"),
+        ("dev_cannot_decrypt_s3_prod_key", "proved"),
+    ];
+    for (name, status) in expected {
+        assert_eq!(result(&json, name)["status"], status, "{name}");
+    }
+    assert_eq!(json["results"].as_array().unwrap().len(), expected.len());
+}
+
+#[test]
+fn counterexamples_name_the_misconfigurations() {
+    let (_, json) = check(&["check", "corpus/central-kms/properties.kp", "--format", "json"]);
+    // The forgotten grant lets the Test account's AppRole decrypt with the prod S3 key.
+    let prod = result(&json, "prod_only_decrypt");
+    assert!(violators(prod).contains(&"arn:aws:iam::555566667777:role/AppRole".to_string()), "{prod}");
+    assert!(!violators(prod).iter().any(|p| p.contains("444455556666")), "Prod principals are allowed by the property");
+    // The drifted replica lets the Dev account decrypt; the primary does not.
+    let replica = result(&json, "dev_cannot_use_mrk_replica");
+    assert_eq!(replica["counterexample"]["principal"], "arn:aws:iam::666677778888:role/AppRole");
+    assert_eq!(replica["counterexample"]["action"], "kms:Decrypt");
+    let because: Vec<&str> =
+        replica["because"].as_array().unwrap().iter().filter_map(|b| b["statement"].as_str()).collect();
+    assert!(because.contains(&"AllowUseFromProdAndTestOUs"), "{because:?}");
+    // Without kms:ViaService, the security account's root can decrypt with the S3 key.
+    let via = result(&json, "s3_key_only_via_s3");
+    assert!(via["counterexample"]["context"]
+        .get("kms:ViaService")
+        .is_none_or(|v| !v[0].as_str().unwrap().starts_with("s3.")));
+    // Separation of duties: the counterexample has both requests, replayed.
+    let sod = result(&json, "separation_of_duties");
+    let actions: Vec<&str> =
+        sod["requests"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["kms:PutKeyPolicy", "kms:Decrypt"]);
+    for r in sod["requests"].as_array().unwrap() {
+        assert_eq!(r["decision"], "allow");
+    }
+}
+
+#[test]
+fn all_proved_exits_zero_and_text_summarises() {
+    let dir = std::env::temp_dir().join(format!("kp-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ok.kp");
+    std::fs::write(&file, "property sandbox {\n  forall principal in ou \"Root/Sandbox\":\n    not can(principal, kms:*, key \"alias/ebs-prod-key\")\n}\n").unwrap();
+    let out = Command::cargo_bin("keyproof").unwrap().args(["check", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("proved") && text.contains("1 proved, 0 violated, 0 vacuous, 0 unknown"), "{text}");
+}
+
+#[test]
+fn vacuous_when_the_quantified_set_is_empty() {
+    let dir = std::env::temp_dir().join(format!("kp-vac-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("vac.kp");
+    std::fs::write(&file, "property none {\n  forall principal, key in region \"eu-north-1\":\n    not can(principal, kms:Decrypt, key)\n}\n").unwrap();
+    let (code, json) = check(&["check", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(result(&json, "none")["status"], "vacuous");
+}
+
+#[test]
+fn property_errors_point_at_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("kp-err-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.kp");
+    std::fs::write(
+        &file,
+        "property p {\n  forall principal:\n    can(principal, kms:Decrypt, key \"alias/nope\")\n}\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("keyproof")
+        .unwrap()
+        .args(["check", file.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.kp:3:37") && err.contains("alias/nope"), "{err}");
+}
+
+#[test]
+fn sarif_lists_violations_at_their_property() {
+    let (code, json) = check(&["check", "corpus/central-kms/properties.kp", "--format", "sarif"]);
+    assert_eq!(code, 1);
+    assert_eq!(json["version"], "2.1.0");
+    let results = json["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    let first = &results[0];
+    assert_eq!(first["ruleId"], "prod_only_decrypt");
+    assert_eq!(first["level"], "error");
+    assert_eq!(first["locations"][0]["physicalLocation"]["region"]["startLine"], 6);
+    assert!(first["relatedLocations"].as_array().unwrap().iter().all(|l| l["physicalLocation"]["artifactLocation"]
+        ["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("accounts/")));
+}
+
+#[test]
+fn who_can_lists_the_prod_s3_key_users() {
+    let out = Command::cargo_bin("keyproof")
+        .unwrap()
+        .args(["who-can", "kms:Decrypt", "alias/s3-prod-key", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut principals: Vec<&str> =
+        json["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap()).collect();
+    principals.sort();
+    assert_eq!(
+        principals,
+        [
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:iam::444455556666:role/AppRole",
+            "arn:aws:iam::444455556666:role/app/BatchRole",
+            "arn:aws:iam::444455556666:root",
+            "arn:aws:iam::555566667777:role/AppRole",
+        ]
+    );
+    assert_eq!(json["public"], false);
+    let app = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principal"] == "arn:aws:iam::444455556666:role/AppRole")
+        .unwrap();
+    assert_eq!(app["conditions"][0], "only with kms:ViaService = s3.us-east-1.amazonaws.com");
+}
