@@ -52,8 +52,8 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
 /// The statements and grants that let a request through.
 pub fn because(snapshot: &Snapshot, w: &Witness) -> Vec<Value> {
     w.decision
-        .trace
-        .iter()
+        .deciding()
+        .into_iter()
         .filter(|t| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow))
         .map(|t: &TraceEntry| {
             json!({

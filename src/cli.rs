@@ -19,6 +19,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A tour on the embedded demo organization: one request explained, who can decrypt with
+    /// the prod S3 key, and the demo properties checked.
+    Demo,
+
     /// Decide one concrete request, layer by layer, like a policy simulator.
     ///
     /// Exit code 0 when the request is allowed, 1 when it is denied, 2 when the answer is unknown

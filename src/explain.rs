@@ -141,14 +141,7 @@ pub fn render_text(snapshot: &Snapshot, d: &Decision) -> String {
             let _ = writeln!(s, "               at {loc}");
         }
     }
-    let deciding: Vec<&TraceEntry> = d
-        .trace
-        .iter()
-        .filter(|e| {
-            e.span.is_some()
-                && matches!(e.outcome, Outcome::Allows | Outcome::Denies | Outcome::MayAllow | Outcome::MayDeny)
-        })
-        .collect();
+    let deciding: Vec<&TraceEntry> = d.deciding().into_iter().filter(|e| e.span.is_some()).collect();
     if !deciding.is_empty() {
         let _ = writeln!(s, "\nthe statements that decide:");
         for e in deciding {

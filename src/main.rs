@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod demo;
 mod err;
 mod explain;
 mod output;
@@ -17,6 +18,7 @@ use cli::{Cli, Command, Format};
 fn main() {
     let cli = Cli::parse();
     let format = match &cli.command {
+        Command::Demo => Format::Text,
         Command::Explain(a) => a.snapshot.format,
         Command::WhoCan(a) => a.snapshot.format,
         Command::Check(a) => match a.format {
@@ -25,6 +27,7 @@ fn main() {
         },
     };
     let result = match &cli.command {
+        Command::Demo => demo::run(),
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::WhoCan(args) => who_can::run(args),

@@ -1,6 +1,13 @@
 //! `keyproof check` on the demo: every property's verdict is pinned, and counterexamples name
 //! the principals a security reviewer would expect.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failed check panics and says what failed"
+)]
+
 use assert_cmd::Command;
 use serde_json::Value;
 

@@ -2,6 +2,13 @@
 //! evaluator. A case names the layers and operator families it pins (`covers`), so that removing
 //! a layer from the evaluator makes cases fail.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failed check panics and says what failed"
+)]
+
 use keyproof_model::eval::{decide_with, Knockout};
 use keyproof_model::{decide, Request, Snapshot};
 use serde::Deserialize;

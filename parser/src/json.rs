@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
 
     /// Records a note at a span.
     pub fn note(&mut self, span: Span, text: impl Into<String>) {
-        self.notes.push(Spanned::new(format!("{} ({})", text.into(), self.sources.location(span)), span));
+        self.notes.push(Spanned::new(text.into(), span));
     }
 
     /// An embedded document (see [`embedded_document`]); on error, records it.

@@ -518,7 +518,8 @@ fn parse_statement(r: &mut Reader<'_>, v: &Json, kind: PolicyKind, index: usize)
     let has = |names: [&str; 2]| members.iter().any(|(n, _)| names.contains(&n.value.as_str()));
     let strict = matches!(kind, PolicyKind::Identity | PolicyKind::PermissionsBoundary);
     for (names, what) in [(["Action", "NotAction"], "Action"), (["Resource", "NotResource"], "Resource")] {
-        if has(names) {
+        // A trust policy's resource is the role itself: it has no `Resource` element.
+        if has(names) || (what == "Resource" && kind == PolicyKind::Trust) {
             continue;
         }
         if strict {

@@ -91,6 +91,11 @@ pub fn key_policy_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Tr
                     (Outcome::Ineffective, format!("kms:{} does not work across accounts; this allow has no effect for a principal of another account", s.action.name))
                 } else if contribution.is_true() {
                     (Outcome::Allows, describe(&matches, s))
+                } else if contribution == Tri::Unknown && identity.allows() == Tri::Unknown {
+                    (
+                        Outcome::MayAllow,
+                        "matches, and also needs an Allow in the caller's own IAM policies, which the snapshot does not hold".to_string(),
+                    )
                 } else if contribution.is_false() {
                     (Outcome::Ineffective, needs_identity(&matches, s))
                 } else {
@@ -104,6 +109,17 @@ pub fn key_policy_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Tr
                     Some(stmt.span),
                     detail,
                 );
+                // Whether this allow went through the principal's IAM side (delegation to the
+                // account, cross-account use, or a role's boundary).
+                let direct = Tri::any(matches.iter().map(|(t, kind)| {
+                    let plain = matches!(kind, MatchKind::Everyone | MatchKind::Exact | MatchKind::Service)
+                        && (s.same_account() || matches!(s.principal.r, PrincipalRef::Service(_)));
+                    let root = matches!(s.principal.r, PrincipalRef::Root { .. }) && s.same_account();
+                    t.and(Tri::from_bool(plain || root))
+                }));
+                if let Some(last) = trace.entries.last_mut() {
+                    last.uses_identity = !direct.is_true();
+                }
             }
         }
     }

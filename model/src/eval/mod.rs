@@ -162,6 +162,9 @@ pub struct TraceEntry {
     pub detail: String,
     #[serde(skip)]
     pub span: Option<Span>,
+    /// For a key policy allow: it relies on the principal's IAM policies.
+    #[serde(skip)]
+    pub uses_identity: bool,
 }
 
 /// A decision with its trace.
@@ -175,6 +178,32 @@ pub struct Decision {
     /// Why the decision is `unknown`, or what else was unknown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<String>,
+}
+
+impl Decision {
+    /// The trace entries that decide the request: for an allow, the key policy statements and
+    /// grants that allow it, and the identity and boundary statements only where the key policy
+    /// relied on them (delegation to the account, cross-account use, a role's boundary); for a
+    /// deny, the denying statements and what was missing.
+    pub fn deciding(&self) -> Vec<&TraceEntry> {
+        let key_policy_used_iam = self.trace.iter().any(|t| {
+            t.layer == Layer::KeyPolicy && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow) && t.uses_identity
+        });
+        self.trace
+            .iter()
+            .filter(|t| match self.decision {
+                Verdict::Allow | Verdict::Unknown => match t.layer {
+                    Layer::KeyPolicy | Layer::Grant => matches!(t.outcome, Outcome::Allows | Outcome::MayAllow),
+                    Layer::Identity | Layer::Boundary => {
+                        key_policy_used_iam && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
+                    }
+                    _ => matches!(t.outcome, Outcome::MayDeny),
+                },
+                Verdict::ExplicitDeny => t.outcome == Outcome::Denies,
+                Verdict::ImplicitDeny => matches!(t.outcome, Outcome::Missing | Outcome::Ineffective),
+            })
+            .collect()
+    }
 }
 
 /// Collects trace entries and unknown reasons.
@@ -195,7 +224,16 @@ impl Trace<'_> {
         detail: impl Into<String>,
     ) {
         let location = span.map(|s| self.snapshot.sources.location(s));
-        self.entries.push(TraceEntry { layer, outcome, policy, statement, location, detail: detail.into(), span });
+        self.entries.push(TraceEntry {
+            layer,
+            outcome,
+            policy,
+            statement,
+            location,
+            detail: detail.into(),
+            span,
+            uses_identity: false,
+        });
     }
 
     pub fn unknown(&mut self, reasons: Vec<String>) {

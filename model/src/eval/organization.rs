@@ -157,5 +157,16 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
         }
         every_level = every_level.and(level_allow);
     }
+    if every_level.is_true() {
+        let what = if layer == Layer::Scp { "SCP" } else { "RCP" };
+        trace.push(
+            layer,
+            Outcome::Info,
+            None,
+            None,
+            None,
+            format!("at every level down to account {account}, an attached {what} allows kms:{}", s.action.name),
+        );
+    }
     (deny, every_level)
 }

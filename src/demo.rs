@@ -1,0 +1,39 @@
+//! `keyproof demo`: the three questions keyproof answers, asked of the embedded demo
+//! organization (corpus/central-kms).
+
+use crate::cli::{CheckArgs, CheckFormat, ExplainArgs, Format, SnapshotArgs, WhoCanArgs};
+use crate::err::CliError;
+use crate::output::emit;
+
+/// The demo's properties, compiled in.
+const PROPERTIES: &str = include_str!("../corpus/central-kms/properties.kp");
+
+pub fn run() -> Result<i32, CliError> {
+    emit("━━ 1. explain: can the Test account's AppRole decrypt with the prod S3 key?\n\n")?;
+    emit("$ keyproof explain --principal arn:aws:sts::555566667777:assumed-role/AppRole/ci --action kms:Decrypt \\\n    --key alias/s3-prod-key --context kms:EncryptionContext:aws:s3:arn=arn:aws:s3:::payments-test-fixtures\n\n")?;
+    crate::explain::run(&ExplainArgs {
+        principal: "arn:aws:sts::555566667777:assumed-role/AppRole/ci".into(),
+        action: "kms:Decrypt".into(),
+        key: "alias/s3-prod-key".into(),
+        context: vec!["kms:EncryptionContext:aws:s3:arn=arn:aws:s3:::payments-test-fixtures".into()],
+        snapshot: SnapshotArgs { snapshot: None, format: Format::Text },
+    })?;
+    emit("\n━━ 2. who-can: who can decrypt with the prod S3 key at all?\n\n$ keyproof who-can kms:Decrypt alias/s3-prod-key\n\n")?;
+    crate::who_can::run(&WhoCanArgs {
+        action: "kms:Decrypt".into(),
+        key: "alias/s3-prod-key".into(),
+        timeout: 10_000,
+        snapshot: SnapshotArgs { snapshot: None, format: Format::Text },
+    })?;
+    emit("\n━━ 3. check: do the organization's properties hold for every possible request?\n\n$ keyproof check corpus/central-kms/properties.kp\n\n")?;
+    let dir = std::env::temp_dir().join(format!("keyproof-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("properties.kp");
+    std::fs::write(&file, PROPERTIES)?;
+    let result =
+        crate::check::run(&CheckArgs { properties: file, snapshot: None, format: CheckFormat::Text, timeout: 10_000 });
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    emit("\nThe demo's violations are planted misconfigurations; see corpus/central-kms/README.md.\n")?;
+    Ok(0)
+}
