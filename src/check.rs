@@ -3,7 +3,6 @@
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::err::CliError;
 use crate::output::emit;
-use crate::snapshot_arg;
 use keyproof_model::eval::{Outcome, TraceEntry};
 use keyproof_model::Snapshot;
 use keyproof_parser::property::parse_properties;
@@ -18,7 +17,7 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::Read { path: args.properties.display().to_string(), source: e })?;
     let mut sources = SourceMap::new();
     let file = parse_properties(&mut sources, &args.properties.display().to_string(), text)?;
-    let snapshot = snapshot_arg::load(args.snapshot.as_deref())?;
+    let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
     let extra = named_principals(&file.properties);
     let prover = Prover::new(&snapshot, args.timeout, &extra);
     let domain = prover.domain(&extra);
@@ -40,13 +39,14 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
         ),
     };
     emit(&out)?;
-    Ok(if results.iter().any(|r| r.status == Status::Unknown) {
+    let code = if results.iter().any(|r| r.status == Status::Unknown) {
         2
     } else if results.iter().any(|r| r.status == Status::Violated) {
         1
     } else {
         0
-    })
+    };
+    Ok(crate::plan::exit(code, &plan))
 }
 
 /// The statements and grants that let a request through.

@@ -41,6 +41,28 @@ pub enum Command {
     /// the statements or grants that allow it; the accounts outside the snapshot the key is
     /// delegated to; and whether any AWS principal can use it.
     WhoCan(WhoCanArgs),
+
+    /// Run the built-in rules (KP001…KP016) on a snapshot: findings with severity, the key, the
+    /// replayed request that shows them, and their place in the policy text.
+    ///
+    /// Exit code 0 when no finding is at or above --fail-on, 1 when one is, 2 when a question
+    /// was undetermined or on an error.
+    Lint(crate::lint::LintArgs),
+
+    /// List the built-in rules: code, default severity, name, summary.
+    Rules(crate::lint::RulesArgs),
+
+    /// Print the documentation of one rule (`keyproof rule KP004`).
+    Rule(crate::lint::RuleArgs),
+
+    /// Every access that AFTER allows and BEFORE does not (and every access removed), per
+    /// principal, action and key, found symbolically over every request context and grouped
+    /// into classes, each with an example request replayed through the evaluator on both sides.
+    ///
+    /// `keyproof diff SNAPSHOT --plan plan.json` compares a snapshot with itself after the plan.
+    /// Exit code 0 when no access is added, 1 when some is (or removed, with --fail-on-removed),
+    /// 2 on an unknown result or an error.
+    Diff(crate::diff::DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +82,9 @@ pub struct CheckArgs {
     /// Time limit of one solver query, in milliseconds; a query that runs out gives `unknown`.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u32,
+
+    #[command(flatten)]
+    pub plan: crate::plan::PlanArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,6 +128,9 @@ pub struct SnapshotArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub plan: crate::plan::PlanArgs,
 }
 
 #[derive(Debug, Args)]

@@ -16,22 +16,27 @@ pub fn run() -> Result<i32, CliError> {
         action: "kms:Decrypt".into(),
         key: "alias/s3-prod-key".into(),
         context: vec!["kms:EncryptionContext:aws:s3:arn=arn:aws:s3:::payments-test-fixtures".into()],
-        snapshot: SnapshotArgs { snapshot: None, format: Format::Text },
+        snapshot: SnapshotArgs { snapshot: None, format: Format::Text, plan: Default::default() },
     })?;
     emit("\n━━ 2. who-can: who can decrypt with the prod S3 key at all?\n\n$ keyproof who-can kms:Decrypt alias/s3-prod-key\n\n")?;
     crate::who_can::run(&WhoCanArgs {
         action: "kms:Decrypt".into(),
         key: "alias/s3-prod-key".into(),
         timeout: 10_000,
-        snapshot: SnapshotArgs { snapshot: None, format: Format::Text },
+        snapshot: SnapshotArgs { snapshot: None, format: Format::Text, plan: Default::default() },
     })?;
     emit("\n━━ 3. check: do the organization's properties hold for every possible request?\n\n$ keyproof check corpus/central-kms/properties.kp\n\n")?;
     let dir = std::env::temp_dir().join(format!("keyproof-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("properties.kp");
     std::fs::write(&file, PROPERTIES)?;
-    let result =
-        crate::check::run(&CheckArgs { properties: file, snapshot: None, format: CheckFormat::Text, timeout: 10_000 });
+    let result = crate::check::run(&CheckArgs {
+        properties: file,
+        snapshot: None,
+        format: CheckFormat::Text,
+        timeout: 10_000,
+        plan: Default::default(),
+    });
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     emit("\nThe demo's violations are planted misconfigurations; see corpus/central-kms/README.md.\n")?;

@@ -17,6 +17,10 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Solver(#[from] keyproof_solver::err::SolverError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rules(#[from] keyproof_rules::RulesError),
+
     #[error("cannot read `{path}`: {source}")]
     #[diagnostic(code(keyproof::cli::read))]
     Read { path: String, source: std::io::Error },

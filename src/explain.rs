@@ -3,7 +3,6 @@
 use crate::cli::{ExplainArgs, Format};
 use crate::err::CliError;
 use crate::output::{colour, emit};
-use crate::snapshot_arg;
 use keyproof_model::eval::{Layer, Outcome, TraceEntry};
 use keyproof_model::{decide, Decision, Request, Snapshot, Verdict};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
@@ -26,7 +25,7 @@ pub fn parse_context(entries: &[String]) -> Result<BTreeMap<String, Vec<String>>
 
 /// Runs the command and returns its exit code.
 pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
-    let snapshot = snapshot_arg::load(args.snapshot.snapshot.as_deref())?;
+    let (snapshot, plan) = crate::plan::load(args.snapshot.snapshot.as_deref(), &args.snapshot.plan)?;
     let request = Request {
         principal: args.principal.clone(),
         action: args.action.clone(),
@@ -44,11 +43,12 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
         }
         Format::Text => emit(&render_text(&snapshot, &decision))?,
     }
-    Ok(match decision.decision {
+    let code = match decision.decision {
         Verdict::Allow => 0,
         Verdict::ExplicitDeny | Verdict::ImplicitDeny => 1,
         Verdict::Unknown => 2,
-    })
+    };
+    Ok(crate::plan::exit(code, &plan))
 }
 
 fn not_modelled(snapshot: &Snapshot) -> Vec<String> {

@@ -5,9 +5,12 @@
 mod check;
 mod cli;
 mod demo;
+mod diff;
 mod err;
 mod explain;
+mod lint;
 mod output;
+mod plan;
 mod sarif;
 mod snapshot_arg;
 mod who_can;
@@ -25,12 +28,26 @@ fn main() {
             cli::CheckFormat::Text => Format::Text,
             cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
         },
+        Command::Lint(a) => match a.format {
+            cli::CheckFormat::Text => Format::Text,
+            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
+        },
+        Command::Rules(a) => a.format,
+        Command::Rule(_) => Format::Text,
+        Command::Diff(a) => match a.format {
+            cli::CheckFormat::Text => Format::Text,
+            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
+        },
     };
     let result = match &cli.command {
         Command::Demo => demo::run(),
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::WhoCan(args) => who_can::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Rules(args) => lint::run_rules(args),
+        Command::Rule(args) => lint::run_rule(args),
+        Command::Diff(args) => diff::run(args),
     };
     let code = match result {
         Ok(code) => code,
@@ -81,6 +98,7 @@ fn report(e: &err::CliError, format: Format) {
 fn input_error(e: &err::CliError) -> Option<&keyproof_parser::ParseError> {
     match e {
         err::CliError::Model(keyproof_model::ModelError::Input(p)) => Some(p),
+        err::CliError::Parse(p) => Some(p),
         _ => None,
     }
 }

@@ -84,3 +84,136 @@ pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, resul
         }],
     })
 }
+
+/// The SARIF level of a rule severity (the names are the same).
+fn level(s: keyproof_rules::Severity) -> &'static str {
+    s.as_str()
+}
+
+/// GitHub code scanning's `security-severity` (0–10) for a level.
+fn security_severity(s: keyproof_rules::Severity) -> &'static str {
+    match s {
+        keyproof_rules::Severity::Error => "8.0",
+        keyproof_rules::Severity::Warning => "5.0",
+        keyproof_rules::Severity::Note => "2.0",
+    }
+}
+
+/// A stable hash (FNV-1a, 64 bits) of a finding's fingerprint, for `partialFingerprints`.
+fn fingerprint_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn lint_location(l: &keyproof_rules::finding::Location, id: Option<usize>) -> Value {
+    let mut v = json!({
+        "physicalLocation": {
+            "artifactLocation": { "uri": l.file, "uriBaseId": "SNAPSHOT" },
+            "region": {
+                "startLine": l.line,
+                "startColumn": l.column,
+                "endLine": l.end_line,
+                "endColumn": l.end_column,
+            },
+        },
+        "message": { "text": format!("{} ({})", l.what, l.inner) },
+    });
+    if let Some(i) = id {
+        v["id"] = json!(i);
+    }
+    v
+}
+
+fn lint_result(f: &keyproof_rules::Finding, suppression: Option<&str>) -> Value {
+    let rule_index = keyproof_rules::RULES.iter().position(|r| r.code == f.code).unwrap_or(0);
+    let mut text = f.message.clone();
+    if let Some(r) = f.requests.first() {
+        text.push_str(&format!(" — replayed request: {} {} on {} ({})", r.principal, r.action, r.key, r.decision));
+    }
+    let mut v = json!({
+        "ruleId": f.code,
+        "ruleIndex": rule_index,
+        "level": level(f.severity),
+        "message": { "text": text },
+        "locations": f.locations.first().map(|l| vec![lint_location(l, None)]).unwrap_or_default(),
+        "relatedLocations": f.locations.iter().skip(1).enumerate().map(|(i, l)| lint_location(l, Some(i))).collect::<Vec<_>>(),
+        "partialFingerprints": { "keyproofFinding/v1": fingerprint_hash(&f.fingerprint) },
+        "properties": {
+            "key": f.key,
+            "principal": f.principal,
+            "requests": f.requests,
+            "notes": f.notes,
+        },
+    });
+    if let Some(reason) = suppression {
+        v["suppressions"] = json!([{ "kind": "external", "justification": reason }]);
+    }
+    v
+}
+
+/// SARIF 2.1.0 of `keyproof lint`: every rule's metadata with its help, one result per finding
+/// located at the statement or grant (for a key policy, at the `Policy` string of the key file:
+/// GitHub shows lines of real files), suppressed findings with their justification, and the
+/// undetermined questions as notifications.
+pub fn lint_report(report: &keyproof_rules::LintReport, snapshot_dir: Option<&Path>) -> Value {
+    let rules: Vec<Value> = keyproof_rules::RULES
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": { "text": r.summary() },
+                "fullDescription": { "text": r.section("## What it finds").unwrap_or_else(|| r.summary()) },
+                "help": { "text": r.doc(), "markdown": r.doc() },
+                "defaultConfiguration": { "level": level(r.severity) },
+                "properties": {
+                    "tags": ["security", "kms"],
+                    "security-severity": security_severity(r.severity),
+                },
+            });
+            if let Some(uri) = r.references().first() {
+                v["helpUri"] = json!(uri);
+            }
+            v
+        })
+        .collect();
+    let mut results: Vec<Value> = report.findings.iter().map(|f| lint_result(f, None)).collect();
+    results.extend(report.suppressed.iter().map(|s| lint_result(&s.finding, Some(&s.reason))));
+    let notifications: Vec<Value> = report
+        .undetermined
+        .iter()
+        .map(|u| {
+            json!({
+                "level": "warning",
+                "message": { "text": format!("{}: undetermined: {} {} on {}: {}", u.rule, u.principal, u.action, u.key, u.reason) },
+            })
+        })
+        .chain(report.skipped.iter().map(|s| json!({ "level": "note", "message": { "text": format!("not checked: {s}") } })))
+        .collect();
+    let mut run = json!({
+        "tool": { "driver": {
+            "name": "keyproof",
+            "informationUri": "https://github.com/keyproof/keyproof",
+            "version": env!("CARGO_PKG_VERSION"),
+            "rules": rules,
+        } },
+        "invocations": [{ "executionSuccessful": true, "toolExecutionNotifications": notifications }],
+        "results": results,
+    });
+    if let Some(dir) = snapshot_dir {
+        let mut uri = dir.display().to_string().replace('\\', "/");
+        if !uri.ends_with('/') {
+            uri.push('/');
+        }
+        run["originalUriBaseIds"] = json!({ "SNAPSHOT": { "uri": uri } });
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    })
+}

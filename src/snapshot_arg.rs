@@ -21,3 +21,8 @@ pub fn load(dir: Option<&Path>) -> Result<Snapshot, ModelError> {
         }),
     }
 }
+
+/// The embedded demo's files (for `--plan` without `--snapshot`).
+pub fn embedded() -> SnapshotFiles {
+    SnapshotFiles::Embedded { name: DEMO_NAME.to_string(), files: demo::DEMO_FILES.to_vec() }
+}

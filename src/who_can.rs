@@ -3,7 +3,6 @@
 use crate::cli::{Format, WhoCanArgs};
 use crate::err::CliError;
 use crate::output::emit;
-use crate::snapshot_arg;
 use keyproof_model::reference::Reference;
 use keyproof_model::ModelError;
 use keyproof_solver::query::Prover;
@@ -11,7 +10,7 @@ use keyproof_solver::who_can::who_can;
 use std::fmt::Write as _;
 
 pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
-    let snapshot = snapshot_arg::load(args.snapshot.snapshot.as_deref())?;
+    let (snapshot, plan) = crate::plan::load(args.snapshot.snapshot.as_deref(), &args.snapshot.plan)?;
     let action = Reference::get()
         .action(&args.action)
         .filter(|a| a.on_key && args.action.to_ascii_lowercase().starts_with("kms:"))
@@ -57,5 +56,5 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
             emit(&s)?;
         }
     }
-    Ok(if answer.unknown.is_empty() { 0 } else { 2 })
+    Ok(crate::plan::exit(if answer.unknown.is_empty() { 0 } else { 2 }, &plan))
 }

@@ -409,6 +409,37 @@ pub fn build_context(
     ctx.set_one("aws:SecureTransport", "true");
     let via_service = given.keys().any(|k| k.eq_ignore_ascii_case("kms:ViaService"));
     ctx.set_one("aws:ViaAWSService", via_service.to_string());
+    // Keys that follow from others may be given only as they follow: AWS never sends anything
+    // else.
+    let given_value = |name: &str| given.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let bad =
+        |entry: &str, reason: &str| ModelError::InvalidContext { entry: entry.to_string(), reason: reason.to_string() };
+    if let Some(v) = given_value("aws:SecureTransport") {
+        if !v.iter().all(|x| x.eq_ignore_ascii_case("true")) {
+            return Err(bad("aws:SecureTransport", "AWS KMS accepts only HTTPS requests, so it is always true"));
+        }
+    }
+    if let Some(v) = given_value("aws:ViaAWSService") {
+        if !v.iter().all(|x| x.eq_ignore_ascii_case(&via_service.to_string())) {
+            return Err(bad("aws:ViaAWSService", "it is true exactly when kms:ViaService is given"));
+        }
+    }
+    if let Some(v) = given_value("kms:EncryptionContextKeys") {
+        let mut want: Vec<String> = given
+            .keys()
+            .filter(|k| k.to_lowercase().starts_with("kms:encryptioncontext:"))
+            .map(|k| k["kms:EncryptionContext:".len()..].to_string())
+            .collect();
+        let mut have = v.clone();
+        want.sort();
+        have.sort();
+        if want != have {
+            return Err(bad(
+                "kms:EncryptionContextKeys",
+                "it lists the keys of the request's encryption context: give the context as kms:EncryptionContext:<key>=<value> entries",
+            ));
+        }
+    }
     // The caller's entries override the defaults above.
     for (k, values) in given {
         ctx.set_values(k, values.clone());

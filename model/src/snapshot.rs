@@ -7,7 +7,7 @@ use crate::err::ModelError;
 use crate::org::Organization;
 use crate::principal::NamedPrincipal;
 use keyproof_parser::policy::{Policy, PolicyKind};
-use keyproof_parser::snapshot::{read_snapshot, AccountFiles, IamFile, RawGrant, SnapshotFiles};
+use keyproof_parser::snapshot::{read_snapshot, AccountFiles, IamFile, RawGrant, RawSnapshot, SnapshotFiles};
 use keyproof_parser::{ParseError, SourceMap, Span, Spanned};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -180,6 +180,12 @@ impl Snapshot {
     pub fn from_files(files: &SnapshotFiles) -> Result<Snapshot, ModelError> {
         let mut sources = SourceMap::new();
         let raw = read_snapshot(files, &mut sources)?;
+        Snapshot::from_raw(&raw, sources)
+    }
+
+    /// Resolves raw snapshot files (read by [`read_snapshot`], possibly changed since, e.g. by a
+    /// Terraform plan overlay) whose sources are in `sources`.
+    pub fn from_raw(raw: &RawSnapshot, sources: SourceMap) -> Result<Snapshot, ModelError> {
         let scope = raw.root.display().to_string();
         let mut errors = Vec::new();
         let org = raw.organization.as_ref().and_then(|o| Organization::build(o, &sources, &mut errors));
@@ -189,7 +195,7 @@ impl Snapshot {
             accounts: BTreeMap::new(),
             keys: Vec::new(),
             policies: Vec::new(),
-            not_modelled: raw.not_modelled,
+            not_modelled: raw.not_modelled.clone(),
         };
         // Accounts of the organization that have no folder are known by id and name, open world.
         if let Some(org) = &snapshot.org {

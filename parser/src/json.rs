@@ -110,11 +110,19 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
 
 /// Checks that the text is strict JSON before `jsonc-parser` reads it: that parser accepts
 /// members and elements with no comma between them and single-quoted strings, which would read
-/// `{"Effect": "Allow" "Action": "kms:*"}` without a word; `serde_json` rejects them. Its
-/// recursion limit also keeps a deeply nested input from overflowing the stack of the
-/// recursive readers that follow. Returns the first syntax error, if any.
+/// `{"Effect": "Allow" "Action": "kms:*"}` without a word; `serde_json` rejects them (read into
+/// `IgnoredAny`, which allocates nothing). A nesting limit keeps a deeply nested input from
+/// overflowing the stack of the recursive readers that follow. Returns the first syntax error.
 fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Option<ParseError> {
-    let e = serde_json::from_str::<serde_json::Value>(text).err()?;
+    if let Some(at) = too_deep(text) {
+        return Some(ParseError::at(
+            sources,
+            Span::new(id, at, at + 1),
+            format!("invalid JSON: recursion limit exceeded (nested deeper than {MAX_DEPTH} levels)"),
+            "here",
+        ));
+    }
+    let e = serde_json::from_str::<serde::de::IgnoredAny>(text).err()?;
     // serde_json gives a 1-based line and a 1-based byte column; turn them into a byte offset.
     let line_start =
         if e.line() <= 1 { 0 } else { text.match_indices('\n').nth(e.line() - 2).map_or(text.len(), |(i, _)| i + 1) };
@@ -127,6 +135,37 @@ fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Option<ParseE
     let full = e.to_string();
     let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
     Some(ParseError::at(sources, Span::new(id, offset, end), format!("invalid JSON: {message}"), "here"))
+}
+
+/// How deep arrays and objects may nest (serde_json's own default limit).
+const MAX_DEPTH: usize = 128;
+
+/// The byte offset of the first bracket nested deeper than [`MAX_DEPTH`], outside strings.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn convert(sources: &SourceMap, id: SourceId, v: ast::Value<'_>, errors: &mut Errors) -> Json {

@@ -9,6 +9,7 @@ pub mod policy;
 pub mod property;
 pub mod snapshot;
 pub mod source;
+pub mod terraform;
 
 pub use err::ParseError;
 pub use source::{SourceId, SourceMap, Span, Spanned};

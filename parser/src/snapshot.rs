@@ -268,12 +268,87 @@ impl SnapshotFiles {
     }
 }
 
+/// The snapshot's files with their JSON parsed ahead, in parallel: parsing is the bulk of
+/// loading, and it needs the source map only to read. The structural reading that follows is
+/// sequential (it adds embedded documents to the source map).
+struct Files<'a> {
+    files: &'a SnapshotFiles,
+    parsed: std::cell::RefCell<std::collections::HashMap<String, Parsed>>,
+}
+
+/// A file read and parsed: its source and its JSON, or the error.
+type Parsed = Result<(crate::source::SourceId, Json), ParseError>;
+
+impl<'a> Files<'a> {
+    fn new(files: &'a SnapshotFiles, sources: &mut SourceMap) -> Files<'a> {
+        use rayon::prelude::*;
+        let mut rels: Vec<String> = Vec::new();
+        if files.is_file("organization.json") {
+            rels.push("organization.json".into());
+        }
+        for account in files.list("accounts").unwrap_or_default() {
+            for name in ["not-collected.json", "iam.json"] {
+                let rel = format!("accounts/{account}/{name}");
+                if files.is_file(&rel) {
+                    rels.push(rel);
+                }
+            }
+            let kms = format!("accounts/{account}/kms");
+            for region in files.list(&kms).unwrap_or_default() {
+                for file in files.list(&format!("{kms}/{region}")).unwrap_or_default() {
+                    let rel = format!("{kms}/{region}/{file}");
+                    if file.ends_with(".json") && files.is_file(&rel) {
+                        rels.push(rel);
+                    }
+                }
+            }
+        }
+        let texts: Vec<(String, Result<String, ParseError>)> = rels
+            .into_par_iter()
+            .map(|rel| {
+                let text = files.read(&rel);
+                (rel, text)
+            })
+            .collect();
+        let mut ids = Vec::new();
+        let mut parsed = std::collections::HashMap::new();
+        for (rel, text) in texts {
+            match text {
+                Ok(t) => ids.push((rel.clone(), sources.add(rel, t, None))),
+                Err(e) => {
+                    parsed.insert(rel, Err(e));
+                }
+            }
+        }
+        let shared: &SourceMap = sources;
+        let results: Vec<(String, Parsed)> =
+            ids.into_par_iter().map(|(rel, id)| (rel, parse_json(shared, id).map(|j| (id, j)))).collect();
+        parsed.extend(results);
+        Files { files, parsed: std::cell::RefCell::new(parsed) }
+    }
+
+    fn is_file(&self, rel: &str) -> bool {
+        self.files.is_file(rel)
+    }
+
+    fn is_dir(&self, rel: &str) -> bool {
+        self.files.is_dir(rel)
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<String>, ParseError> {
+        self.files.list(rel)
+    }
+}
+
 fn read_file(
     sources: &mut SourceMap,
-    files: &SnapshotFiles,
+    files: &Files<'_>,
     rel: &str,
 ) -> Result<(crate::source::SourceId, Json), ParseError> {
-    let text = files.read(rel)?;
+    if let Some(done) = files.parsed.borrow_mut().remove(rel) {
+        return done;
+    }
+    let text = files.files.read(rel)?;
     let id = sources.add(rel.to_string(), text, None);
     let json = parse_json(sources, id)?;
     Ok((id, json))
@@ -292,10 +367,11 @@ pub fn read_snapshot_dir(root: &Path, sources: &mut SourceMap) -> Result<RawSnap
 }
 
 /// Reads a snapshot from a folder or from embedded files.
-pub fn read_snapshot(files: &SnapshotFiles, sources: &mut SourceMap) -> Result<RawSnapshot, ParseError> {
+pub fn read_snapshot(snapshot_files: &SnapshotFiles, sources: &mut SourceMap) -> Result<RawSnapshot, ParseError> {
+    let files = &Files::new(snapshot_files, sources);
     let mut errors: Vec<ParseError> = Vec::new();
     let mut snapshot = RawSnapshot {
-        root: match files {
+        root: match snapshot_files {
             SnapshotFiles::Dir(p) => p.clone(),
             SnapshotFiles::Embedded { name, .. } => PathBuf::from(name),
         },
@@ -338,11 +414,11 @@ pub fn read_snapshot(files: &SnapshotFiles, sources: &mut SourceMap) -> Result<R
         }
     } else if snapshot.organization.is_none() && errors.is_empty() {
         errors.push(ParseError::Snapshot {
-            message: format!("`{}` holds neither organization.json nor accounts/", files.describe()),
+            message: format!("`{}` holds neither organization.json nor accounts/", snapshot_files.describe()),
             help: Some("a snapshot is a folder in the layout of `keyproof collect` (see README)".into()),
         });
     }
-    ParseError::collect(files.describe(), errors)?;
+    ParseError::collect(snapshot_files.describe(), errors)?;
     Ok(snapshot)
 }
 
@@ -351,7 +427,7 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn read_account(sources: &mut SourceMap, files: &SnapshotFiles, account_id: &str) -> Result<AccountFiles, ParseError> {
+fn read_account(sources: &mut SourceMap, files: &Files<'_>, account_id: &str) -> Result<AccountFiles, ParseError> {
     let mut errors = Vec::new();
     let mut account = AccountFiles {
         id: account_id.to_string(),

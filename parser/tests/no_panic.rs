@@ -113,8 +113,9 @@ fn the_unmutated_key_policy_is_valid() {
 
 #[test]
 fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
-    for open in ["[", "{\"a\":"] {
-        let text = open.repeat(100_000);
+    for (open, close) in [("[", ""), ("{\"a\":", ""), ("[", "]"), ("{\"a\":", "}")] {
+        // Unclosed, and closed: a valid document nested too deep is refused all the same.
+        let text = format!("{}1{}", open.repeat(100_000), close.repeat(100_000));
         let mut sources = SourceMap::new();
         let id = sources.add("deep.json", text, None);
         let e = parse_json(&sources, id).unwrap_err();

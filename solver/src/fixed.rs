@@ -61,6 +61,15 @@ pub fn decide_fixed(snapshot: &Snapshot, bounds: &Bounds, request: &Request) -> 
         })
         .collect();
     other_ec.sort();
+    // The request's spellings of named encryption context keys.
+    for k in request.context.keys() {
+        if let Some(prefix) = k.get(..22).filter(|p| p.eq_ignore_ascii_case("kms:EncryptionContext:")) {
+            let _ = prefix;
+            if let Some(v) = sc.spelling_var(&k[22..]) {
+                pins.push(str_eq(Str::Var(v), Str::Lit(k[22..].to_string())));
+            }
+        }
+    }
     for kv in sc.request_keys() {
         if kv.name == "keyproof:other-encryption-context-keys" {
             for (i, (p, v)) in kv.slots.iter().enumerate() {

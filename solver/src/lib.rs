@@ -3,6 +3,7 @@
 //! context. Only [`z3_backend`] names the `z3` crate.
 
 pub mod check;
+pub mod diff;
 pub mod domain;
 pub mod encode;
 pub mod err;

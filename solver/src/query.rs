@@ -8,11 +8,20 @@ use crate::encode::context::{Bounds, Sym, SymContext, SymVal};
 use crate::encode::{allowed, Target};
 use crate::term::{and, constant, eval, in_re, not, or, str_eq, Re, Sort, Str, Term, VarRole};
 use crate::z3_backend::{check, Answer, Value};
-use keyproof_model::context::{build_context, is_outside_reason, resolve_principal, Request};
+use keyproof_model::context::{
+    build_context, is_outside_reason, resolve_principal, Context, Request, ResolvedPrincipal,
+};
+use keyproof_model::eval::key_policy::works_cross_account;
+use keyproof_model::eval::statement::{named_matches, principal_matches, MatchKind};
+use keyproof_model::eval::Subject;
 use keyproof_model::eval::{decide, Decision, Verdict};
+use keyproof_model::principal::PrincipalRef;
 use keyproof_model::reference::{KmsAction, Reference};
 use keyproof_model::snapshot::{Key, Snapshot};
+use keyproof_model::tri::Tri;
 use keyproof_model::wildcard::glob;
+use keyproof_model::wildcard::{action_matches, resource_matches};
+use keyproof_parser::policy::Effect;
 use keyproof_parser::property::ContextCond;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -97,59 +106,16 @@ impl<'s> Prover<'s> {
             Ok(p) => p,
             Err(e) => return Can::Unknown(format!("cannot resolve `{}`: {e}", member.principal)),
         };
+        if !self.may_be_allowed(&principal, action, key) {
+            return Can::No;
+        }
         let base = match build_context(self.snapshot, &principal, key, action, &BTreeMap::new()) {
             Ok(b) => b,
             Err(e) => return Can::Unknown(e.to_string()),
         };
         let mut sc = SymContext::new(&base, &self.bounds);
         sc.session_tags = principal.role.is_some_and(|r| r.session_tags_allowed());
-        // The name of a representative principal is a variable.
-        let mut name_var = None;
-        if let Kind::AnyOf(_) | Kind::AnyOtherAccount = &member.kind {
-            let account = match &member.kind {
-                Kind::AnyOf(a) => a.clone(),
-                _ => crate::domain::OTHER_ACCOUNT.to_string(),
-            };
-            let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the principal".into()));
-            let mut dom = vec![or([
-                in_re(
-                    Str::Var(v),
-                    Re::Concat(vec![
-                        Re::Lit(format!("arn:aws:iam::{account}:role/")),
-                        name_chars(),
-                        Re::Star(Box::new(name_chars())),
-                    ]),
-                ),
-                in_re(
-                    Str::Var(v),
-                    Re::Concat(vec![
-                        Re::Lit(format!("arn:aws:iam::{account}:user/")),
-                        name_chars(),
-                        Re::Star(Box::new(name_chars())),
-                    ]),
-                ),
-            ])];
-            for named in self.named_outside.get(&account).into_iter().flatten() {
-                dom.push(not(str_eq(Str::Var(v), Str::Lit(named.clone()))));
-            }
-            sc.side.push(and(dom));
-            sc.overrides.insert(
-                "aws:principalarn".into(),
-                Sym::Single {
-                    present: constant(true),
-                    value: SymVal::Str(Str::Var(v)),
-                    kind: keyproof_model::reference::KeyType::Arn,
-                },
-            );
-            let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
-            sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
-            sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
-            name_var = Some(v);
-        }
-        if member.kind == Kind::AnyOtherService {
-            let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
-            sc.overrides.insert("aws:principalservicename".into(), Sym::Unknown(why));
-        }
+        let name_var = represent(member, &mut sc, &self.named_outside);
         let target = Target { snapshot: self.snapshot, principal: &principal, action, key, base: &base };
         let mut goal = allowed(&target, &mut sc);
         if let Some(c) = cond {
@@ -201,14 +167,125 @@ impl<'s> Prover<'s> {
         }
     }
 
+    /// A necessary condition for the request to be allowed, decided in Rust from the snapshot
+    /// alone: some grant names the principal for the operation, or some key policy Allow
+    /// statement covers the action and names the principal in a way that can allow it (directly,
+    /// or through IAM policies of the principal that cover the action and the key). SCPs, RCPs,
+    /// denies and conditions can only narrow this, so `false` means no request is allowed; the
+    /// encoding decides everything else. Most principals of a large organization stop here.
+    pub fn may_be_allowed(&self, p: &ResolvedPrincipal<'_>, action: &'static KmsAction, key: &Key) -> bool {
+        if p.r == PrincipalRef::Anonymous {
+            return false;
+        }
+        let ctx = Context::new(action);
+        let s = Subject { snapshot: self.snapshot, principal: p, action, key, ctx: &ctx, knockout: None };
+        let op = action.name.as_str();
+        if op == "RetireGrant" && !key.grants.is_empty() {
+            return true;
+        }
+        if key.grants.iter().any(|g| {
+            g.operations.iter().any(|o| o.value == op) && !named_matches(&g.grantee_principal, &s).0.is_false()
+        }) {
+            return true;
+        }
+        let action_name = format!("kms:{op}");
+        let same = s.same_account();
+        let root = matches!(p.r, PrincipalRef::Root { .. });
+        let service = matches!(p.r, PrincipalRef::Service(_));
+        let policy = &self.snapshot.policy(key.policy).document;
+        let mut identity: Option<bool> = None;
+        for stmt in &policy.statements {
+            if stmt.effect.value != Effect::Allow || stmt.resource.is_none() {
+                continue;
+            }
+            let (Some(a), Some(pe)) = (&stmt.action, &stmt.principal) else { continue };
+            if a.values.iter().any(|x| action_matches(&x.value, &action_name)) == a.negated {
+                continue;
+            }
+            let matches =
+                if pe.negated { vec![(Tri::Unknown, MatchKind::Everyone)] } else { principal_matches(pe, &s) };
+            for (_, kind) in matches {
+                let direct = match kind {
+                    MatchKind::Everyone | MatchKind::Service if service => true,
+                    _ if service => false,
+                    MatchKind::Everyone | MatchKind::Exact | MatchKind::Service | MatchKind::RoleArn => same,
+                    MatchKind::Account => same && root,
+                };
+                if direct {
+                    return true;
+                }
+                if !same && !works_cross_account(op) {
+                    continue;
+                }
+                if *identity.get_or_insert_with(|| identity_may_allow(self.snapshot, p, &action_name, key)) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Every account the snapshot names.
     pub fn mentioned(&self) -> &BTreeSet<String> {
         &self.mentioned
     }
+
+    /// The principals the snapshot names in each account outside it.
+    pub fn named_outside(&self) -> &HashMap<String, Vec<String>> {
+        &self.named_outside
+    }
+}
+
+/// Sets up the symbolic context for a member of the principal domain: the name of a
+/// representative principal ("any principal of account A") is a variable, distinct from every
+/// principal the snapshot names in that account. Returns that variable.
+pub fn represent(
+    member: &Member,
+    sc: &mut SymContext<'_>,
+    named_outside: &HashMap<String, Vec<String>>,
+) -> Option<crate::term::VarId> {
+    if member.kind == Kind::AnyOtherService {
+        let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
+        sc.overrides.insert("aws:principalservicename".into(), Sym::Unknown(why));
+        return None;
+    }
+    let account = match &member.kind {
+        Kind::AnyOf(a) => a.clone(),
+        Kind::AnyOtherAccount => crate::domain::OTHER_ACCOUNT.to_string(),
+        _ => return None,
+    };
+    let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the principal".into()));
+    let name = |kind: &str| {
+        in_re(
+            Str::Var(v),
+            Re::Concat(vec![
+                Re::Lit(format!("arn:aws:iam::{account}:{kind}/")),
+                name_chars(),
+                Re::Star(Box::new(name_chars())),
+            ]),
+        )
+    };
+    let mut dom = vec![or([name("role"), name("user")])];
+    for named in named_outside.get(&account).into_iter().flatten() {
+        dom.push(not(str_eq(Str::Var(v), Str::Lit(named.clone()))));
+    }
+    sc.side.push(and(dom));
+    sc.overrides.insert(
+        "aws:principalarn".into(),
+        Sym::Single {
+            present: constant(true),
+            value: SymVal::Str(Str::Var(v)),
+            kind: keyproof_model::reference::KeyType::Arn,
+        },
+    );
+    let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
+    sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
+    sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
+    Some(v)
 }
 
 /// Reads a concrete request back from a model.
-fn read_request(
+pub fn read_request(
     member: &Member,
     action: &KmsAction,
     key: &Key,
@@ -239,8 +316,16 @@ fn read_request(
                 vals.push(text_of(v, values));
             }
         }
+        // A named encryption context key as the request spells it.
+        let name = match kv.name.get(..22).filter(|p| p.eq_ignore_ascii_case("kms:EncryptionContext:")) {
+            Some(_) => match sc.spelling_var(&kv.name[22..]).and_then(|v| values.get(&v)) {
+                Some(Value::Str(spelled)) => format!("kms:EncryptionContext:{spelled}"),
+                _ => kv.name.clone(),
+            },
+            None => kv.name.clone(),
+        };
         if !vals.is_empty() {
-            context.insert(kv.name.clone(), vals);
+            context.insert(name, vals);
         }
     }
     Request { principal, action: format!("kms:{}", action.name), key: key.arn.clone(), context }
@@ -349,4 +434,34 @@ fn value_test(key: &str, sc: &mut SymContext<'_>, test: impl Fn(Tested) -> Term)
 /// The KMS actions on keys an action pattern covers (`kms:*`, `kms:Generate*`).
 pub fn actions_matching(pattern: &str) -> Vec<&'static KmsAction> {
     Reference::get().actions().filter(|a| a.on_key && glob(pattern, &format!("kms:{}", a.name), true)).collect()
+}
+
+/// Whether the principal's own IAM side can allow the action on the key: unknown IAM, the root
+/// user, or an Allow statement covering the action and possibly the key in its policies (and in
+/// its boundary, if any). Conditions are not looked at.
+fn identity_may_allow(snapshot: &Snapshot, p: &ResolvedPrincipal<'_>, action_name: &str, key: &Key) -> bool {
+    if !p.identity_known || matches!(p.r, PrincipalRef::Root { .. }) {
+        return true;
+    }
+    let covers = |ids: &[keyproof_model::snapshot::PolicyId]| {
+        ids.iter().any(|&id| {
+            snapshot.policy(id).document.statements.iter().any(|st| {
+                st.effect.value == Effect::Allow
+                    && st
+                        .action
+                        .as_ref()
+                        .is_some_and(|a| a.values.iter().any(|x| action_matches(&x.value, action_name)) != a.negated)
+                    && st.resource.as_ref().is_some_and(|r| {
+                        r.negated
+                            || r.values.iter().any(|x| x.value.contains("${") || resource_matches(&x.value, &key.arn))
+                    })
+            })
+        })
+    };
+    let (policies, boundary) = match (p.role, p.user) {
+        (Some(r), _) => (&r.policies, r.boundary),
+        (None, Some(u)) => (&u.policies, u.boundary),
+        (None, None) => return false,
+    };
+    covers(policies) && boundary.is_none_or(|b| covers(&[b]))
 }

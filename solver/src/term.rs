@@ -310,23 +310,6 @@ impl fmt::Display for Term {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constructors_fold() {
-        let x = var(VarId(0));
-        assert_eq!(and([TRUE, x.clone()]), x);
-        assert_eq!(and([FALSE, x.clone()]), FALSE);
-        assert_eq!(or([TRUE, x.clone()]), TRUE);
-        assert_eq!(or([FALSE, FALSE]), FALSE);
-        assert_eq!(not(not(x.clone())), x);
-        assert_eq!(str_eq(Str::Lit("a".into()), Str::Lit("a".into())), TRUE);
-        assert_eq!(and([x.clone(), x.clone()]), x);
-    }
-}
-
 /// Evaluates a term under a model (strings from the Rust string solver, the rest from Z3). A
 /// variable without a value takes its sort's default.
 pub fn eval(t: &Term, values: &std::collections::HashMap<VarId, crate::z3_backend::Value>) -> bool {
@@ -386,5 +369,22 @@ pub fn eval(t: &Term, values: &std::collections::HashMap<VarId, crate::z3_backen
             let mask = if *p == 0 { 0 } else { u128::MAX << (128 - u32::from(*p)) };
             x & mask == a & mask
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_fold() {
+        let x = var(VarId(0));
+        assert_eq!(and([TRUE, x.clone()]), x);
+        assert_eq!(and([FALSE, x.clone()]), FALSE);
+        assert_eq!(or([TRUE, x.clone()]), TRUE);
+        assert_eq!(or([FALSE, FALSE]), FALSE);
+        assert_eq!(not(not(x.clone())), x);
+        assert_eq!(str_eq(Str::Lit("a".into()), Str::Lit("a".into())), TRUE);
+        assert_eq!(and([x.clone(), x.clone()]), x);
     }
 }

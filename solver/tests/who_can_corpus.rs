@@ -2,6 +2,13 @@
 //! principal listed has a request the evaluator allows; every corpus case the evaluator allows
 //! names a principal who-can lists.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failed check panics and says what failed"
+)]
+
 use keyproof_model::context::Request;
 use keyproof_model::reference::Reference;
 use keyproof_model::{decide, Snapshot, Verdict};
@@ -34,6 +41,9 @@ fn folders(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A corpus case: its name, its request, its expected decision.
+type Case = (String, Request, String);
+
 #[test]
 fn who_can_matches_the_evaluator_principal_by_principal() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
@@ -45,7 +55,7 @@ fn who_can_matches_the_evaluator_principal_by_principal() {
         let domain = prover.domain(&[]);
         let doc: toml::Value = toml::from_str(&std::fs::read_to_string(folder.join("cases.toml")).unwrap()).unwrap();
         // (action, key ARN) → cases
-        let mut groups: HashMap<(String, String), Vec<(String, Request, String)>> = HashMap::new();
+        let mut groups: HashMap<(String, String), Vec<Case>> = HashMap::new();
         for case in doc.get("case").and_then(|c| c.as_array()).cloned().unwrap_or_default() {
             let get = |k: &str| case.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let context: BTreeMap<String, Vec<String>> = case

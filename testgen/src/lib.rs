@@ -740,7 +740,8 @@ impl Gen {
                 }
             }
             // Half of the roles accept session tags, so that requests may give `aws:PrincipalTag/*`.
-            let trust_actions = if self.chance(0.5) { json!(["sts:AssumeRole", "sts:TagSession"]) } else { json!("sts:AssumeRole") };
+            let trust_actions =
+                if self.chance(0.5) { json!(["sts:AssumeRole", "sts:TagSession"]) } else { json!("sts:AssumeRole") };
             let mut role = json!({
                 "Path": path, "RoleName": r.name, "RoleId": format!("AROA{}{:04}", &id[..8], ri), "Arn": r.arn,
                 "CreateDate": "2024-03-12T10:15:30+00:00",

@@ -57,6 +57,18 @@ impl Bounds {
     pub fn slots(&self, key: &str) -> usize {
         (self.conditions.get(&key.to_lowercase()).copied().unwrap_or(0) + 1).max(2)
     }
+
+    /// The bounds of two snapshots at once (`keyproof diff` encodes both over one context):
+    /// the larger slot count of every key, and every encryption context key either names.
+    pub fn merge(&mut self, other: &Bounds) {
+        for (k, n) in &other.conditions {
+            let mine = self.conditions.entry(k.clone()).or_default();
+            *mine = (*mine).max(*n);
+        }
+        for (k, v) in &other.ec_names {
+            self.ec_names.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
 }
 
 /// A symbolic value of a context key.
@@ -123,6 +135,14 @@ pub struct SymContext<'c> {
     /// The principal is a role session that may carry session tags: `aws:PrincipalTag/…` is the
     /// role's tag or whatever the session sets.
     pub session_tags: bool,
+    /// Free choices that stand for one fact of the world outside the snapshot, by a name of that
+    /// fact (see [`SymContext::unknown_fact`]): two encodings over this context (`keyproof
+    /// diff`'s after and before) see the same variable for the same fact.
+    facts: HashMap<String, VarId>,
+    /// How the request spells each named encryption context key (lower case → variable):
+    /// `kms:EncryptionContext:<key>` matches any spelling, `kms:EncryptionContextKeys` carries
+    /// the request's own (KMS API GrantConstraints; KDG conditions-kms).
+    spellings: HashMap<String, VarId>,
 }
 
 /// How a counterexample's context is read back.
@@ -144,7 +164,25 @@ impl<'c> SymContext<'c> {
             fixed: None,
             overrides: HashMap::new(),
             session_tags: false,
+            facts: HashMap::new(),
+            spellings: HashMap::new(),
         }
+    }
+
+    /// A free boolean for one named fact outside the snapshot (the IAM side of a principal
+    /// whose account was not collected): the same fact gets the same variable, so that two
+    /// encodings over this context cannot disagree about the world outside the snapshot.
+    pub fn unknown_fact(&mut self, fact: &str, why: impl Into<String>) -> Term {
+        let why = why.into();
+        if !self.unknowns.contains(&why) {
+            self.unknowns.push(why.clone());
+        }
+        if let Some(v) = self.facts.get(fact) {
+            return Term::Var(*v);
+        }
+        let v = self.vars.fresh(Sort::Bool, VarRole::Unknown(why));
+        self.facts.insert(fact.to_string(), v);
+        Term::Var(v)
     }
 
     /// A free boolean for something unknown, with its reason recorded.
@@ -235,6 +273,24 @@ impl<'c> SymContext<'c> {
         sym
     }
 
+    /// The request's spelling of a named encryption context key: a variable equal to the name
+    /// up to case.
+    pub fn spelling(&mut self, name: &str) -> Str {
+        let lower = name.to_lowercase();
+        if let Some(v) = self.spellings.get(&lower) {
+            return Str::Var(*v);
+        }
+        let v = self.vars.fresh(Sort::Str, VarRole::Value { key: format!("keyproof:spelling:{name}"), slot: 0 });
+        self.side.push(in_re(Str::Var(v), Re::LitNoCase(name.to_string())));
+        self.spellings.insert(lower, v);
+        Str::Var(v)
+    }
+
+    /// The spelling variable of a named encryption context key, if one was made.
+    pub fn spelling_var(&self, name: &str) -> Option<VarId> {
+        self.spellings.get(&name.to_lowercase()).copied()
+    }
+
     /// The encryption context slot of one key name.
     fn ec_slot(&mut self, name: &str) -> Sym {
         self.single(&format!("kms:EncryptionContext:{name}"), KeyType::String, false)
@@ -314,8 +370,11 @@ impl<'c> SymContext<'c> {
         }
         if lower == "kms:encryptioncontextkeys" {
             let (named, _) = self.encryption_context();
-            let mut slots: Vec<(Term, SymVal)> =
-                named.into_iter().map(|(n, p, _)| (p, SymVal::Str(Str::Lit(n)))).collect();
+            let mut slots: Vec<(Term, SymVal)> = Vec::new();
+            for (n, p, _) in named {
+                let spelled = self.spelling(&n);
+                slots.push((p, SymVal::Str(spelled)));
+            }
             for (p, s) in self.other_ec_slots() {
                 slots.push((p, SymVal::Str(s)));
             }

@@ -39,10 +39,14 @@ pub fn identity_side(t: &Target<'_>, sc: &mut SymContext<'_>) -> SymIdentity {
             p.r.arn(),
             p.account_id().unwrap_or("?")
         );
+        // One fact each, named after the principal and the question: `keyproof diff` encodes
+        // the states before and after a change over one context, and the world outside the
+        // snapshot is the same in both.
+        let fact = |part: &str| format!("iam:{part}:{}:kms:{}:{}", p.r.arn(), t.action.name, t.key.arn);
         return SymIdentity {
-            allow: sc.unknown(why.clone()),
-            boundary_allow: sc.unknown(why.clone()),
-            deny: sc.unknown(why),
+            allow: sc.unknown_fact(&fact("allow"), why.clone()),
+            boundary_allow: sc.unknown_fact(&fact("boundary"), why.clone()),
+            deny: sc.unknown_fact(&fact("deny"), why),
         };
     }
     let (policies, boundary): (&[PolicyId], Option<PolicyId>) = match (p.role, p.user) {

@@ -1,0 +1,318 @@
+//! What every rule reads: the snapshot, the settings with their defaults resolved, and the
+//! prover with a cache of its answers (several rules ask the same questions).
+
+use crate::config::Config;
+use crate::err::RulesError;
+use keyproof_model::principal::NamedPrincipal;
+use keyproof_model::reference::Reference;
+use keyproof_model::snapshot::Key;
+use keyproof_model::wildcard::{action_matches, glob};
+use keyproof_model::Snapshot;
+use keyproof_parser::policy::{Effect, PrincipalKind};
+use keyproof_parser::property::ContextCond;
+use keyproof_parser::{Span, Spanned};
+use keyproof_solver::domain::{Kind, Member};
+use keyproof_solver::query::{Can, Prover, Witness};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// The answer to one access question, as the rules use it.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Allowed: a request found by the solver and replayed through the evaluator.
+    Yes(Box<Witness>),
+    No,
+    /// Not decided; the reason is recorded as an undetermined check of the rule.
+    Unknown,
+}
+
+impl Answer {
+    pub fn witness(&self) -> Option<&Witness> {
+        match self {
+            Answer::Yes(w) => Some(w),
+            _ => None,
+        }
+    }
+}
+
+/// A question a rule could not decide: never a silent pass.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Undetermined {
+    pub rule: String,
+    pub key: String,
+    pub principal: String,
+    pub action: String,
+    pub reason: String,
+}
+
+pub struct LintContext<'s> {
+    pub snapshot: &'s Snapshot,
+    pub config: &'s Config,
+    pub prover: Prover<'s>,
+    pub domain: Vec<Member>,
+    /// The security accounts: configured, or inferred (see `security_note`).
+    pub security: Vec<String>,
+    /// Set when the security accounts were inferred, to be said in the findings that use them.
+    pub security_note: Option<String>,
+    cache: Mutex<HashMap<String, Answer>>,
+    undetermined: Mutex<Vec<Undetermined>>,
+    skipped: Mutex<Vec<(String, String)>>,
+}
+
+/// A `where` condition: the request does not go through an AWS service.
+pub fn without_service() -> ContextCond {
+    ContextCond::Not(Box::new(ContextCond::Exists(spanned("kms:ViaService"))))
+}
+
+/// A `where` condition: `key` has one of `values`.
+pub fn one_of(key: &str, values: &[String]) -> ContextCond {
+    ContextCond::In { key: spanned(key), values: values.iter().map(|v| spanned(v)).collect() }
+}
+
+fn spanned(s: &str) -> Spanned<String> {
+    Spanned::new(s.to_string(), Span::default())
+}
+
+impl<'s> LintContext<'s> {
+    pub fn new(snapshot: &'s Snapshot, config: &'s Config, timeout_ms: u32) -> LintContext<'s> {
+        let prover = Prover::new(snapshot, timeout_ms, &[]);
+        let domain = prover.domain(&[]);
+        let (security, security_note) = if config.security_accounts.is_empty() {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for k in snapshot.keys().iter().filter(|k| k.customer_managed) {
+                *counts.entry(k.account.as_str()).or_default() += 1;
+            }
+            // The most keys wins; on a tie, the smallest account id (BTreeMap order, max_by
+            // keeps the last maximum, so compare on the reversed id).
+            let best = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(a, _)| a.to_string());
+            let note = best.as_ref().map(|a| {
+                format!(
+                    "security account inferred: {a} owns the most customer managed keys (set `security_accounts` in keyproof.toml)"
+                )
+            });
+            (best.into_iter().collect(), note)
+        } else {
+            (config.security_accounts.clone(), None)
+        };
+        LintContext {
+            snapshot,
+            config,
+            prover,
+            domain,
+            security,
+            security_note,
+            cache: Mutex::new(HashMap::new()),
+            undetermined: Mutex::new(Vec::new()),
+            skipped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Can `member` perform `kms:<action>` on `key` (under `cond`)? Answers are cached; an
+    /// undecided question is recorded for `rule`.
+    pub fn can(
+        &self,
+        rule: &str,
+        member: &Member,
+        action: &str,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Result<Answer, RulesError> {
+        let cache_key = format!("{}|{action}|{}|{cond:?}", member.principal, key.arn);
+        if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
+            if matches!(a, Answer::Unknown) {
+                // Record it for this rule too.
+                self.answer(rule, member, action, key, cond)?;
+            }
+            return Ok(a);
+        }
+        let a = self.answer(rule, member, action, key, cond)?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(cache_key, a.clone());
+        }
+        Ok(a)
+    }
+
+    fn answer(
+        &self,
+        rule: &str,
+        member: &Member,
+        action: &str,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Result<Answer, RulesError> {
+        let Some(kms_action) = Reference::get().action(&format!("kms:{action}")) else {
+            return Err(RulesError::Internal { rule: rule.into(), message: format!("no action kms:{action}") });
+        };
+        Ok(match self.prover.can(member, kms_action, key, cond) {
+            Can::Yes(w) => Answer::Yes(w),
+            Can::No => Answer::No,
+            Can::Unknown(reason) => {
+                if let Ok(mut u) = self.undetermined.lock() {
+                    let entry = Undetermined {
+                        rule: rule.to_string(),
+                        key: key.arn.clone(),
+                        principal: member.describe(),
+                        action: format!("kms:{action}"),
+                        reason,
+                    };
+                    if !u.contains(&entry) {
+                        u.push(entry);
+                    }
+                }
+                Answer::Unknown
+            }
+            Can::Internal(message) => return Err(RulesError::Internal { rule: rule.into(), message }),
+        })
+    }
+
+    /// Every member of the domain (filtered by `keep`) with its answer, decided in parallel.
+    pub fn who(
+        &self,
+        rule: &str,
+        action: &str,
+        key: &Key,
+        cond: Option<&ContextCond>,
+        keep: impl Fn(&Member) -> bool + Sync,
+    ) -> Result<Vec<(&Member, Answer)>, RulesError> {
+        self.domain
+            .par_iter()
+            .filter(|m| keep(m))
+            .map(|m| self.can(rule, m, action, key, cond).map(|a| (m, a)))
+            .collect()
+    }
+
+    /// Records what a rule could not check for lack of input (not a question of access).
+    pub fn skipped(&self, rule: &str, why: String) {
+        if let Ok(mut s) = self.skipped.lock() {
+            s.push((rule.to_string(), why));
+        }
+    }
+
+    /// What the rules skipped, as (rule, why).
+    pub fn skipped_list(&self) -> Vec<(String, String)> {
+        self.skipped.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The undecided questions so far.
+    pub fn undetermined(&self) -> Vec<Undetermined> {
+        let mut u = self.undetermined.lock().map(|u| u.clone()).unwrap_or_default();
+        u.sort();
+        u
+    }
+
+    pub fn is_security(&self, account: &str) -> bool {
+        self.security.iter().any(|a| a == account)
+    }
+
+    pub fn is_trusted(&self, account: &str) -> bool {
+        self.config.trusted_accounts.iter().any(|a| a == account)
+    }
+
+    /// Whether an account is inside: in the organization, or, for a snapshot without one,
+    /// collected in the snapshot.
+    pub fn is_inside(&self, account: &str) -> bool {
+        match &self.snapshot.org {
+            Some(org) => org.contains_account(account),
+            None => self.snapshot.account(account).is_some(),
+        }
+    }
+
+    /// A member outside the organization (and not trusted). Service principals and "any other
+    /// account" are not counted here (KP005 covers the latter).
+    pub fn is_external(&self, m: &Member) -> bool {
+        match (&m.kind, &m.account) {
+            (Kind::Service | Kind::AnyOtherService | Kind::AnyOtherAccount, _) => false,
+            (_, Some(a)) => !self.is_inside(a) && !self.is_trusted(a),
+            (_, None) => false,
+        }
+    }
+
+    /// The cryptographic operations a key can be used for, by its key usage.
+    pub fn use_actions(&self, key: &Key) -> &'static [&'static str] {
+        match key.key_usage.as_deref() {
+            Some("SIGN_VERIFY") => &["Sign"],
+            Some("GENERATE_VERIFY_MAC") => &["GenerateMac"],
+            Some("KEY_AGREEMENT") => &["DeriveSharedSecret"],
+            _ if key.key_spec.as_deref().is_some_and(|s| s != "SYMMETRIC_DEFAULT") => &["Decrypt"],
+            _ => &["Decrypt", "Encrypt", "GenerateDataKey"],
+        }
+    }
+
+    /// The first use action a member can perform, with its witness.
+    pub fn can_use(&self, rule: &str, m: &Member, key: &Key, cond: Option<&ContextCond>) -> Result<Answer, RulesError> {
+        let mut unknown = false;
+        for a in self.use_actions(key) {
+            match self.can(rule, m, a, key, cond)? {
+                Answer::Yes(w) => return Ok(Answer::Yes(w)),
+                Answer::Unknown => unknown = true,
+                Answer::No => {}
+            }
+        }
+        Ok(if unknown { Answer::Unknown } else { Answer::No })
+    }
+
+    /// The principals allowed to administer `key` (ARN patterns), and whether they were inferred.
+    pub fn admins(&self, key: &Key) -> (Vec<String>, bool) {
+        if !self.config.key_admins.is_empty() {
+            return (self.config.key_admins.clone(), false);
+        }
+        let mut out = vec![format!("arn:aws:iam::{}:root", key.account)];
+        let policy = &self.snapshot.policy(key.policy).document;
+        for s in &policy.statements {
+            if s.effect.value != Effect::Allow {
+                continue;
+            }
+            let Some(actions) = &s.action else { continue };
+            let administers = ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"]
+                .iter()
+                .any(|a| actions.values.iter().any(|p| action_matches(&p.value, a)) != actions.negated);
+            let Some(pe) = &s.principal else { continue };
+            if !administers || pe.negated {
+                continue;
+            }
+            for e in &pe.entries {
+                if e.kind == PrincipalKind::Aws {
+                    if let NamedPrincipal::Arn(arn) = NamedPrincipal::from_aws(&e.value.value) {
+                        out.push(arn);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        (out, true)
+    }
+
+    /// Whether a principal ARN is one of the key's administrators.
+    pub fn is_admin(&self, key: &Key, principal: &str) -> bool {
+        let (patterns, _) = self.admins(key);
+        let role_arn = session_role(principal);
+        patterns.iter().any(|p| glob(p, principal, false) || role_arn.as_deref().is_some_and(|r| glob(p, r, false)))
+    }
+
+    /// The note a finding gets when it relies on inferred administrators.
+    pub fn admins_note(&self, key: &Key) -> Option<String> {
+        let (patterns, inferred) = self.admins(key);
+        inferred.then(|| {
+            format!(
+                "key administrators inferred from the key policy: {} (set `key_admins` in keyproof.toml)",
+                patterns.join(", ")
+            )
+        })
+    }
+
+    /// Whether a key selector (ARN, id, alias, alias ARN) names `key`.
+    pub fn selects(&self, selector: &str, key: &Key) -> bool {
+        self.snapshot.find_keys(selector).iter().any(|k| k.arn == key.arn)
+    }
+}
+
+/// `arn:aws:iam::A:role/R` for a session `arn:aws:sts::A:assumed-role/R/S`.
+fn session_role(principal: &str) -> Option<String> {
+    let rest = principal.strip_prefix("arn:aws:sts::")?;
+    let (account, res) = rest.split_once(':')?;
+    let role = res.strip_prefix("assumed-role/")?.split('/').next()?;
+    Some(format!("arn:aws:iam::{account}:role/{role}"))
+}

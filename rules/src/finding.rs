@@ -1,0 +1,231 @@
+//! What a rule reports: a finding on a key, with the replayed requests that show it when it is
+//! about access, and its places in the snapshot files.
+
+use keyproof_model::eval::{Layer, Outcome};
+use keyproof_model::Snapshot;
+use keyproof_parser::Span;
+use keyproof_solver::query::Witness;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How serious a finding is; the names are SARIF's levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.to_ascii_lowercase().as_str() {
+            "note" => Some(Severity::Note),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+/// A place in a snapshot file. For a document embedded in a JSON string (a key policy), `file`,
+/// `line` and `column` are those of the string in the real file, and `inner` is the place inside
+/// the document (`accounts/…/key.json → Policy:39:5`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub inner: String,
+    /// What is there: `statement AllowPartnerDecryptTemporary of the key policy`.
+    pub what: String,
+}
+
+impl Location {
+    pub fn of(snapshot: &Snapshot, span: Span, what: impl Into<String>) -> Location {
+        let outer = snapshot.sources.outermost(span);
+        let (a, b) = match snapshot.sources.get(outer.source) {
+            Some(f) => (f.line_col(outer.start), f.line_col(outer.end)),
+            None => {
+                let zero = keyproof_parser::source::LineCol { line: 1, column: 1 };
+                (zero, zero)
+            }
+        };
+        Location {
+            file: snapshot.sources.name(outer.source).to_string(),
+            line: a.line,
+            column: a.column,
+            end_line: b.line,
+            end_column: b.column,
+            inner: snapshot.sources.location(span),
+            what: what.into(),
+        }
+    }
+}
+
+/// A statement or grant that let a request through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cause {
+    pub layer: Layer,
+    pub what: String,
+    pub location: Option<String>,
+}
+
+/// A request the solver found and the concrete evaluator confirmed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayedRequest {
+    pub principal: String,
+    /// `any principal of account 123456789012 that its own IAM policies allow`, or the ARN.
+    pub description: String,
+    pub action: String,
+    pub key: String,
+    pub context: BTreeMap<String, Vec<String>>,
+    pub decision: &'static str,
+    /// What must hold outside the snapshot for the request to be allowed.
+    pub assumptions: Vec<String>,
+    pub because: Vec<Cause>,
+}
+
+impl ReplayedRequest {
+    pub fn of(w: &Witness) -> ReplayedRequest {
+        ReplayedRequest {
+            principal: w.request.principal.clone(),
+            description: w.member.describe(),
+            action: w.request.action.clone(),
+            key: w.request.key.clone(),
+            context: w.request.context.clone(),
+            decision: w.decision.decision.as_str(),
+            assumptions: w.assumptions.clone(),
+            because: w
+                .decision
+                .trace
+                .iter()
+                .filter(|t| {
+                    matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
+                        && matches!(t.layer, Layer::KeyPolicy | Layer::Grant | Layer::Identity | Layer::Boundary)
+                })
+                .map(|t| Cause {
+                    layer: t.layer,
+                    what: match (&t.policy, &t.statement) {
+                        (Some(p), Some(s)) => format!("{p}, statement {s}"),
+                        (Some(p), None) => p.clone(),
+                        _ => t.detail.clone(),
+                    },
+                    location: t.location.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One finding of one rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// The key's ARN.
+    pub key: String,
+    /// The key's first alias, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub message: String,
+    /// The principal the finding is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// The replayed requests that show the finding (empty for configuration findings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<ReplayedRequest>,
+    /// Where the finding is, the first being the main place: the statement or grant, else the
+    /// key file.
+    pub locations: Vec<Location>,
+    /// What the rule assumed (defaults it inferred).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// A stable identity of the finding across runs: rule, key, principal and detail.
+    pub fingerprint: String,
+}
+
+/// Builds a finding: a rule calls [`Finding::new`] and adds what it knows; the driver sets the
+/// name and the severity from the registry and the settings.
+impl Finding {
+    pub fn new(
+        code: &'static str,
+        snapshot: &Snapshot,
+        key: &keyproof_model::snapshot::Key,
+        message: String,
+    ) -> Finding {
+        Finding {
+            code,
+            name: "",
+            severity: Severity::Warning,
+            key: key.arn.clone(),
+            alias: key.aliases.first().cloned(),
+            message,
+            principal: None,
+            requests: Vec::new(),
+            locations: vec![Location::of(snapshot, key.span, format!("key file of {}", key.arn))],
+            notes: Vec::new(),
+            fingerprint: format!("{code}:{}", key.arn),
+        }
+    }
+
+    /// The finding is about a principal, shown by replayed requests; the statements and grants
+    /// that allow them become its main locations.
+    pub fn with_witnesses(mut self, snapshot: &Snapshot, principal: &str, witnesses: &[&Witness]) -> Finding {
+        self.principal = Some(principal.to_string());
+        self.fingerprint = format!("{}:{principal}", self.fingerprint);
+        let mut places = Vec::new();
+        for w in witnesses {
+            self.requests.push(ReplayedRequest::of(w));
+            for t in &w.decision.trace {
+                if !matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
+                    || !matches!(t.layer, Layer::KeyPolicy | Layer::Grant)
+                {
+                    continue;
+                }
+                let Some(span) = t.span else { continue };
+                let what = match (&t.policy, &t.statement) {
+                    (_, Some(s)) if t.layer == Layer::KeyPolicy => format!("key policy statement {s}"),
+                    (Some(p), _) => p.clone(),
+                    _ => t.detail.clone(),
+                };
+                if !places.iter().any(|l: &Location| l.inner == snapshot.sources.location(span)) {
+                    places.push(Location::of(snapshot, span, what));
+                }
+            }
+        }
+        places.append(&mut self.locations);
+        self.locations = places;
+        self
+    }
+
+    /// Puts a place first (a statement or a grant the finding is about).
+    pub fn at(mut self, snapshot: &Snapshot, span: Span, what: impl Into<String>) -> Finding {
+        let place = Location::of(snapshot, span, what);
+        self.locations.retain(|l| l.inner != place.inner);
+        self.locations.insert(0, place);
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Finding {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Adds a detail to the fingerprint (a statement id, a grant id, an action set).
+    pub fn fingerprint_detail(mut self, detail: &str) -> Finding {
+        self.fingerprint = format!("{}:{detail}", self.fingerprint);
+        self
+    }
+}

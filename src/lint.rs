@@ -1,0 +1,213 @@
+//! `keyproof lint`, `keyproof rules` and `keyproof rule CODE`: the built-in rules of
+//! `keyproof-rules` on a snapshot, with the settings of `keyproof.toml`.
+
+use crate::cli::{CheckFormat, Format};
+use crate::err::CliError;
+use crate::output::emit;
+use clap::{Args, ValueEnum};
+use keyproof_rules::{Config, LintReport, Selection, Severity, RULES};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The snapshot folder. Default: the embedded demo organization corpus/central-kms.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+
+    /// The settings (security accounts, trusted accounts, allowed regions, compliance zones,
+    /// thresholds, severities, suppressions). Default: `keyproof.toml` in the current folder if
+    /// there is one, else built-in defaults, which the findings state.
+    #[arg(long, value_name = "keyproof.toml")]
+    pub config: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// Run only these rules (comma-separated codes, e.g. KP004,KP005).
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// Do not run these rules (comma-separated codes).
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Note)]
+    pub fail_on: FailOn,
+
+    /// Time limit of one solver query, in milliseconds; a query that runs out is reported as
+    /// undetermined.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout: u32,
+
+    #[command(flatten)]
+    pub plan: crate::plan::PlanArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Note,
+    Warning,
+    Error,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Note => Severity::Note,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// The rule's code (KP004) or name (external-access).
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}
+
+/// Exit codes: 2 when a question was undetermined (as for `check`), else 1 when a finding is at or
+/// above `--fail-on`, else 0.
+pub fn run(args: &LintArgs) -> Result<i32, CliError> {
+    let config = load_config(args.config.as_ref())?;
+    let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
+    let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
+    let report = keyproof_rules::lint(&snapshot, &config, &selection, args.timeout)?;
+    let out = match args.format {
+        CheckFormat::Text => render_text(&report),
+        CheckFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        CheckFormat::Sarif => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&crate::sarif::lint_report(&report, args.snapshot.as_deref()))?
+        ),
+    };
+    emit(&out)?;
+    let fail = args.fail_on.severity();
+    let code = if !report.undetermined.is_empty() {
+        2
+    } else if report.findings.iter().any(|f| f.severity >= fail) {
+        1
+    } else {
+        0
+    };
+    Ok(crate::plan::exit(code, &plan))
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {
+    let path = match path {
+        Some(p) => p.clone(),
+        None => {
+            let local = PathBuf::from("keyproof.toml");
+            if !local.is_file() {
+                return Ok(Config::default_settings());
+            }
+            local
+        }
+    };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| CliError::Read { path: path.display().to_string(), source: e })?;
+    Ok(Config::parse(&path.display().to_string(), &text)?)
+}
+
+fn render_text(report: &LintReport) -> String {
+    let mut s = String::new();
+    for f in &report.findings {
+        let key = match &f.alias {
+            Some(a) => format!("{a} ({})", f.key),
+            None => f.key.clone(),
+        };
+        let _ = writeln!(s, "{} [{}] {}  {key}", f.code, f.severity.as_str(), f.name);
+        let _ = writeln!(s, "  {}", f.message);
+        for l in &f.locations {
+            let _ = writeln!(s, "  --> {} ({})", l.inner, l.what);
+        }
+        for r in &f.requests {
+            let _ = writeln!(s, "  request: {} {} on {} -> {}", r.principal, r.action, r.key, r.decision);
+            for (k, v) in &r.context {
+                let _ = writeln!(s, "    with {k} = {}", v.join(", "));
+            }
+            for a in &r.assumptions {
+                let _ = writeln!(s, "    assuming: {a}");
+            }
+            for b in &r.because {
+                let at = b.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+                let _ = writeln!(s, "    allowed by {}{at}", b.what);
+            }
+        }
+        for n in &f.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        let _ = writeln!(s);
+    }
+    for sup in &report.suppressed {
+        let _ = writeln!(s, "suppressed {} on {}: {}", sup.finding.code, sup.finding.key, sup.reason);
+    }
+    for u in &report.undetermined {
+        let _ = writeln!(s, "undetermined {}: {} {} on {}: {}", u.rule, u.principal, u.action, u.key, u.reason);
+    }
+    for k in &report.skipped {
+        let _ = writeln!(s, "not checked: {k}");
+    }
+    let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = writeln!(
+        s,
+        "{} findings ({} error, {} warning, {} note), {} suppressed, {} undetermined; rules run: {}",
+        report.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+        report.suppressed.len(),
+        report.undetermined.len(),
+        report.rules.join(" ")
+    );
+    s
+}
+
+/// `keyproof rules`: the table of rules.
+pub fn run_rules(args: &RulesArgs) -> Result<i32, CliError> {
+    let out = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(
+                &RULES
+                    .iter()
+                    .map(|r| json!({
+                        "code": r.code,
+                        "name": r.name,
+                        "severity": r.severity,
+                        "summary": r.summary(),
+                    }))
+                    .collect::<Vec<_>>()
+            )?
+        ),
+        Format::Text => {
+            let mut s = String::new();
+            for r in RULES {
+                let _ = writeln!(s, "{}  {:<7}  {:<43}  {}", r.code, r.severity.as_str(), r.name, r.summary());
+            }
+            s
+        }
+    };
+    emit(&out)?;
+    Ok(0)
+}
+
+/// `keyproof rule CODE`: the rule's documentation.
+pub fn run_rule(args: &RuleArgs) -> Result<i32, CliError> {
+    let rule = keyproof_rules::find(&args.code)
+        .ok_or_else(|| keyproof_rules::RulesError::UnknownRule { code: args.code.clone() })?;
+    emit(&format!("{}\n(default severity: {})\n", rule.doc(), rule.severity.as_str()))?;
+    Ok(0)
+}
