@@ -15,50 +15,77 @@ pub enum Subst {
     Unknown(String),
 }
 
+/// A policy value split into literal text and variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// `${key}` or `${key, 'default'}`.
+    Var {
+        key: &'a str,
+        default: Option<&'a str>,
+    },
+}
+
+/// Splits a policy value at its `${...}` variables; `${*}`, `${?}` and `${$}` are the escaped
+/// characters, and an unterminated `${` is literal text. The evaluator and the encoding both
+/// substitute through this one reading of the syntax.
+pub fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        if start > 0 {
+            out.push(Piece::Text(&rest[..start]));
+        }
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push(Piece::Text(&rest[start..]));
+            return out;
+        };
+        let inner = after[..end].trim();
+        out.push(match inner {
+            "*" => Piece::Text("*"),
+            "?" => Piece::Text("?"),
+            "$" => Piece::Text("$"),
+            _ => match inner.split_once(',') {
+                Some((k, d)) => {
+                    let d = d.trim();
+                    Piece::Var {
+                        key: k.trim(),
+                        default: Some(d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d)),
+                    }
+                }
+                None => Piece::Var { key: inner, default: None },
+            },
+        });
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
 /// Substitutes every `${...}` in `text`.
 pub fn substitute(text: &str, ctx: &Context) -> Subst {
     if !text.contains("${") {
         return Subst::Text(text.to_string());
     }
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            // An unterminated `${` is literal text.
-            out.push_str(&rest[start..]);
-            return Subst::Text(out);
-        };
-        let inner = after[..end].trim();
-        match inner {
-            "*" => out.push('*'),
-            "?" => out.push('?'),
-            "$" => out.push('$'),
-            _ => {
-                let (key, default) = match inner.split_once(',') {
-                    Some((k, d)) => {
-                        let d = d.trim();
-                        let d = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
-                        (k.trim(), Some(d.to_string()))
-                    }
-                    None => (inner, None),
-                };
-                match ctx.lookup(key) {
-                    Lookup::Values([one]) => out.push_str(one),
-                    // A multivalued key cannot be a policy variable.
-                    Lookup::Values(_) => return Subst::Missing,
-                    Lookup::Absent => match default {
-                        Some(d) => out.push_str(&d),
-                        None => return Subst::Missing,
-                    },
-                    Lookup::Unknown(why) => return Subst::Unknown(why),
-                    Lookup::OneOf(_, why) => return Subst::Unknown(why.to_string()),
-                }
-            }
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var { key, default } => match ctx.lookup(key) {
+                Lookup::Values([one]) => out.push_str(one),
+                // A multivalued key cannot be a policy variable.
+                Lookup::Values(_) => return Subst::Missing,
+                Lookup::Absent => match default {
+                    Some(d) => out.push_str(d),
+                    None => return Subst::Missing,
+                },
+                Lookup::Unknown(why) => return Subst::Unknown(why),
+                Lookup::OneOf(_, why) => return Subst::Unknown(why.to_string()),
+            },
         }
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
     Subst::Text(out)
 }

@@ -146,21 +146,18 @@ fn present_sym(
         let m = or(any);
         per_slot.push((p.clone(), m));
     }
+    combine(set, negated, per_slot)
+}
+
+/// The condition over the present values, from whether each slot's value matches some policy
+/// value: no set operator, some value (a negated operator: none); `ForAnyValue:`, some present
+/// value matches (negated: does not); `ForAllValues:`, every present value. Mirrors `present`.
+fn combine(set: Option<SetOperator>, negated: bool, per_slot: Vec<(Term, Term)>) -> Term {
+    let flip = |m: Term| if negated { not(m) } else { m };
     match set {
-        None => {
-            let m = or(per_slot.into_iter().map(|(p, m)| and([p, m])));
-            if negated {
-                not(m)
-            } else {
-                m
-            }
-        }
-        Some(SetOperator::ForAnyValue) => {
-            or(per_slot.into_iter().map(|(p, m)| and([p, if negated { not(m) } else { m }])))
-        }
-        Some(SetOperator::ForAllValues) => {
-            and(per_slot.into_iter().map(|(p, m)| or([not(p), if negated { not(m) } else { m }])))
-        }
+        None => flip(or(per_slot.into_iter().map(|(p, m)| and([p, m])))),
+        Some(SetOperator::ForAnyValue) => or(per_slot.into_iter().map(|(p, m)| and([p, flip(m)]))),
+        Some(SetOperator::ForAllValues) => and(per_slot.into_iter().map(|(p, m)| or([not(p), flip(m)]))),
     }
 }
 
@@ -298,22 +295,7 @@ fn with_symbolic_values(c: &Condition, sc: &mut SymContext<'_>, known: &[PolicyV
         }
         per_slot.push((p.clone(), or(any)));
     }
-    let present_term = match op.set {
-        None => {
-            let m = or(per_slot.into_iter().map(|(p, m)| and([p, m])));
-            if negated {
-                not(m)
-            } else {
-                m
-            }
-        }
-        Some(SetOperator::ForAnyValue) => {
-            or(per_slot.into_iter().map(|(p, m)| and([p, if negated { not(m) } else { m }])))
-        }
-        Some(SetOperator::ForAllValues) => {
-            and(per_slot.into_iter().map(|(p, m)| or([not(p), if negated { not(m) } else { m }])))
-        }
-    };
+    let present_term = combine(op.set, negated, per_slot);
     let absent_term = tri(absent(op.base, op.set, op.if_exists, known), sc, "a policy variable");
     or([and([not(any_present.clone()), absent_term]), and([any_present, present_term])])
 }

@@ -7,6 +7,7 @@ use super::condition::encode_condition;
 use super::context::{Sym, SymContext};
 use super::Target;
 use crate::term::{and, constant, or, Term};
+use keyproof_model::eval::variables::{pieces, Piece};
 use keyproof_model::wildcard::{action_matches, resource_matches};
 use keyproof_parser::policy::Statement;
 
@@ -18,43 +19,23 @@ pub fn substitute(text: &str, sc: &mut SymContext<'_>) -> Result<Option<String>,
         return Ok(Some(text.to_string()));
     }
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return Ok(Some(out));
-        };
-        let inner = after[..end].trim();
-        match inner {
-            "*" => out.push('*'),
-            "?" => out.push('?'),
-            "$" => out.push('$'),
-            _ => {
-                let (key, default) = match inner.split_once(',') {
-                    Some((k, d)) => {
-                        let d = d.trim();
-                        let d = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
-                        (k.trim(), Some(d.to_string()))
-                    }
-                    None => (inner, None),
-                };
-                match sc.lookup(key) {
-                    Sym::Values(v) if v.len() == 1 => out.push_str(&v[0]),
-                    Sym::Values(_) => return Ok(None),
-                    Sym::Absent => match default {
-                        Some(d) => out.push_str(&d),
-                        None => return Ok(None),
-                    },
-                    Sym::Unknown(why) => return Err(why),
-                    _ => return Err(format!("the policy variable `${{{key}}}` takes its value from the request, which keyproof does not encode")),
-                }
-            }
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var { key, default } => match sc.lookup(key) {
+                Sym::Values(v) if v.len() == 1 => out.push_str(&v[0]),
+                Sym::Values(_) => return Ok(None),
+                Sym::Absent => match default {
+                    Some(d) => out.push_str(d),
+                    None => return Ok(None),
+                },
+                Sym::Unknown(why) => return Err(why),
+                _ => return Err(format!(
+                    "the policy variable `${{{key}}}` takes its value from the request, which keyproof does not encode"
+                )),
+            },
         }
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
     Ok(Some(out))
 }
 
