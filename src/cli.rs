@@ -63,6 +63,16 @@ pub enum Command {
     /// Exit code 0 when no access is added, 1 when some is (or removed, with --fail-on-removed),
     /// 2 on an unknown result or an error.
     Diff(crate::diff::DiffArgs),
+
+    /// Snapshot an organization through the AWS APIs, read-only: the organization tree with its
+    /// SCPs and RCPs, every account's IAM (assuming --role-name in member accounts) and every
+    /// KMS key with its policy, grants, aliases, rotation and tags, in the snapshot layout.
+    ///
+    /// An account that cannot be collected is recorded in `accounts/<id>/not-collected.json`
+    /// and treated as open world. The snapshot is written to a temporary folder and moved to
+    /// --out when complete. Exit code 0 when every account was collected, 1 when some were not,
+    /// 2 on an error.
+    Collect(crate::collect::CollectArgs),
 }
 
 #[derive(Debug, Args)]

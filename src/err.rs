@@ -21,6 +21,10 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Rules(#[from] keyproof_rules::RulesError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Collect(#[from] keyproof_collect::CollectError),
+
     #[error("cannot read `{path}`: {source}")]
     #[diagnostic(code(keyproof::cli::read))]
     Read { path: String, source: std::io::Error },

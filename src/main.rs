@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod collect;
 mod demo;
 mod diff;
 mod err;
@@ -34,6 +35,7 @@ fn main() {
         },
         Command::Rules(a) => a.format,
         Command::Rule(_) => Format::Text,
+        Command::Collect(_) => Format::Text,
         Command::Diff(a) => match a.format {
             cli::CheckFormat::Text => Format::Text,
             cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
@@ -48,6 +50,7 @@ fn main() {
         Command::Rules(args) => lint::run_rules(args),
         Command::Rule(args) => lint::run_rule(args),
         Command::Diff(args) => diff::run(args),
+        Command::Collect(args) => collect::run(args),
     };
     let code = match result {
         Ok(code) => code,

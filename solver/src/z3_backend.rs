@@ -194,10 +194,35 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
         Some(true) if extra.is_empty() => return Answer::Sat(HashMap::new()),
         _ => {}
     }
-    let solver = Solver::new();
-    let mut params = Params::new();
-    params.set_u32("timeout", timeout_ms);
-    solver.set_params(&params);
+    // One solver per thread, kept between questions: building a Z3 solver (and its parameters)
+    // costs more than most questions do.
+    SOLVER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let solver = match slot.take() {
+            Some((s, t)) if t == timeout_ms => s,
+            _ => {
+                let s = Solver::new();
+                let mut params = Params::new();
+                params.set_u32("timeout", timeout_ms);
+                s.set_params(&params);
+                s
+            }
+        };
+        // A reset solver answers as a new one would: examples do not depend on the questions
+        // asked before (nor on which thread asked them).
+        solver.reset();
+        let answer = solve_scoped(&solver, vars, goal, extra);
+        *slot = Some((solver, timeout_ms));
+        answer
+    })
+}
+
+thread_local! {
+    static SOLVER: std::cell::RefCell<Option<(Solver, u32)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The question, in the solver's current scope.
+fn solve_scoped(solver: &Solver, vars: &Vars, goal: &Term, extra: &[Term]) -> Answer {
     let mut tr = Translator { vars, made: HashMap::new(), atoms: Vec::new(), eqs: Vec::new() };
     solver.assert(tr.term(goal));
     for t in extra {

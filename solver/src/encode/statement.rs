@@ -30,9 +30,11 @@ pub fn substitute(text: &str, sc: &mut SymContext<'_>) -> Result<Option<String>,
                     None => return Ok(None),
                 },
                 Sym::Unknown(why) => return Err(why),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "the policy variable `${{{key}}}` takes its value from the request, which keyproof does not encode"
-                )),
+                ))
+                }
             },
         }
     }
