@@ -11,79 +11,28 @@
 
 use keyproof_model::eval::{decide_with, Knockout};
 use keyproof_model::{decide, Request, Snapshot};
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-#[derive(Debug, Deserialize)]
-struct Cases {
-    #[serde(default, rename = "case")]
-    cases: Vec<Case>,
+fn corpus() -> Vec<keyproof_testgen::corpus::Folder> {
+    keyproof_testgen::corpus::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")).unwrap()
 }
 
-#[derive(Debug, Deserialize)]
-struct Case {
-    name: String,
-    principal: String,
-    action: String,
-    key: String,
-    #[serde(default)]
-    context: BTreeMap<String, toml::Value>,
-    expect: String,
-    #[serde(default)]
-    covers: Vec<String>,
-    #[serde(default)]
-    why: String,
-}
-
-fn values(v: &toml::Value) -> Vec<String> {
-    match v {
-        toml::Value::Array(items) => items.iter().flat_map(values).collect(),
-        toml::Value::String(s) => vec![s.clone()],
-        other => vec![other.to_string()],
-    }
-}
-
-fn case_folders(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if dir.join("cases.toml").is_file() {
-            out.push(dir.clone());
-        }
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() && p.file_name().is_some_and(|n| n != "accounts") {
-                    stack.push(p);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
+fn request(c: &keyproof_testgen::corpus::Case) -> Request {
+    Request { principal: c.principal.clone(), action: c.action.clone(), key: c.key.clone(), context: c.context.clone() }
 }
 
 #[test]
 fn every_corpus_case_gets_its_expected_decision() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut failures = Vec::new();
     let mut total = 0;
-    let folders = case_folders(&root);
-    assert!(folders.len() >= 9, "expected the demo and the scenario folders, found {folders:?}");
+    let folders = corpus();
+    assert!(folders.len() >= 9, "expected the demo and the scenario folders, found {}", folders.len());
     for folder in folders {
-        let snapshot = Snapshot::load(&folder).unwrap_or_else(|e| panic!("{}: {e:?}", folder.display()));
-        let text = std::fs::read_to_string(folder.join("cases.toml")).unwrap();
-        let cases: Cases = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
-        for c in cases.cases {
+        let snapshot = Snapshot::load(&folder.dir).unwrap_or_else(|e| panic!("{}: {e:?}", folder.rel));
+        let rel = &folder.rel;
+        for c in &folder.cases {
             total += 1;
-            let request = Request {
-                principal: c.principal.clone(),
-                action: c.action.clone(),
-                key: c.key.clone(),
-                context: c.context.iter().map(|(k, v)| (k.clone(), values(v))).collect(),
-            };
-            let rel = folder.strip_prefix(&root).unwrap().display().to_string();
+            let request = request(c);
             match decide(&snapshot, &request) {
                 Ok(d) if d.decision.as_str() == c.expect => {}
                 Ok(d) => failures.push(format!(
@@ -115,20 +64,11 @@ fn every_corpus_case_gets_its_expected_decision() {
 
 /// Every corpus case with its snapshot, as (folder, snapshot, name, request, expected).
 fn all_cases() -> Vec<(String, std::rc::Rc<Snapshot>, String, Request, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut out = Vec::new();
-    for folder in case_folders(&root) {
-        let snapshot = std::rc::Rc::new(Snapshot::load(&folder).unwrap());
-        let cases: Cases = toml::from_str(&std::fs::read_to_string(folder.join("cases.toml")).unwrap()).unwrap();
-        let rel = folder.strip_prefix(&root).unwrap().display().to_string();
-        for c in cases.cases {
-            let request = Request {
-                principal: c.principal.clone(),
-                action: c.action.clone(),
-                key: c.key.clone(),
-                context: c.context.iter().map(|(k, v)| (k.clone(), values(v))).collect(),
-            };
-            out.push((rel.clone(), snapshot.clone(), c.name, request, c.expect));
+    for folder in corpus() {
+        let snapshot = std::rc::Rc::new(Snapshot::load(&folder.dir).unwrap());
+        for c in &folder.cases {
+            out.push((folder.rel.clone(), snapshot.clone(), c.name.clone(), request(c), c.expect.clone()));
         }
     }
     out

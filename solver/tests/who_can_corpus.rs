@@ -14,32 +14,8 @@ use keyproof_model::reference::Reference;
 use keyproof_model::{decide, Snapshot, Verdict};
 use keyproof_solver::query::Prover;
 use keyproof_solver::who_can::who_can;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-
-fn values(v: &toml::Value) -> Vec<String> {
-    match v {
-        toml::Value::Array(items) => items.iter().flat_map(values).collect(),
-        toml::Value::String(s) => vec![s.clone()],
-        other => vec![other.to_string()],
-    }
-}
-
-fn folders(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if d.join("cases.toml").is_file() {
-            out.push(d.clone());
-        }
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() && e.file_name() != "accounts" {
-                stack.push(e.path());
-            }
-        }
-    }
-    out
-}
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 /// A corpus case: its name, its request, its expected decision.
 type Case = (String, Request, String);
@@ -49,23 +25,25 @@ fn who_can_matches_the_evaluator_principal_by_principal() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
     let mut problems = Vec::new();
     let mut compared = 0;
-    for folder in folders(&root) {
-        let snapshot = Snapshot::load(&folder).unwrap();
+    for folder in keyproof_testgen::corpus::read(&root).unwrap() {
+        let snapshot = Snapshot::load(&folder.dir).unwrap();
         let prover = Prover::new(&snapshot, 20_000, &[]);
         let domain = prover.domain(&[]);
-        let doc: toml::Value = toml::from_str(&std::fs::read_to_string(folder.join("cases.toml")).unwrap()).unwrap();
         // (action, key ARN) → cases
         let mut groups: HashMap<(String, String), Vec<Case>> = HashMap::new();
-        for case in doc.get("case").and_then(|c| c.as_array()).cloned().unwrap_or_default() {
-            let get = |k: &str| case.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let context: BTreeMap<String, Vec<String>> = case
-                .get("context")
-                .and_then(|c| c.as_table())
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), values(v))).collect())
-                .unwrap_or_default();
-            let Ok(key) = snapshot.key(&get("key")) else { continue };
-            let request = Request { principal: get("principal"), action: get("action"), key: get("key"), context };
-            groups.entry((get("action"), key.arn.clone())).or_default().push((get("name"), request, get("expect")));
+        for case in &folder.cases {
+            let Ok(key) = snapshot.key(&case.key) else { continue };
+            let request = Request {
+                principal: case.principal.clone(),
+                action: case.action.clone(),
+                key: case.key.clone(),
+                context: case.context.clone(),
+            };
+            groups.entry((case.action.clone(), key.arn.clone())).or_default().push((
+                case.name.clone(),
+                request,
+                case.expect.clone(),
+            ));
         }
         for ((action, key_arn), cases) in groups {
             let Some(a) = Reference::get().action(&action).filter(|a| a.on_key) else { continue };
@@ -86,9 +64,7 @@ fn who_can_matches_the_evaluator_principal_by_principal() {
                 if !ok {
                     problems.push(format!(
                         "{}: who-can lists {} for {action} but the evaluator says {:?}",
-                        folder.display(),
-                        p.principal,
-                        d.decision
+                        folder.rel, p.principal, d.decision
                     ));
                 }
                 compared += 1;
@@ -107,8 +83,7 @@ fn who_can_matches_the_evaluator_principal_by_principal() {
                 if !found {
                     problems.push(format!(
                         "{}/{name}: {} is allowed {action} but who-can does not list it ({listed:?})",
-                        folder.display(),
-                        request.principal
+                        folder.rel, request.principal
                     ));
                 }
             }

@@ -8,6 +8,8 @@
 //! operators appears, so that random requests reach every branch of the evaluator. The same
 //! parameters always give the same snapshot, byte for byte.
 
+pub mod corpus;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
