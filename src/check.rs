@@ -17,6 +17,10 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::Read { path: args.properties.display().to_string(), source: e })?;
     let mut sources = SourceMap::new();
     let file = parse_properties(&mut sources, &args.properties.display().to_string(), text)?;
+    if file.properties.is_empty() {
+        // A check of nothing would pass: a CI job pointed at the wrong file must not go green.
+        return Err(CliError::NoProperties { path: args.properties.display().to_string() });
+    }
     let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
     let extra = named_principals(&file.properties);
     let prover = Prover::new(&snapshot, args.timeout, &extra);
@@ -29,13 +33,17 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
         CheckFormat::Text => render_text(&snapshot, &results),
         CheckFormat::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(
-                &json!({ "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>() })
-            )?
+            serde_json::to_string_pretty(&json!({
+                "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>(),
+                "snapshot": crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
+            }))?
         ),
         CheckFormat::Sarif => format!(
             "{}\n",
-            serde_json::to_string_pretty(&crate::sarif::check_report(&snapshot, &sources, &args.properties, &results))?
+            serde_json::to_string_pretty(&crate::sarif::with_snapshot(
+                crate::sarif::check_report(&snapshot, &sources, &args.properties, &results),
+                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref())
+            ))?
         ),
     };
     emit(&out)?;

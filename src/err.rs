@@ -29,6 +29,13 @@ pub enum CliError {
     #[diagnostic(code(keyproof::cli::read))]
     Read { path: String, source: std::io::Error },
 
+    #[error("`{path}` holds no property: a check of nothing would pass")]
+    #[diagnostic(
+        code(keyproof::cli::no_properties),
+        help("write at least one `property NAME: ...` (docs/properties.md); comments alone are not properties")
+    )]
+    NoProperties { path: String },
+
     #[error("internal error: {0}")]
     #[diagnostic(code(keyproof::internal), help("this is a bug in keyproof; please report it with the snapshot"))]
     Internal(String),

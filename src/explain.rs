@@ -38,6 +38,10 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
             let mut v = serde_json::to_value(&decision)?;
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("not_modelled".into(), not_modelled(&snapshot).into());
+                obj.insert(
+                    "snapshot".into(),
+                    crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref()),
+                );
             }
             emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         }

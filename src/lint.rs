@@ -87,10 +87,17 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     let report = keyproof_rules::lint(&snapshot, &config, &selection, args.timeout)?;
     let out = match args.format {
         CheckFormat::Text => render_text(&report),
-        CheckFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        CheckFormat::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref());
+            format!("{}\n", serde_json::to_string_pretty(&v)?)
+        }
         CheckFormat::Sarif => format!(
             "{}\n",
-            serde_json::to_string_pretty(&crate::sarif::lint_report(&report, args.snapshot.as_deref()))?
+            serde_json::to_string_pretty(&crate::sarif::with_snapshot(
+                crate::sarif::lint_report(&report, args.snapshot.as_deref()),
+                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref())
+            ))?
         ),
     };
     emit(&out)?;

@@ -52,6 +52,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Option<Pla
     let options = PlanOptions { account: plan.plan_account.clone(), region: plan.plan_region.clone() };
     let report = apply_plan(&mut raw, &mut sources, &json, &options)?;
     let snapshot = Snapshot::from_raw(&raw, sources)?;
+    snapshot_arg::announce(&snapshot, dir.is_none());
     eprint!("{}", render(&snapshot, &report));
     Ok((snapshot, Some(report)))
 }

@@ -217,3 +217,12 @@ pub fn lint_report(report: &keyproof_rules::LintReport, snapshot_dir: Option<&Pa
         "runs": [run],
     })
 }
+
+/// The snapshot a run answered on (its folder, or the embedded demo, and its notes), in the run's
+/// property bag (SARIF 2.1.0 §3.8).
+pub fn with_snapshot(mut sarif: Value, snapshot: Value) -> Value {
+    if let Some(run) = sarif.get_mut("runs").and_then(|r| r.get_mut(0)) {
+        run["properties"] = json!({ "snapshot": snapshot });
+    }
+    sarif
+}

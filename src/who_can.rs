@@ -20,7 +20,11 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
     let domain = prover.domain(&[]);
     let answer = who_can(&prover, &domain, action, key).map_err(CliError::Internal)?;
     match args.snapshot.format {
-        Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&answer)?))?,
+        Format::Json => {
+            let mut v = serde_json::to_value(&answer)?;
+            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref());
+            emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?
+        }
         Format::Text => {
             let mut s = String::new();
             let _ = writeln!(s, "who can {} on {}", answer.action, answer.key);

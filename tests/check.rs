@@ -169,6 +169,10 @@ fn who_can_lists_the_prod_s3_key_users() {
             "arn:aws:iam::444455556666:role/app/BatchRole",
             "arn:aws:iam::444455556666:root",
             "arn:aws:iam::555566667777:role/AppRole",
+            // Federated users (GetFederationToken) of the accounts the key policy delegates to:
+            // their permissions come from a session policy the snapshot does not hold.
+            "arn:aws:sts::111122223333:federated-user/--",
+            "arn:aws:sts::444455556666:federated-user/--",
         ]
     );
     assert_eq!(json["public"], false);

@@ -69,6 +69,33 @@ fn keyproof() -> Command {
     cmd
 }
 
+/// Every command run without `--snapshot` says on stderr that it answers on the embedded demo
+/// (issue 9: a CI job that forgot `--snapshot` must not pass on the demo's answers in silence).
+const DEMO_NOTICE: &str =
+    "keyproof: no --snapshot given: answering on the embedded demo organization corpus/central-kms (embedded)\n";
+
+#[test]
+fn the_demo_default_is_announced_and_a_named_snapshot_is_not() {
+    let run = |extra: &[&str]| {
+        let out = keyproof()
+            .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/s3-prod-key"])
+            .args(["--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (String::from_utf8(out.stderr).unwrap(), v)
+    };
+    let (stderr, v) = run(&[]);
+    assert_eq!(stderr, DEMO_NOTICE);
+    assert_eq!(v["snapshot"]["embedded_demo"], true, "{v}");
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/central-kms");
+    let (stderr, v) = run(&["--snapshot", demo]);
+    assert_eq!(stderr, "", "a named snapshot with PolicyTypes has nothing to announce");
+    assert_eq!(v["snapshot"]["embedded_demo"], false, "{v}");
+    assert_eq!(v["snapshot"]["path"], demo, "{v}");
+}
+
 fn explain(r: &Request, format: &str) -> (i32, String, String) {
     let out = keyproof()
         .args(["explain", "--principal", r.principal, "--action", r.action, "--key", r.key, "--format", format])
@@ -83,7 +110,7 @@ fn explain(r: &Request, format: &str) -> (i32, String, String) {
 fn explain_json(r: &Request) -> Value {
     let (code, stdout, stderr) = explain(r, "json");
     assert_eq!(code, r.exit, "exit code of {} {} {}; stderr:\n{stderr}", r.principal, r.action, r.key);
-    assert_eq!(stderr, "", "nothing on stderr when the answer is printed");
+    assert_eq!(stderr, DEMO_NOTICE, "nothing on stderr but the demo notice when the answer is printed");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["decision"], r.decision, "{stdout}");
     let trace = v["trace"].as_array().unwrap();
@@ -97,7 +124,7 @@ fn explain_json(r: &Request) -> Value {
 fn explain_text(r: &Request) -> String {
     let (code, stdout, stderr) = explain(r, "text");
     assert_eq!(code, r.exit, "{stderr}");
-    assert_eq!(stderr, "");
+    assert_eq!(stderr, DEMO_NOTICE);
     stdout
 }
 
@@ -168,7 +195,7 @@ fn json_error_goes_to_stdout() {
     let r = Request { key: "alias/no-such-key", ..ALLOW };
     let (code, stdout, stderr) = explain(&r, "json");
     assert_eq!(code, 2);
-    assert_eq!(stderr, "");
+    assert_eq!(stderr, DEMO_NOTICE);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["error"]["message"], "no key `alias/no-such-key` in the snapshot", "{stdout}");
     assert_eq!(v["error"]["code"], "keyproof::unknown_key");
@@ -220,7 +247,7 @@ fn broken_pipe_is_a_clean_exit() {
         let mut stderr = String::new();
         child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
         let status = child.wait().unwrap();
-        assert_eq!(stderr, "", "--format {format}: nothing on stderr after a broken pipe");
+        assert_eq!(stderr, DEMO_NOTICE, "--format {format}: nothing on stderr after a broken pipe but the demo notice");
         assert_eq!(status.code(), Some(0), "--format {format}: the exit code of the decision (allow)");
     }
 }
@@ -242,6 +269,6 @@ fn broken_pipe_after_a_partial_read() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(stderr, "");
+    assert_eq!(stderr, DEMO_NOTICE);
     assert_eq!(status.code(), Some(1), "implicit deny");
 }

@@ -82,7 +82,7 @@ fn removed_access_fails_only_with_the_flag() {
     let (code, out, _) = run(&["diff", &format!("{d}/after"), &format!("{d}/before"), "--format", "json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summaries(&v, "added").len(), 1);
-    assert_eq!(summaries(&v, "removed").len(), 4);
+    assert_eq!(summaries(&v, "removed").len(), 5);
     assert_eq!(code, 1);
     let sg = "corpus/terraform/scp-region-deny/plan.json";
     let (code, _, _) = run(&["diff", "corpus/central-kms", "--plan", sg]);

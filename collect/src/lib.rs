@@ -410,7 +410,13 @@ mod org {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| fail(describe(&e)))?;
-        let mut walk = Walk { client: &client, types: Vec::new(), policies: BTreeSet::new(), accounts: Vec::new() };
+        let mut walk = Walk {
+            client: &client,
+            types: Vec::new(),
+            not_enabled: BTreeSet::new(),
+            policies: BTreeSet::new(),
+            accounts: Vec::new(),
+        };
         let mut root_json = Vec::new();
         for page in &roots {
             for root in page.roots() {
@@ -422,6 +428,7 @@ mod org {
                     .filter_map(|t| t.r#type().cloned())
                     .filter(|t| matches!(t, PolicyType::ServiceControlPolicy | PolicyType::ResourceControlPolicy))
                     .collect();
+                walk.not_enabled.clear();
                 let id = root.id().unwrap_or_default().to_string();
                 let mut node = Map::new();
                 node.insert("Id".into(), json!(id));
@@ -429,6 +436,16 @@ mod org {
                 node.insert("Name".into(), json!(root.name()));
                 node.insert("PolicyIds".into(), json!(walk.attached(&id).await.map_err(fail)?));
                 node.insert("Children".into(), Value::Array(walk.children(id).await.map_err(fail)?));
+                // The root's policy types as `list-roots` prints them, less a type the API said
+                // is not enabled (PolicyTypeNotEnabledException) while walking: keyproof reads
+                // a type that is not listed as not enabled.
+                let types: Vec<Value> = root
+                    .policy_types()
+                    .iter()
+                    .filter(|t| t.r#type().is_none_or(|ty| !walk.not_enabled.contains(ty)))
+                    .map(|t| json!({"Type": t.r#type().map(|x| x.as_str()), "Status": t.status().map(|x| x.as_str())}))
+                    .collect();
+                node.insert("PolicyTypes".into(), Value::Array(types));
                 root_json.push(Value::Object(node));
             }
         }
@@ -457,6 +474,8 @@ mod org {
     struct Walk<'c> {
         client: &'c Client,
         types: Vec<PolicyType>,
+        /// Types the API answered `PolicyTypeNotEnabledException` for.
+        not_enabled: BTreeSet<PolicyType>,
         policies: BTreeSet<String>,
         accounts: Vec<OrgAccount>,
     }
@@ -467,16 +486,26 @@ mod org {
         async fn attached(&mut self, target: &str) -> Result<Vec<String>, String> {
             let mut ids = Vec::new();
             for t in self.types.clone() {
-                let pages = self
+                if self.not_enabled.contains(&t) {
+                    continue;
+                }
+                let pages = match self
                     .client
                     .list_policies_for_target()
                     .target_id(target)
-                    .filter(t)
+                    .filter(t.clone())
                     .into_paginator()
                     .send()
                     .collect::<Result<Vec<_>, _>>()
                     .await
-                    .map_err(|e| format!("ListPoliciesForTarget {target}: {}", describe(&e)))?;
+                {
+                    Ok(p) => p,
+                    Err(e) if code(&e).as_deref() == Some("PolicyTypeNotEnabledException") => {
+                        self.not_enabled.insert(t);
+                        continue;
+                    }
+                    Err(e) => return Err(format!("ListPoliciesForTarget {target}: {}", describe(&e))),
+                };
                 for page in pages {
                     for p in page.policies() {
                         if let Some(id) = p.id() {

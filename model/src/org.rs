@@ -2,7 +2,8 @@
 //! each node.
 
 use keyproof_parser::policy::Policy;
-use keyproof_parser::snapshot::{OrgFile, OrgNodeKind, OrgPolicyType};
+use keyproof_parser::policy::{Effect, PrincipalKind, Statement};
+use keyproof_parser::snapshot::{OrgFile, OrgNodeKind, OrgPolicyType, PolicyTypeStatus};
 use keyproof_parser::{ParseError, SourceMap, Span, Spanned};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
@@ -29,10 +30,28 @@ pub struct OrgPolicy {
     pub document: Policy,
 }
 
+/// Whether a policy type is enabled in the organization's root (`list-roots` → `PolicyTypes`).
+/// A type that is not enabled does not apply at all (Organizations UG
+/// orgs_manage_policies_enable-disable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeState {
+    Enabled,
+    NotEnabled,
+    /// `PENDING_ENABLE` / `PENDING_DISABLE`: whether the layer applies is not settled, so the
+    /// evaluator treats it as unknown.
+    Pending,
+}
+
 #[derive(Debug, Clone)]
 pub struct Organization {
     pub id: String,
     pub management_account: String,
+    /// Whether SCPs apply.
+    pub scp_state: TypeState,
+    /// Whether RCPs apply. When they do, `RCPFullAWSAccess` is attached at every level whether
+    /// or not the snapshot lists it (AWS attaches it and it cannot be detached), so only the Deny
+    /// statements of customer RCPs decide.
+    pub rcp_state: TypeState,
     /// Edges go from parent to child.
     pub graph: DiGraph<OrgNode, ()>,
     pub root: NodeIndex,
@@ -42,10 +61,32 @@ pub struct Organization {
 
 impl Organization {
     /// Builds the graph; every reference to an unknown policy and every duplicate node is
-    /// reported.
-    pub fn build(file: &OrgFile, sources: &SourceMap, errors: &mut Vec<ParseError>) -> Option<Organization> {
+    /// reported, and so is a customer RCP with an `Allow` statement (AWS rejects it). Readings
+    /// the user should know of (policy types inferred, a level where no SCP allows KMS) go to
+    /// `notes`.
+    pub fn build(
+        file: &OrgFile,
+        sources: &SourceMap,
+        errors: &mut Vec<ParseError>,
+        notes: &mut Vec<Spanned<String>>,
+    ) -> Option<Organization> {
         let mut policies = BTreeMap::new();
         for p in &file.policies {
+            if p.policy_type == OrgPolicyType::Rcp {
+                for stmt in &p.document.statements {
+                    if stmt.effect.value == Effect::Allow && !is_rcp_full_access_statement(stmt) {
+                        errors.push(ParseError::at(
+                            sources,
+                            stmt.span,
+                            format!(
+                                "RCP `{}` has an Allow statement: customer RCPs may only deny (RCPFullAWSAccess is the only allowing RCP, and AWS attaches it everywhere)",
+                                p.id.value
+                            ),
+                            "Allow in an RCP",
+                        ));
+                    }
+                }
+            }
             policies.insert(
                 p.id.value.clone(),
                 OrgPolicy {
@@ -117,14 +158,66 @@ impl Organization {
             }
         }
         let root = root?;
-        Some(Organization {
+        let (scp_state, rcp_state) = policy_type_states(file, &graph, notes);
+        let org = Organization {
             id: file.id.value.clone(),
             management_account: file.management_account.value.clone(),
+            scp_state,
+            rcp_state,
             graph,
             root,
             by_id,
             policies,
-        })
+        };
+        org.note_levels_without_kms_scp(notes);
+        Some(org)
+    }
+
+    /// One note for each root, OU or account at which no attached SCP has an Allow statement
+    /// that covers KMS actions: every principal below is then denied them (FullAWSAccess can be
+    /// detached, so this is a real deny in AWS), which is usually a snapshot that lists only
+    /// some of the attached SCPs.
+    fn note_levels_without_kms_scp(&self, notes: &mut Vec<Spanned<String>>) {
+        if self.scp_state != TypeState::Enabled {
+            return;
+        }
+        for idx in self.graph.node_indices() {
+            let node = &self.graph[idx];
+            let allows_kms = node.scps.iter().filter_map(|p| self.policies.get(&p.value)).any(|p| {
+                p.document.statements.iter().any(|s| {
+                    s.effect.value == Effect::Allow
+                        && s.action.as_ref().is_some_and(|a| {
+                            crate::reference::Reference::get().actions().filter(|k| k.on_key).any(|k| {
+                                let name = format!("kms:{}", k.name);
+                                a.values.iter().any(|v| crate::wildcard::action_matches(&v.value, &name)) != a.negated
+                            })
+                        })
+                })
+            });
+            if !allows_kms {
+                let what = match node.kind {
+                    OrgNodeKind::Root => "the root",
+                    OrgNodeKind::OrganizationalUnit => "OU",
+                    OrgNodeKind::Account => "account",
+                };
+                notes.push(Spanned::new(
+                    format!(
+                        "no SCP attached at {what} {} allows any kms: action: every principal below is denied KMS (is an attached SCP such as FullAWSAccess missing from the snapshot?)",
+                        self.name_path(idx)
+                    ),
+                    node.span,
+                ));
+            }
+        }
+    }
+
+    /// Whether the SCP layer and the RCP layer apply.
+    pub fn layer_state(&self, scp: bool) -> TypeState {
+        if scp {
+            self.scp_state
+        } else {
+            self.rcp_state
+        }
     }
 
     pub fn node(&self, id: &str) -> Option<NodeIndex> {
@@ -208,5 +301,77 @@ impl Organization {
             cur = self.parent(i);
         }
         false
+    }
+}
+
+/// `RCPFullAWSAccess`'s statement: `Allow` of `*` to `"*"` on `*`, without conditions.
+pub fn is_rcp_full_access_statement(stmt: &Statement) -> bool {
+    let star = |v: &[Spanned<String>]| v.len() == 1 && v[0].value == "*";
+    stmt.effect.value == Effect::Allow
+        && stmt.conditions.is_empty()
+        && stmt.action.as_ref().is_some_and(|a| !a.negated && star(&a.values))
+        && stmt.resource.as_ref().is_some_and(|r| !r.negated && star(&r.values))
+        && stmt.principal.as_ref().is_none_or(|p| {
+            !p.negated && p.entries.iter().all(|e| e.kind == PrincipalKind::Everyone || e.value.value == "*")
+        })
+}
+
+/// The policy types' states: from the root's `PolicyTypes` when the file has it, else inferred
+/// (a type is enabled when a policy of that type is attached anywhere), with a note.
+fn policy_type_states(
+    file: &OrgFile,
+    graph: &DiGraph<OrgNode, ()>,
+    notes: &mut Vec<Spanned<String>>,
+) -> (TypeState, TypeState) {
+    let attached = |scp: bool| graph.node_weights().any(|n| if scp { !n.scps.is_empty() } else { !n.rcps.is_empty() });
+    let root_span = file.roots.first().map(|r| r.span).unwrap_or(file.id.span);
+    match &file.policy_types {
+        Some(entries) => {
+            let state = |t: OrgPolicyType| match entries.iter().find(|e| e.policy_type == Some(t)) {
+                None => TypeState::NotEnabled,
+                Some(e) => match e.status {
+                    PolicyTypeStatus::Enabled => TypeState::Enabled,
+                    PolicyTypeStatus::PendingEnable | PolicyTypeStatus::PendingDisable => TypeState::Pending,
+                },
+            };
+            let (scp, rcp) = (state(OrgPolicyType::Scp), state(OrgPolicyType::Rcp));
+            for (is_scp, st, name) in [(true, scp, "SCP"), (false, rcp, "RCP")] {
+                if st == TypeState::NotEnabled && attached(is_scp) {
+                    notes.push(Spanned::new(
+                        format!("{name}s are attached, but the {name} policy type is not enabled in the root's PolicyTypes: they have no effect"),
+                        root_span,
+                    ));
+                }
+                if st == TypeState::Pending {
+                    notes.push(Spanned::new(
+                        format!(
+                            "the {name} policy type is being enabled or disabled: whether {name}s apply is unknown"
+                        ),
+                        root_span,
+                    ));
+                }
+            }
+            (scp, rcp)
+        }
+        None => {
+            let infer = |scp: bool| if attached(scp) { TypeState::Enabled } else { TypeState::NotEnabled };
+            let (scp, rcp) = (infer(true), infer(false));
+            let word = |s: TypeState| {
+                if s == TypeState::Enabled {
+                    "enabled (a policy of the type is attached)"
+                } else {
+                    "not enabled (none is attached)"
+                }
+            };
+            notes.push(Spanned::new(
+                format!(
+                    "organization.json has no `PolicyTypes` on its root; inferred: SCPs {}, RCPs {}",
+                    word(scp),
+                    word(rcp)
+                ),
+                root_span,
+            ));
+            (scp, rcp)
+        }
     }
 }

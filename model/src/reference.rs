@@ -1,5 +1,5 @@
-//! What AWS says about KMS actions and condition keys: the KMS part of the Service Authorization
-//! Reference (`data/kms-service-reference.json`, copied from shared/data) and the global
+//! What AWS says about KMS actions and condition keys: the KMS part of AWS's Service
+//! Authorization Reference (`data/kms-service-reference.json`, a copy of it) and the global
 //! condition keys of the IAM User Guide (reference_policies_condition-keys).
 
 use serde::Deserialize;

@@ -162,6 +162,9 @@ pub struct Snapshot {
     pub policies: Vec<NamedPolicy>,
     /// Inputs read but not modelled, to be shown to the user.
     pub not_modelled: Vec<Spanned<String>>,
+    /// Readings of the input the user should know of (policy types inferred, an organization
+    /// level where no SCP allows KMS), each at its location.
+    pub notes: Vec<Spanned<String>>,
 }
 
 impl Snapshot {
@@ -188,7 +191,8 @@ impl Snapshot {
     pub fn from_raw(raw: &RawSnapshot, sources: SourceMap) -> Result<Snapshot, ModelError> {
         let scope = raw.root.display().to_string();
         let mut errors = Vec::new();
-        let org = raw.organization.as_ref().and_then(|o| Organization::build(o, &sources, &mut errors));
+        let mut notes = Vec::new();
+        let org = raw.organization.as_ref().and_then(|o| Organization::build(o, &sources, &mut errors, &mut notes));
         let mut snapshot = Snapshot {
             sources,
             org,
@@ -196,6 +200,7 @@ impl Snapshot {
             keys: Vec::new(),
             policies: Vec::new(),
             not_modelled: raw.not_modelled.clone(),
+            notes,
         };
         // Accounts of the organization that have no folder are known by id and name, open world.
         if let Some(org) = &snapshot.org {

@@ -28,7 +28,42 @@ pub struct OrgFile {
     pub policies: Vec<OrgPolicy>,
     /// Ids of Organizations policies of types keyproof does not model (tag, backup, … policies).
     pub other_policy_ids: Vec<String>,
+    /// The root's `PolicyTypes` (the `list-roots` shape), or `None` when the file does not say.
+    pub policy_types: Option<Vec<PolicyTypeEntry>>,
 }
+
+/// One entry of a root's `PolicyTypes`: `{"Type": "RESOURCE_CONTROL_POLICY", "Status": "ENABLED"}`.
+#[derive(Debug, Clone)]
+pub struct PolicyTypeEntry {
+    /// `None` for a type keyproof does not model (tag, backup, … policies).
+    pub policy_type: Option<OrgPolicyType>,
+    pub status: PolicyTypeStatus,
+    pub span: Span,
+}
+
+/// `PolicyTypeSummary.Status` (Organizations API): a type in transition is neither on nor off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyTypeStatus {
+    Enabled,
+    PendingEnable,
+    PendingDisable,
+}
+
+/// Every Organizations policy type the API documents; only SCPs and RCPs affect KMS
+/// authorization (Organizations API PolicyTypeSummary).
+const OTHER_POLICY_TYPES: &[&str] = &[
+    "TAG_POLICY",
+    "BACKUP_POLICY",
+    "AISERVICES_OPT_OUT_POLICY",
+    "CHATBOT_POLICY",
+    "DECLARATIVE_POLICY_EC2",
+    "SECURITYHUB_POLICY",
+    "INSPECTOR_POLICY",
+    "UPGRADE_ROLLOUT_POLICY",
+    "BEDROCK_POLICY",
+    "S3_POLICY",
+    "NETWORK_SECURITY_DIRECTOR_POLICY",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrgNodeKind {
@@ -508,9 +543,13 @@ fn read_organization(r: &mut Reader<'_>, json: &Json, not_modelled: &mut Vec<Spa
         r.error(management_account.span, "`MasterAccountId` is not a 12-digit account id", "expected an account id");
     }
     let mut roots = Vec::new();
+    let mut policy_types = None;
     for root in r.object_list(json, "Roots") {
         if let Some(n) = read_org_node(r, root, OrgNodeKind::Root) {
             roots.push(n);
+        }
+        if root.get("PolicyTypes").is_some() {
+            policy_types = Some(read_policy_types(r, root, not_modelled));
         }
     }
     if roots.is_empty() {
@@ -547,7 +586,52 @@ fn read_organization(r: &mut Reader<'_>, json: &Json, not_modelled: &mut Vec<Spa
             policies.push(OrgPolicy { id: pid, name, policy_type, aws_managed, document });
         }
     }
-    Some(OrgFile { id, management_account, roots, policies, other_policy_ids })
+    Some(OrgFile { id, management_account, roots, policies, other_policy_ids, policy_types })
+}
+
+/// A root's `PolicyTypes` as `list-roots` prints it. An unknown status is an error (keyproof
+/// cannot tell whether the layer applies); an unknown type is a note (Organizations adds policy
+/// types over time, and only SCPs and RCPs decide KMS requests).
+fn read_policy_types(r: &mut Reader<'_>, root: &Json, not_modelled: &mut Vec<Spanned<String>>) -> Vec<PolicyTypeEntry> {
+    let mut out = Vec::new();
+    for e in r.object_list(root, "PolicyTypes") {
+        let (Some(t), Some(status)) = (r.req_string(e, "Type"), r.req_string(e, "Status")) else {
+            continue;
+        };
+        let policy_type = match t.value.as_str() {
+            "SERVICE_CONTROL_POLICY" => Some(OrgPolicyType::Scp),
+            "RESOURCE_CONTROL_POLICY" => Some(OrgPolicyType::Rcp),
+            known if OTHER_POLICY_TYPES.contains(&known) => None,
+            other => {
+                not_modelled.push(Spanned::new(
+                    format!(
+                        "policy type `{other}` is not one keyproof knows; it is taken not to affect KMS authorization"
+                    ),
+                    t.span,
+                ));
+                None
+            }
+        };
+        let status = match status.value.as_str() {
+            "ENABLED" => PolicyTypeStatus::Enabled,
+            "PENDING_ENABLE" => PolicyTypeStatus::PendingEnable,
+            "PENDING_DISABLE" => PolicyTypeStatus::PendingDisable,
+            other => {
+                r.error(
+                    status.span,
+                    format!("`{other}` is not a policy type status (ENABLED, PENDING_ENABLE or PENDING_DISABLE)"),
+                    "unknown status",
+                );
+                continue;
+            }
+        };
+        if out.iter().any(|x: &PolicyTypeEntry| x.policy_type.is_some() && x.policy_type == policy_type) {
+            r.error(e.span, format!("policy type `{}` is listed twice", t.value), "duplicate");
+            continue;
+        }
+        out.push(PolicyTypeEntry { policy_type, status, span: e.span });
+    }
+    out
 }
 
 fn read_org_node(r: &mut Reader<'_>, v: &Json, kind: OrgNodeKind) -> Option<OrgNode> {

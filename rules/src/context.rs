@@ -78,7 +78,13 @@ fn spanned(s: &str) -> Spanned<String> {
 impl<'s> LintContext<'s> {
     pub fn new(snapshot: &'s Snapshot, config: &'s Config, timeout_ms: u32) -> LintContext<'s> {
         let prover = Prover::new(snapshot, timeout_ms, &[]);
-        let domain = prover.domain(&[]);
+        // A federated user (GetFederationToken) of account A can do at most what the root user
+        // or an IAM user of A that creates it can do (its permissions are the caller's,
+        // intersected with a session policy): the rules ask about those principals, and the
+        // federated representatives add no finding of their own (SOUNDNESS.md, lint). `check`
+        // keeps them in `forall principal`.
+        let domain: Vec<Member> =
+            prover.domain(&[]).into_iter().filter(|m| !matches!(m.kind, Kind::AnyFederatedUser(_))).collect();
         let (security, security_note) = if config.security_accounts.is_empty() {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for k in snapshot.keys().iter().filter(|k| k.customer_managed) {

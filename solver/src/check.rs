@@ -124,7 +124,9 @@ impl Ctx<'_, '_> {
     }
 
     fn principal_in(&self, m: &Member, set: &SetExpr) -> Result<bool, SolverError> {
-        if matches!(m.kind, Kind::Service | Kind::AnyOtherService | Kind::AnyOtherAccount) {
+        if matches!(m.kind, Kind::Service | Kind::AnyOtherService | Kind::AnyOtherAccount)
+            || m.account.as_deref() == Some(crate::domain::OTHER_ACCOUNT)
+        {
             // Service principals belong to no account; "any other account" is none the
             // property or the snapshot names, and is in no OU of this organization.
             return Ok(false);
@@ -372,6 +374,28 @@ pub fn check_property(
     }
     let instances: Vec<(&Member, Option<&Key>)> =
         keys.iter().flat_map(|k| principals.iter().map(move |m| (*m, *k))).collect();
+    // `A implies B` where no instance satisfies A says nothing, whatever B is: vacuous, like an
+    // empty quantified set (`principal in ou "X"` for an OU with no principal).
+    if let Formula::Implies(antecedent, _) = &prop.body {
+        if !has_can(antecedent) {
+            let mut satisfied = false;
+            for (m, k) in &instances {
+                let mut inst =
+                    Instance { member: m, key: *k, witnesses: Vec::new(), unknown: Vec::new(), internal: None };
+                if !eval_formula(&c, antecedent, &mut inst, domain)?.is_false() {
+                    satisfied = true;
+                    break;
+                }
+            }
+            if !satisfied {
+                return Ok(PropertyResult {
+                    reason: Some("no principal and key of the quantified sets satisfy the antecedent".into()),
+                    instances: instances.len(),
+                    ..base
+                });
+            }
+        }
+    }
     let results: Vec<Result<(Tri, Instance<'_>), SolverError>> = instances
         .par_iter()
         .map(|(m, k)| {

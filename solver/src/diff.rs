@@ -414,10 +414,11 @@ fn same_principal(sb: &Snapshot, pb: &ResolvedPrincipal<'_>, sa: &Snapshot, pa: 
     }
 }
 
-/// The SCPs (or RCPs) at every level of an account's path, the management account and the
-/// organization id: everything the organization layers read.
+/// Whether the policy type is enabled, the SCPs (or RCPs) at every level of an account's path,
+/// the management account and the organization id: everything the organization layers read.
 fn same_org_path(sb: &Snapshot, sa: &Snapshot, account: &str, scp: bool) -> bool {
-    fn levels<'s>(snap: &'s Snapshot, account: &str, scp: bool) -> Option<(String, String, Vec<Vec<&'s Policy>>)> {
+    type Levels<'s> = (keyproof_model::org::TypeState, String, String, Vec<Vec<&'s Policy>>);
+    fn levels<'s>(snap: &'s Snapshot, account: &str, scp: bool) -> Option<Levels<'s>> {
         let org = snap.org.as_ref()?;
         let path = org.path_to_account(account).unwrap_or_default();
         let docs = path
@@ -428,7 +429,7 @@ fn same_org_path(sb: &Snapshot, sa: &Snapshot, account: &str, scp: bool) -> bool
                 attached.iter().filter_map(|p| org.policies.get(&p.value)).map(|p| &p.document).collect()
             })
             .collect();
-        Some((org.id.clone(), org.management_account.clone(), docs))
+        Some((org.layer_state(scp), org.id.clone(), org.management_account.clone(), docs))
     }
     levels(sb, account, scp) == levels(sa, account, scp)
 }
@@ -508,8 +509,15 @@ pub fn group(d: &Diff, key_names: &dyn Fn(&str) -> String) -> Vec<AccessClass> {
     let mut groups: Group<'_> = BTreeMap::new();
     for ((change, key, member), (actions, example)) in per_member {
         let actions: Vec<String> = actions.into_iter().map(|(_, a)| a).collect();
-        // Representatives ("any principal of account A") stay classes of their own.
-        let groupable = member.kind == Kind::Snapshot;
+        // Representatives ("any principal of account A") stay classes of their own, but for "any
+        // federated user of a collected account A", which joins A's class.
+        let groupable = match &member.kind {
+            Kind::Snapshot => true,
+            Kind::AnyFederatedUser(a) => {
+                d.domain.iter().any(|m| m.kind == Kind::Snapshot && m.account.as_ref() == Some(a))
+            }
+            _ => false,
+        };
         let account = if groupable { member.account.clone() } else { Some(member.principal.clone()) };
         groups.entry((change, key, actions, account, groupable)).or_default().push((member, example));
     }
@@ -521,24 +529,37 @@ pub fn group(d: &Diff, key_names: &dyn Fn(&str) -> String) -> Vec<AccessClass> {
             actions.join(", ")
         };
         let Some((first_member, first_example)) = members.first() else { continue };
+        let in_snapshot = members.iter().filter(|(m, _)| m.kind == Kind::Snapshot).count();
+        let federated = members.iter().any(|(m, _)| matches!(m.kind, Kind::AnyFederatedUser(_)));
         let whole_account = groupable
             && members.len() > 1
             && account.as_ref().is_some_and(|a| {
-                let all = d.domain.iter().filter(|m| m.kind == Kind::Snapshot && m.account.as_ref() == Some(a)).count();
+                let all = d
+                    .domain
+                    .iter()
+                    .filter(|m| {
+                        m.account.as_ref() == Some(a) && matches!(m.kind, Kind::Snapshot | Kind::AnyFederatedUser(_))
+                    })
+                    .count();
                 all == members.len()
             });
         let who = if whole_account {
             format!(
-                "every principal of account {} ({} in the snapshot)",
+                "every principal of account {} ({} in the snapshot{})",
                 account.clone().unwrap_or_default(),
-                members.len()
+                in_snapshot,
+                if federated { ", and its federated users" } else { "" }
             )
         } else if members.len() > 1 {
             format!(
                 "{} principals of account {} ({})",
                 members.len(),
                 account.clone().unwrap_or_default(),
-                members.iter().map(|(m, _)| m.principal.as_str()).collect::<Vec<_>>().join(", ")
+                members
+                    .iter()
+                    .map(|(m, _)| if m.is_representative() { "its federated users" } else { m.principal.as_str() })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             first_member.describe()

@@ -8,6 +8,11 @@
 //!   principal of that account"; and "any principal of any other account" (its account id is a
 //!   variable, distinct from every account the snapshot names).
 //! - Service principals named in key policies and grants, and "any other service".
+//! - Federated-user sessions (STS GetFederationToken): every federated user a policy, grant or
+//!   property names, and for every account (collected, named, and "any other account") "any
+//!   federated user of that account", whose name the caller chooses and whose permissions (the
+//!   calling IAM user's or root user's policies intersected with a session policy) are not in the
+//!   snapshot.
 //!
 //! The representatives of unnamed principals have no fixed name: conditions on their ARN are
 //! free choices (SOUNDNESS.md), so a proof covers every name.
@@ -28,6 +33,8 @@ pub enum Kind {
     AnyOf(String),
     /// Any principal of an account the snapshot never names.
     AnyOtherAccount,
+    /// Any federated-user session (GetFederationToken) of an account not named otherwise.
+    AnyFederatedUser(String),
     Service,
     AnyOtherService,
 }
@@ -44,7 +51,7 @@ pub struct Member {
 
 impl Member {
     pub fn is_representative(&self) -> bool {
-        matches!(self.kind, Kind::AnyOf(_) | Kind::AnyOtherAccount | Kind::AnyOtherService)
+        matches!(self.kind, Kind::AnyOf(_) | Kind::AnyOtherAccount | Kind::AnyOtherService | Kind::AnyFederatedUser(_))
     }
 
     /// How the member is shown to a person.
@@ -53,6 +60,10 @@ impl Member {
             Kind::AnyOf(a) => format!("any principal of account {a} that its own IAM policies allow"),
             Kind::AnyOtherAccount => "any principal of any other AWS account".to_string(),
             Kind::AnyOtherService => "any other AWS service principal".to_string(),
+            Kind::AnyFederatedUser(a) if a == OTHER_ACCOUNT => {
+                "any federated user (GetFederationToken) of any other AWS account".to_string()
+            }
+            Kind::AnyFederatedUser(a) => format!("any federated user (GetFederationToken) of account {a}"),
             _ => self.principal.clone(),
         }
     }
@@ -62,6 +73,8 @@ impl Member {
 /// is only used to resolve the principal.
 pub const OTHER_ACCOUNT: &str = "000000000000";
 pub const OTHER_SERVICE: &str = "keyproof-any-other-service.amazonaws.com";
+/// The stand-in name of "any federated user of account A": the solver chooses the real name.
+pub const ANY_FEDERATED_USER: &str = "keyproof-any-federated-user";
 
 /// Every account id the snapshot names: collected, in the organization, in principals, grants
 /// and condition values.
@@ -147,10 +160,11 @@ pub fn principals(snapshot: &Snapshot, extra: &[String]) -> Vec<Member> {
                 let Ok(r) = PrincipalRef::parse(&arn) else { continue };
                 let Some(account) = r.account().map(str::to_string) else { continue };
                 let kind = if collected(&account) {
-                    // In a collected account only role sessions are missing from the list.
-                    if !matches!(r, PrincipalRef::Session { .. })
-                        || snapshot.account(&account).and_then(|a| a.role(r.role_name().unwrap_or(""))).is_none()
-                    {
+                    // In a collected account only role sessions and federated users are missing
+                    // from the list.
+                    let session_of_known_role = matches!(r, PrincipalRef::Session { .. })
+                        && snapshot.account(&account).and_then(|a| a.role(r.role_name().unwrap_or(""))).is_some();
+                    if !session_of_known_role && !matches!(r, PrincipalRef::FederatedUser { .. }) {
                         continue;
                     }
                     Kind::Snapshot
@@ -168,7 +182,23 @@ pub fn principals(snapshot: &Snapshot, extra: &[String]) -> Vec<Member> {
     for s in services {
         out.insert(Member { kind: Kind::Service, principal: s, account: None });
     }
-    for a in mentioned_accounts(snapshot, extra) {
+    let mentioned = mentioned_accounts(snapshot, extra);
+    let federated_accounts = snapshot
+        .accounts
+        .values()
+        .filter(|a| a.collected)
+        .map(|a| a.id.clone())
+        .chain(mentioned.iter().cloned())
+        .chain([OTHER_ACCOUNT.to_string()])
+        .collect::<BTreeSet<String>>();
+    for a in federated_accounts {
+        out.insert(Member {
+            kind: Kind::AnyFederatedUser(a.clone()),
+            principal: format!("arn:aws:sts::{a}:federated-user/{ANY_FEDERATED_USER}"),
+            account: Some(a),
+        });
+    }
+    for a in mentioned {
         if collected(&a) {
             continue;
         }

@@ -80,7 +80,10 @@ impl<'s> Prover<'s> {
         let domain = crate::domain::principals(snapshot, extra_principals);
         let mut named_outside: HashMap<String, Vec<String>> = HashMap::new();
         for m in &domain {
-            if m.kind == Kind::NamedOutside {
+            // A representative's name is none of these: the principals named outside the
+            // snapshot, and every federated user named anywhere.
+            let named_federated = m.kind == Kind::Snapshot && m.principal.contains(":federated-user/");
+            if m.kind == Kind::NamedOutside || named_federated {
                 if let Some(a) = &m.account {
                     named_outside.entry(a.clone()).or_default().push(m.principal.clone());
                 }
@@ -252,6 +255,7 @@ pub fn represent(
     let account = match &member.kind {
         Kind::AnyOf(a) => a.clone(),
         Kind::AnyOtherAccount => crate::domain::OTHER_ACCOUNT.to_string(),
+        Kind::AnyFederatedUser(a) => return Some(represent_federated(a, sc, named_outside)),
         _ => return None,
     };
     let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the principal".into()));
@@ -282,6 +286,42 @@ pub fn represent(
     sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
     sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
     Some(v)
+}
+
+/// "Any federated user of account A": the session name (GetFederationToken's `Name`, 2 to 32
+/// characters of `[\w+=,.@-]`) is a variable, distinct from every federated user the snapshot
+/// names; `aws:PrincipalArn` is its ARN and `aws:userid` (`account:name`) a free choice.
+fn represent_federated(
+    account: &str,
+    sc: &mut SymContext<'_>,
+    named_outside: &HashMap<String, Vec<String>>,
+) -> crate::term::VarId {
+    let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the federated user".into()));
+    let mut dom = vec![in_re(
+        Str::Var(v),
+        Re::Concat(vec![
+            Re::Lit(format!("arn:aws:sts::{account}:federated-user/")),
+            name_chars(),
+            name_chars(),
+            Re::Star(Box::new(name_chars())),
+        ]),
+    )];
+    for named in named_outside.get(account).into_iter().flatten() {
+        dom.push(not(str_eq(Str::Var(v), Str::Lit(named.clone()))));
+    }
+    sc.side.push(and(dom));
+    sc.overrides.insert(
+        "aws:principalarn".into(),
+        Sym::Single {
+            present: constant(true),
+            value: SymVal::Str(Str::Var(v)),
+            kind: keyproof_model::reference::KeyType::Arn,
+        },
+    );
+    let why =
+        format!("{}the name of a federated user of account {account} is not fixed", keyproof_model::context::OUTSIDE);
+    sc.overrides.insert("aws:userid".into(), Sym::Unknown(why));
+    v
 }
 
 /// Reads a concrete request back from a model.

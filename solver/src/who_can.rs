@@ -51,6 +51,7 @@ fn kind_name(k: &Kind) -> &'static str {
         Kind::NamedOutside => "outside",
         Kind::AnyOf(_) => "account",
         Kind::AnyOtherAccount => "any-account",
+        Kind::AnyFederatedUser(_) => "federated-user",
         Kind::Service | Kind::AnyOtherService => "service",
     }
 }
@@ -123,11 +124,12 @@ pub fn who_can(
                 match &m.kind {
                     Kind::AnyOf(acct) => out.accounts.push(acct.clone()),
                     Kind::AnyOtherAccount => out.public = true,
+                    Kind::AnyFederatedUser(a) if a == crate::domain::OTHER_ACCOUNT => out.public = true,
                     _ => {}
                 }
                 out.principals.push(Allowed {
                     principal: if m.is_representative() { w.request.principal.clone() } else { m.principal.clone() },
-                    account: m.account.clone().filter(|_| m.kind != Kind::AnyOtherAccount),
+                    account: m.account.clone().filter(|a| a != crate::domain::OTHER_ACCOUNT),
                     kind: kind_name(&m.kind),
                     description: m.describe(),
                     via: via(&w),

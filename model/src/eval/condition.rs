@@ -6,8 +6,13 @@
 //! - Key absent: `...IfExists` is true; `ForAllValues:` true; `ForAnyValue:` false; a negated
 //!   operator true; any other operator false. `Null: true` tests for absence.
 //! - `ForAnyValue:`: some request value matches; `ForAllValues:`: every request value matches.
-//! - A multivalued key without a set operator is matched like `ForAnyValue:` (cautious reading,
-//!   SOUNDNESS.md).
+//! - Unsettled by AWS's documentation, so `Unknown` where the readings disagree (SOUNDNESS.md,
+//!   the direction of caution): `ForAnyValue:<op>IfExists` on an absent key (`IfExists` says
+//!   true, `ForAnyValue:` says false; `ForAllValues:...IfExists` is true either way), and a
+//!   single-valued operator on a key with several values in the request (the IAM guide only says
+//!   "multivalued context keys require a condition set operator",
+//!   reference_policies_condition-single-vs-multi-valued-context-keys): it is read as
+//!   `ForAnyValue:` and as `ForAllValues:`, and decides only where both agree.
 //!
 //! Counterpart: `solver/src/encode/condition.rs`.
 
@@ -44,9 +49,17 @@ pub fn eval_condition(c: &Condition, ctx: &Context, variables: bool, reasons: &m
             values.push(PolicyValue::Known(v.value.clone()));
         }
     }
+    let unsettled = |t: Tri, reason: Option<String>, reasons: &mut Vec<String>| {
+        if t == Tri::Unknown {
+            if let Some(r) = reason {
+                reasons.push(r);
+            }
+        }
+        t
+    };
     match ctx.lookup(&c.key.value) {
-        Lookup::Absent => absent(op.base, op.set, op.if_exists, &values),
-        Lookup::Values(vs) => present(op.base, op.set, vs, &values),
+        Lookup::Absent => unsettled(absent(op.base, op.set, op.if_exists, &values), absent_unsettled(c), reasons),
+        Lookup::Values(vs) => unsettled(present(op.base, op.set, vs, &values), multivalued_unsettled(c), reasons),
         Lookup::Unknown(why) => {
             reasons.push(why);
             Tri::Unknown
@@ -65,6 +78,30 @@ pub fn eval_condition(c: &Condition, ctx: &Context, variables: bool, reasons: &m
     }
 }
 
+/// Why a condition on an absent key is unknown, when its operator's reading is unsettled.
+pub fn absent_unsettled(c: &Condition) -> Option<String> {
+    let op = c.operator.value;
+    (op.if_exists && op.set == Some(SetOperator::ForAnyValue) && op.base != BaseOperator::Null).then(|| {
+        format!(
+            "`{}` on `{}`, which the request does not carry: AWS's documentation does not settle whether IfExists (true) or ForAnyValue (false) decides",
+            op.name(),
+            c.key.value
+        )
+    })
+}
+
+/// Why a condition with a single-valued operator is unknown on a key with several values.
+pub fn multivalued_unsettled(c: &Condition) -> Option<String> {
+    let op = c.operator.value;
+    op.set.is_none().then(|| {
+        format!(
+            "`{}` without ForAnyValue:/ForAllValues: on `{}`, which has several values here: AWS's documentation does not settle how a single-valued operator reads a multivalued key",
+            op.name(),
+            c.key.value
+        )
+    })
+}
+
 /// The value of a condition whose key is absent from the request.
 pub fn absent(base: BaseOperator, set: Option<SetOperator>, if_exists: bool, values: &[PolicyValue]) -> Tri {
     if base == BaseOperator::Null {
@@ -74,7 +111,10 @@ pub fn absent(base: BaseOperator, set: Option<SetOperator>, if_exists: bool, val
         }));
     }
     if if_exists {
-        return Tri::True;
+        // `IfExists` makes an absent key true, `ForAnyValue:` makes it false: the IAM guide does
+        // not say which wins (and AWS has been seen to answer false), so `ForAnyValue:` with
+        // `IfExists` is unknown. `ForAllValues:` is true on an absent key either way.
+        return if set == Some(SetOperator::ForAnyValue) { Tri::Unknown } else { Tri::True };
     }
     match set {
         Some(SetOperator::ForAllValues) => Tri::True,
@@ -100,6 +140,13 @@ pub fn present(base: BaseOperator, set: Option<SetOperator>, request: &[String],
     };
     let negated = base.is_negated();
     match set {
+        None if request.len() > 1 => {
+            // A single-valued operator on several request values: read as `ForAnyValue:` and as
+            // `ForAllValues:`; unknown where the readings disagree (module doc).
+            let any = present(base, Some(SetOperator::ForAnyValue), request, values);
+            let all = present(base, Some(SetOperator::ForAllValues), request, values);
+            Tri::agree([any, all])
+        }
         None => {
             let m = Tri::any(request.iter().map(|r| any_policy_value(r)));
             if negated {

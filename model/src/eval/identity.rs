@@ -30,6 +30,26 @@ impl IdentitySide {
     }
 }
 
+/// Why the IAM side of a principal is unknown (an assumption about the world outside the
+/// snapshot, prefixed with [`crate::context::OUTSIDE`]). Shared with the encoding.
+pub fn unknown_identity_reason(p: &crate::context::ResolvedPrincipal<'_>) -> String {
+    match &p.r {
+        // IAM GetFederationToken: the session's permissions are the calling IAM user's (or the
+        // root user's) identity policies intersected with the session policy it passed.
+        PrincipalRef::FederatedUser { .. } => format!(
+            "{}the permissions of the federated user `{}` (its calling IAM user's or root user's policies, intersected with the session policy given to GetFederationToken) are not in the snapshot",
+            crate::context::OUTSIDE,
+            p.r.arn()
+        ),
+        _ => format!(
+            "{}the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
+            crate::context::OUTSIDE,
+            p.r.arn(),
+            p.account_id().unwrap_or("?")
+        ),
+    }
+}
+
 /// Evaluates the identity policies and the boundary of the request's principal.
 pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
     let p = s.principal;
@@ -44,12 +64,7 @@ pub fn identity_side(s: &Subject<'_>, trace: &mut Trace<'_>) -> IdentitySide {
         _ => {}
     }
     if !p.identity_known {
-        let why = format!(
-            "{}the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
-            crate::context::OUTSIDE,
-            p.r.arn(),
-            p.account_id().unwrap_or("?")
-        );
+        let why = unknown_identity_reason(p);
         trace.unknown(vec![why]);
         return IdentitySide { allow: Tri::Unknown, boundary_allow: Tri::Unknown, deny: Tri::Unknown };
     }

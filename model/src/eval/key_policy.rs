@@ -59,7 +59,7 @@ pub fn key_policy_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Tr
             continue;
         }
         let matches: Vec<(Tri, MatchKind)> = if pe.negated {
-            vec![(not_principal_applies(pe, s), MatchKind::Everyone)]
+            vec![(not_principal_applies(pe, stmt.effect.value, s), MatchKind::Everyone)]
         } else {
             principal_matches(pe, s)
         };

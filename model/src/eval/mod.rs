@@ -67,10 +67,13 @@ pub enum Knockout {
     Conditions,
     /// Principal elements match everyone.
     PrincipalMatching,
+    /// The organization's policy types are ignored: SCPs and RCPs always apply, and an RCP level
+    /// allows only through an RCP the snapshot lists there (the reading before issue 9).
+    PolicyTypes,
 }
 
 impl Knockout {
-    pub const ALL: [Knockout; 11] = [
+    pub const ALL: [Knockout; 12] = [
         Knockout::ExplicitDeny,
         Knockout::Scp,
         Knockout::Rcp,
@@ -82,6 +85,7 @@ impl Knockout {
         Knockout::CrossAccountLimit,
         Knockout::Conditions,
         Knockout::PrincipalMatching,
+        Knockout::PolicyTypes,
     ];
 }
 
@@ -309,11 +313,17 @@ pub fn decide_resolved(
             None,
             None,
             None,
-            format!(
-                "the IAM policies of `{}` are not in the snapshot (account {} was not collected): where they matter, the answer is unknown",
-                principal.r.arn(),
-                principal.account_id().unwrap_or("?")
-            ),
+            match principal.r {
+                PrincipalRef::FederatedUser { .. } => format!(
+                    "the permissions of the federated user `{}` come from its calling IAM user and the session policy given to GetFederationToken, which the snapshot does not hold: where they matter, the answer is unknown",
+                    principal.r.arn()
+                ),
+                _ => format!(
+                    "the IAM policies of `{}` are not in the snapshot (account {} was not collected): where they matter, the answer is unknown",
+                    principal.r.arn(),
+                    principal.account_id().unwrap_or("?")
+                ),
+            },
         );
     }
     let identity = identity::identity_side(&s, &mut trace);

@@ -8,12 +8,21 @@
 //! - RCPs apply on the path of the account that owns the key, to callers from any account, but
 //!   not to service-linked roles, AWS managed keys, `kms:RetireGrant`, or resources of the
 //!   management account.
+//! - A policy type applies only when it is enabled in the root (`list-roots` → `PolicyTypes`;
+//!   Organizations UG orgs_manage_policies_enable-disable). Most organizations have not enabled
+//!   RCPs: then there is no RCP layer at all.
+//! - When RCPs are enabled, AWS attaches `RCPFullAWSAccess` to the root, every OU and every
+//!   account, and it cannot be detached (orgs_manage_policies_rcps): the "every level allows"
+//!   half of the RCP layer always holds, and only the Deny statements of customer RCPs decide,
+//!   whether or not the snapshot lists RCPFullAWSAccess. `FullAWSAccess` (SCP) can be detached,
+//!   so an SCP level without an allowing SCP really denies.
+//! - A policy type being enabled or disabled (`PENDING_*`) makes its layer unknown.
 //!
 //! Counterpart: `solver/src/encode/organization.rs`.
 
 use super::statement::applies;
 use super::{Layer, Outcome, Subject, Trace};
-use crate::org::Organization;
+use crate::org::{Organization, TypeState};
 use crate::principal::PrincipalRef;
 use crate::tri::Tri;
 use keyproof_parser::policy::Effect;
@@ -29,6 +38,9 @@ pub fn scp_exemption(s: &Subject<'_>) -> Option<String> {
         PrincipalRef::Service(_) => return Some("SCPs do not apply to AWS service principals".into()),
         PrincipalRef::Anonymous => return Some("anonymous callers belong to no account".into()),
         _ => {}
+    }
+    if org.scp_state == TypeState::NotEnabled && s.knockout != Some(super::Knockout::PolicyTypes) {
+        return Some("the SCP policy type is not enabled in this organization's root".into());
     }
     let account = p.account_id()?;
     if !org.contains_account(account) {
@@ -47,6 +59,9 @@ pub fn rcp_exemption(s: &Subject<'_>) -> Option<String> {
     let Some(org) = &s.snapshot.org else {
         return Some("the snapshot has no organization".into());
     };
+    if org.rcp_state == TypeState::NotEnabled && s.knockout != Some(super::Knockout::PolicyTypes) {
+        return Some("the RCP policy type is not enabled in this organization's root".into());
+    }
     if !org.contains_account(&s.key.account) {
         return Some(format!("the key's account {} is outside the organization", s.key.account));
     }
@@ -74,7 +89,8 @@ pub fn scp_layer(s: &Subject<'_>, trace: &mut Trace<'_>) -> (Tri, Tri) {
     let (Some(org), Some(account)) = (&s.snapshot.org, s.principal.account_id()) else {
         return (Tri::False, Tri::True);
     };
-    levels(s, org, account, Layer::Scp, trace)
+    let layer = levels(s, org, account, Layer::Scp, trace);
+    pending(org.scp_state, "SCP", layer, trace)
 }
 
 /// RCPs on the key's path: (deny, every level allows).
@@ -86,10 +102,32 @@ pub fn rcp_layer(s: &Subject<'_>, trace: &mut Trace<'_>) -> (Tri, Tri) {
     let Some(org) = &s.snapshot.org else {
         return (Tri::False, Tri::True);
     };
-    levels(s, org, &s.key.account, Layer::Rcp, trace)
+    let layer = levels(s, org, &s.key.account, Layer::Rcp, trace);
+    pending(org.rcp_state, "RCP", layer, trace)
+}
+
+/// A layer whose policy type is being enabled or disabled may or may not apply: its deny and
+/// its requirement become unknown where they would decide. Counterpart:
+/// `solver/src/encode/organization.rs::pending`.
+fn pending(state: TypeState, what: &str, (deny, every): (Tri, Tri), trace: &mut Trace<'_>) -> (Tri, Tri) {
+    if state != TypeState::Pending {
+        return (deny, every);
+    }
+    let applies = Tri::Unknown;
+    let out = (applies.and(deny), applies.not().or(every));
+    if out.0 == Tri::Unknown || out.1 == Tri::Unknown {
+        trace.unknown(vec![pending_reason(what)]);
+    }
+    out
+}
+
+/// Why a pending policy type's layer is unknown.
+pub fn pending_reason(what: &str) -> String {
+    format!("the {what} policy type is being enabled or disabled (PENDING_* in the root's PolicyTypes): whether {what}s apply is not settled")
 }
 
 fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trace: &mut Trace<'_>) -> (Tri, Tri) {
+    let implicit_rcp_full_access = layer == Layer::Rcp && s.knockout != Some(super::Knockout::PolicyTypes);
     let Some(path) = org.path_to_account(account) else {
         return (Tri::False, Tri::True);
     };
@@ -112,6 +150,10 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
                 org.name_path(idx)
             );
             for stmt in &policy.document.statements {
+                if implicit_rcp_full_access && stmt.effect.value == Effect::Allow {
+                    // RCPFullAWSAccess's statement (customer RCPs cannot allow): implied below.
+                    continue;
+                }
                 let mut reasons = Vec::new();
                 let a = applies(stmt, vars, s, &mut reasons);
                 if a.is_false() {
@@ -139,6 +181,10 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
                 }
             }
         }
+        if implicit_rcp_full_access {
+            // RCPFullAWSAccess is attached here whether or not the snapshot lists it.
+            level_allow = Tri::True;
+        }
         if !level_allow.is_true() {
             let outcome = if level_allow.is_false() { Outcome::Missing } else { Outcome::MayAllow };
             trace.push(
@@ -157,15 +203,23 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
         }
         every_level = every_level.and(level_allow);
     }
-    if every_level.is_true() {
-        let what = if layer == Layer::Scp { "SCP" } else { "RCP" };
+    if implicit_rcp_full_access {
         trace.push(
             layer,
             Outcome::Info,
             None,
             None,
             None,
-            format!("at every level down to account {account}, an attached {what} allows kms:{}", s.action.name),
+            format!("RCPFullAWSAccess is attached at every level down to account {account} (AWS attaches it and it cannot be detached): only the customer RCPs' Deny statements decide"),
+        );
+    } else if every_level.is_true() && !deny.is_true() {
+        trace.push(
+            layer,
+            Outcome::Info,
+            None,
+            None,
+            None,
+            format!("at every level down to account {account}, an attached SCP allows kms:{}", s.action.name),
         );
     }
     (deny, every_level)

@@ -3,12 +3,12 @@
 //! Counterpart: `solver/src/encode/statement.rs`.
 
 use super::condition::eval_condition;
-use super::variables::{substitute, Subst};
+use super::variables::{substitute, variable_outside_resource_part, Subst};
 use super::Subject;
 use crate::principal::{NamedPrincipal, PrincipalRef};
 use crate::tri::Tri;
 use crate::wildcard::{action_matches, resource_matches};
-use keyproof_parser::policy::{PrincipalElement, PrincipalKind, Statement};
+use keyproof_parser::policy::{Effect, PrincipalElement, PrincipalKind, Statement};
 
 /// How a `Principal` entry matched the request's principal. Key policies treat them differently
 /// (KDG key-policy-default, key-policy-modifying-external-accounts).
@@ -69,7 +69,16 @@ fn resource_covers(
             return Tri::from_bool(resource_matches(&p.value, &s.key.arn));
         }
         match substitute(&p.value, s.ctx) {
-            Subst::Text(t) => Tri::from_bool(resource_matches(&t, &s.key.arn)),
+            Subst::Text(t) => {
+                let m = resource_matches(&t, &s.key.arn);
+                match variable_outside_resource_part(&p.value) {
+                    Some(why) if m => {
+                        reasons.push(why);
+                        Tri::Unknown
+                    }
+                    _ => Tri::from_bool(m),
+                }
+            }
             Subst::Missing => Tri::False,
             Subst::Unknown(why) => {
                 reasons.push(why);
@@ -143,8 +152,11 @@ pub fn named_matches(named: &NamedPrincipal, s: &Subject<'_>) -> (Tri, MatchKind
 
 /// `NotPrincipal`: the statement applies unless the principal is excluded, and a principal is
 /// excluded only when each of its identities is listed — for a role session its session ARN, its
-/// role ARN and its account (IAM reference_policies_elements_notprincipal).
-pub fn not_principal_applies(elem: &PrincipalElement, s: &Subject<'_>) -> Tri {
+/// role ARN and its account (IAM reference_policies_elements_notprincipal). In a `Deny`, a
+/// principal with a permissions boundary is never excluded: "NotPrincipal with Deny will always
+/// deny IAM principals that have a permissions boundary policy attached, even if the IAM
+/// principal is specified in the NotPrincipal element" (same page).
+pub fn not_principal_applies(elem: &PrincipalElement, effect: Effect, s: &Subject<'_>) -> Tri {
     let p = s.principal;
     let listed = |named: &NamedPrincipal| -> Tri {
         Tri::any(elem.entries.iter().map(|e| {
@@ -187,5 +199,18 @@ pub fn not_principal_applies(elem: &PrincipalElement, s: &Subject<'_>) -> Tri {
     }
     let excluded =
         if identities.is_empty() || unnamed_session { Tri::False } else { Tri::all(identities.iter().map(listed)) };
+    let excluded = if effect == Effect::Deny { excluded.and(has_boundary(p).not()) } else { excluded };
     excluded.not()
+}
+
+/// Whether the principal has a permissions boundary: unknown when its IAM side is not in the
+/// snapshot (a federated user's calling user, an account that was not collected).
+fn has_boundary(p: &crate::context::ResolvedPrincipal<'_>) -> Tri {
+    match &p.r {
+        PrincipalRef::Root { .. } | PrincipalRef::Service(_) | PrincipalRef::Anonymous => Tri::False,
+        _ if !p.identity_known => Tri::Unknown,
+        _ => {
+            Tri::from_bool(p.role.is_some_and(|r| r.boundary.is_some()) || p.user.is_some_and(|u| u.boundary.is_some()))
+        }
+    }
 }

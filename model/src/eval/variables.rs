@@ -89,3 +89,25 @@ pub fn substitute(text: &str, ctx: &Context) -> Subst {
     }
     Subst::Text(out)
 }
+
+/// Why a `Resource`/`NotResource` pattern with a policy variable before its resource part (in the
+/// partition, service, region or account field, as in AWS managed policies'
+/// `arn:aws:kms:*:${aws:PrincipalAccount}:key/*`) is unsettled: the IAM guide says variables
+/// work in the resource part of an ARN only (reference_policies_variables, "Where you can use
+/// policy variables"), and does not say what happens elsewhere. Such a pattern decides only where
+/// it matches nothing either way; where the substituted pattern would match, it is unknown.
+pub fn variable_outside_resource_part(pattern: &str) -> Option<String> {
+    let mut fields = 0;
+    let mut rest = pattern;
+    while fields < 5 {
+        let i = rest.find(':')?;
+        if rest[..i].contains("${") {
+            return Some(format!(
+                "the resource pattern `{pattern}` has a policy variable outside the ARN's resource part, where the IAM guide does not say variables are substituted"
+            ));
+        }
+        rest = &rest[i + 1..];
+        fields += 1;
+    }
+    None
+}

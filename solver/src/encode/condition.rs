@@ -9,7 +9,9 @@
 
 use super::context::{Sym, SymContext, SymVal};
 use crate::term::{and, constant, in_re, not, or, str_eq, Cmp, Re, Str, Term};
-use keyproof_model::eval::condition::{absent, parse_date, parse_number, present, PolicyValue};
+use keyproof_model::eval::condition::{
+    absent, absent_unsettled, multivalued_unsettled, parse_date, parse_number, present, PolicyValue,
+};
 use keyproof_model::reference::KeyType;
 use keyproof_model::tri::Tri;
 use keyproof_parser::policy::{BaseOperator, Condition, OperatorFamily, SetOperator};
@@ -59,11 +61,12 @@ pub fn encode_condition(c: &Condition, sc: &mut SymContext<'_>, variables: bool)
     if !sym_values.is_empty() {
         return with_symbolic_values(c, sc, &values, &sym_values);
     }
-    let absent_t =
-        |sc: &mut SymContext<'_>| tri(absent(op.base, op.set, op.if_exists, &values), sc, &why_unknown_value);
+    let why_absent = absent_unsettled(c).unwrap_or_else(|| why_unknown_value.clone());
+    let why_multi = multivalued_unsettled(c).unwrap_or_else(|| why_unknown_value.clone());
+    let absent_t = |sc: &mut SymContext<'_>| tri(absent(op.base, op.set, op.if_exists, &values), sc, &why_absent);
     match sc.lookup(&c.key.value) {
         Sym::Absent => absent_t(sc),
-        Sym::Values(vs) => tri(present(op.base, op.set, &vs, &values), sc, &why_unknown_value),
+        Sym::Values(vs) => tri(present(op.base, op.set, &vs, &values), sc, &why_multi),
         Sym::Unknown(why) => sc.unknown(why),
         Sym::OneOf(options, sel) => {
             let results: Vec<Tri> = options
@@ -112,10 +115,28 @@ pub fn encode_condition(c: &Condition, sc: &mut SymContext<'_>, variables: bool)
         Sym::Multi { slots, kind } => {
             let any_present = or(slots.iter().map(|(p, _)| p.clone()));
             let absent_term = absent_t(sc);
-            let present_term = present_sym(op.base, op.set, &slots, kind, &values, sc, &c.key.value);
+            let present_term = if op.set.is_none() && slots.len() > 1 {
+                // Several values under a single-valued operator: decided only where the
+                // `ForAnyValue:` and `ForAllValues:` readings agree. Mirrors `present`.
+                let key = &c.key.value;
+                let any = present_sym(op.base, Some(SetOperator::ForAnyValue), &slots, kind, &values, sc, key);
+                let all = present_sym(op.base, Some(SetOperator::ForAllValues), &slots, kind, &values, sc, key);
+                unsettled(any, all, sc, why_multi)
+            } else {
+                present_sym(op.base, op.set, &slots, kind, &values, sc, &c.key.value)
+            };
             or([and([not(any_present.clone()), absent_term]), and([any_present, present_term])])
         }
     }
+}
+
+/// Two readings of a condition: their value where they agree, a free choice where they do not.
+fn unsettled(a: Term, b: Term, sc: &mut SymContext<'_>, why: String) -> Term {
+    if a == b {
+        return a;
+    }
+    let free = sc.unknown(why);
+    or([and([a.clone(), b.clone()]), and([or([a, b]), free])])
 }
 
 /// The condition when the key is present with the values of the present slots. Mirrors
@@ -295,7 +316,15 @@ fn with_symbolic_values(c: &Condition, sc: &mut SymContext<'_>, known: &[PolicyV
         }
         per_slot.push((p.clone(), or(any)));
     }
-    let present_term = combine(op.set, negated, per_slot);
-    let absent_term = tri(absent(op.base, op.set, op.if_exists, known), sc, "a policy variable");
+    let present_term = if op.set.is_none() && per_slot.len() > 1 {
+        let any = combine(Some(SetOperator::ForAnyValue), negated, per_slot.clone());
+        let all = combine(Some(SetOperator::ForAllValues), negated, per_slot);
+        let why = multivalued_unsettled(c).unwrap_or_default();
+        unsettled(any, all, sc, why)
+    } else {
+        combine(op.set, negated, per_slot)
+    };
+    let why_absent = absent_unsettled(c).unwrap_or_else(|| "a policy variable".to_string());
+    let absent_term = tri(absent(op.base, op.set, op.if_exists, known), sc, &why_absent);
     or([and([not(any_present.clone()), absent_term]), and([any_present, present_term])])
 }

@@ -33,12 +33,7 @@ pub fn identity_side(t: &Target<'_>, sc: &mut SymContext<'_>) -> SymIdentity {
         _ => {}
     }
     if !p.identity_known {
-        let why = format!(
-            "{}the IAM policies (and boundary) of `{}` are not in the snapshot; account {} was not collected",
-            keyproof_model::context::OUTSIDE,
-            p.r.arn(),
-            p.account_id().unwrap_or("?")
-        );
+        let why = keyproof_model::eval::identity::unknown_identity_reason(p);
         // One fact each, named after the principal and the question: `keyproof diff` encodes
         // the states before and after a change over one context, and the world outside the
         // snapshot is the same in both.

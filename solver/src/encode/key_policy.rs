@@ -43,7 +43,7 @@ pub fn key_policy_layer(t: &Target<'_>, identity: &SymIdentity, sc: &mut SymCont
     for stmt in &named.document.statements {
         let Some(pe) = &stmt.principal else { continue };
         let matches: Vec<(Tri, MatchKind)> = if pe.negated {
-            vec![(not_principal_applies(pe, &subject), MatchKind::Everyone)]
+            vec![(not_principal_applies(pe, stmt.effect.value, &subject), MatchKind::Everyone)]
         } else {
             principal_matches(pe, &subject)
         };

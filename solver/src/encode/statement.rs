@@ -7,7 +7,7 @@ use super::condition::encode_condition;
 use super::context::{Sym, SymContext};
 use super::Target;
 use crate::term::{and, constant, or, Term};
-use keyproof_model::eval::variables::{pieces, Piece};
+use keyproof_model::eval::variables::{pieces, variable_outside_resource_part, Piece};
 use keyproof_model::wildcard::{action_matches, resource_matches};
 use keyproof_parser::policy::Statement;
 
@@ -54,7 +54,10 @@ pub fn applies(stmt: &Statement, variables: bool, t: &Target<'_>, sc: &mut SymCo
     for p in &resource.values {
         let text = if variables { substitute(&p.value, sc) } else { Ok(Some(p.value.clone())) };
         res.push(match text {
-            Ok(Some(pat)) => constant(resource_matches(&pat, &t.key.arn)),
+            Ok(Some(pat)) => match variable_outside_resource_part(&p.value) {
+                Some(why) if resource_matches(&pat, &t.key.arn) => sc.unknown(why),
+                _ => constant(resource_matches(&pat, &t.key.arn)),
+            },
             Ok(None) => constant(false),
             Err(why) => sc.unknown(why),
         });
