@@ -235,6 +235,59 @@ fn scp_attached_but_not_defined() {
 }
 
 #[test]
+fn customer_rcp_with_an_allow_statement() {
+    // AWS rejects an RCP with Allow (customer RCPs are Deny-only; RCPFullAWSAccess is the one
+    // allowing RCP): reading it as an allow, or ignoring it, would both be guesses.
+    check(
+        "rcp-with-allow",
+        &[(
+            "organization.json → Content of p-allowpartner:1:38",
+            "RCP `p-allowpartner` has an Allow statement: customer RCPs may only deny",
+        )],
+    );
+}
+
+#[test]
+fn policy_type_with_an_unknown_status() {
+    check("policy-type-unknown-status", &[(&at(ORG, "7:68"), "`ON` is not a policy type status")]);
+}
+
+#[test]
+fn policy_type_notes_are_located() {
+    // An unknown policy type, RCPs listed while their type is not enabled, and an OU where no
+    // SCP allows KMS: each a note at its place, and the snapshot loads.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/notes/policy-types");
+    let snapshot = Snapshot::load(&dir).unwrap();
+    let not_modelled: Vec<(String, &str)> =
+        snapshot.not_modelled.iter().map(|n| (snapshot.sources.location(n.span), n.value.as_str())).collect();
+    assert_eq!(
+        not_modelled,
+        [(
+            "organization.json:7:89".to_string(),
+            "policy type `SHINY_NEW_POLICY` is not one keyproof knows; it is taken not to affect KMS authorization"
+        )]
+    );
+    let notes: Vec<(String, &str)> =
+        snapshot.notes.iter().map(|n| (snapshot.sources.location(n.span), n.value.as_str())).collect();
+    assert_eq!(
+        notes,
+        [
+            (
+                "organization.json:4:5".to_string(),
+                "RCPs are attached, but the RCP policy type is not enabled in the root's PolicyTypes: they have no effect"
+            ),
+            (
+                "organization.json:10:9".to_string(),
+                "no SCP attached at OU Root/ReadOnly allows any kms: action: every principal below is denied KMS (is an attached SCP such as FullAWSAccess missing from the snapshot?)"
+            ),
+        ]
+    );
+    let org = snapshot.org.as_ref().unwrap();
+    assert_eq!(org.scp_state, keyproof_model::org::TypeState::Enabled);
+    assert_eq!(org.rcp_state, keyproof_model::org::TypeState::NotEnabled);
+}
+
+#[test]
 fn scp_with_a_principal() {
     // The SCP is a JSON string: the location is in the embedded document, named after it.
     check(
@@ -283,6 +336,8 @@ fn every_bad_snapshot_has_a_test() {
         "missing-policy",
         "null-if-exists",
         "partial-wildcard-principal",
+        "policy-type-unknown-status",
+        "rcp-with-allow",
         "scp-not-in-policies",
         "scp-with-principal",
         "three-errors",

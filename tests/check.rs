@@ -184,3 +184,121 @@ fn who_can_lists_the_prod_s3_key_users() {
         .unwrap();
     assert_eq!(app["conditions"][0], "only with kms:ViaService = s3.us-east-1.amazonaws.com");
 }
+
+/// Runs `keyproof ARGS…` and returns the exit code and stdout.
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("keyproof").unwrap().args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn scenario(name: &str) -> String {
+    format!("{}/corpus/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+const PARTNER: &str = "arn:aws:iam::999900000001:role/Partner";
+const WORKLOAD_APP: &str = "arn:aws:iam::222200000001:role/AppRole";
+
+/// Issue 9: on an organization that has not enabled RCPs, and on one whose snapshot lists
+/// RCPFullAWSAccess only at the root, who-can, check, lint and diff give AWS's answers (the
+/// evaluator's are pinned in the scenarios' cases.toml).
+#[test]
+fn organization_policy_types_give_aws_answers_in_every_command() {
+    let no_rcps = scenario("org-without-rcps");
+    let root_only = scenario("rcp-full-access-at-root-only");
+    // who-can: without RCPs the outside partner is let in by the key policy; with the implied
+    // RCPFullAWSAccess only the perimeter RCP's Deny decides, and it keeps the partner out.
+    let who = |snap: &str| {
+        let (code, out) = run(&["who-can", "kms:Decrypt", "alias/shared", "--snapshot", snap, "--format", "json"]);
+        assert_eq!(code, 0, "{out}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["principal"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let open = who(&no_rcps);
+    assert!(open.iter().any(|p| p == PARTNER) && open.iter().any(|p| p == WORKLOAD_APP), "{open:?}");
+    let perimeter = who(&root_only);
+    assert!(perimeter.iter().any(|p| p == WORKLOAD_APP), "{perimeter:?}");
+    assert!(!perimeter.iter().any(|p| p.contains("999900000001")), "{perimeter:?}");
+
+    // check
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("org.kp");
+    std::fs::write(
+        &props,
+        format!(
+            "property partner_decrypts {{ can(\"{PARTNER}\", kms:Decrypt, key \"alias/shared\") }}\n\
+             property workload_decrypts {{ can(\"{WORKLOAD_APP}\", kms:Decrypt, key \"alias/shared\") }}\n\
+             property only_org_decrypts {{ forall principal, key: can(principal, kms:Decrypt, key) implies principal in org }}\n"
+        ),
+    )
+    .unwrap();
+    let props = props.to_str().unwrap();
+    let (code, v) = check(&["check", props, "--snapshot", &no_rcps, "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(result(&v, "partner_decrypts")["status"], "proved", "{v}");
+    assert_eq!(result(&v, "workload_decrypts")["status"], "proved", "{v}");
+    assert_eq!(result(&v, "only_org_decrypts")["status"], "violated", "{v}");
+    let (code, v) = check(&["check", props, "--snapshot", &root_only, "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(result(&v, "partner_decrypts")["status"], "violated", "{v}");
+    assert_eq!(result(&v, "workload_decrypts")["status"], "proved", "{v}");
+    assert_eq!(result(&v, "only_org_decrypts")["status"], "proved", "{v}");
+
+    // lint: the key administrators can call PutKeyPolicy, so no KP007 lockout finding.
+    for snap in [&no_rcps, &root_only] {
+        let (_, out) = run(&["lint", "--snapshot", snap, "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        assert!(!codes.contains(&"KP007"), "{snap}: {codes:?}");
+    }
+
+    // diff: enabling RCPs with the perimeter takes the partner's access away, and adds none.
+    let (code, out) = run(&["diff", &no_rcps, &root_only, "--format", "json"]);
+    assert_eq!(code, 0, "only removals: {out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["added"], Value::Array(vec![]), "{out}");
+    let removed: Vec<&str> = v["removed"].as_array().unwrap().iter().map(|c| c["summary"].as_str().unwrap()).collect();
+    assert_eq!(
+        removed,
+        ["every principal of account 999900000001 (2 in the snapshot, and its federated users) can no longer kms:Decrypt, kms:DescribeKey, kms:Encrypt alias/shared"],
+        "only the outside account loses access"
+    );
+}
+
+/// Issue 9: a properties file with no property cannot pass by accident.
+#[test]
+fn an_empty_properties_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("empty.kp");
+    std::fs::write(&props, "# only a comment\n").unwrap();
+    let out = Command::cargo_bin("keyproof").unwrap().args(["check", props.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holds no property: a check of nothing would pass"), "{stderr}");
+}
+
+/// Issue 9: an antecedent that no principal satisfies (an OU without accounts) makes the
+/// property vacuous, whatever its consequent.
+#[test]
+fn an_antecedent_nobody_satisfies_is_vacuous() {
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("vacuous.kp");
+    std::fs::write(
+        &props,
+        "property workloads { forall principal: principal in ou \"Root/Workloads\" implies not can(principal, kms:Decrypt, key \"alias/shared\") }\n\
+         property empty_ou { forall principal: principal in ou \"Root/Sandbox\" implies not can(principal, kms:Decrypt, key \"alias/shared\") }\n\
+         property empty_ou_binder { forall principal in ou \"Root/Sandbox\": not can(principal, kms:Decrypt, key \"alias/shared\") }\n",
+    )
+    .unwrap();
+    let snap = scenario("org-without-rcps");
+    let (_, v) = check(&["check", props.to_str().unwrap(), "--snapshot", &snap, "--format", "json"]);
+    // Workloads holds 222200000001, whose AppRole can decrypt: a real violation.
+    assert_eq!(result(&v, "workloads")["status"], "violated", "{v}");
+    // Root/Sandbox holds no account: vacuous in the body and in the binder alike.
+    assert_eq!(result(&v, "empty_ou")["status"], "vacuous", "{v}");
+    assert_eq!(result(&v, "empty_ou_binder")["status"], "vacuous", "{v}");
+}

@@ -161,6 +161,9 @@ fn collect_from_moto_then_who_can() {
         .find(|c| c["OrganizationalUnit"]["Name"] == "Prod")
         .expect("the Prod OU");
     assert!(prod["PolicyIds"].as_array().unwrap().iter().any(|p| p == &ids["scp"]), "the SCP is attached to Prod");
+    // The root's policy types as list-roots gives them (issue 9): SCPs are read only when listed.
+    let types = org["Roots"][0]["PolicyTypes"].as_array().expect("the root's PolicyTypes");
+    assert!(types.iter().any(|t| t["Type"] == "SERVICE_CONTROL_POLICY" && t["Status"] == "ENABLED"), "{types:?}");
     assert_eq!(prod["Children"][0]["Account"]["Id"], app.as_str());
     for account in [&mgmt, &app] {
         assert!(out.join(format!("accounts/{account}/iam.json")).is_file(), "iam.json of {account}");
