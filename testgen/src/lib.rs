@@ -649,9 +649,30 @@ impl Gen {
                 children.push(ou_node(self, j, &ou_attach, &account_node));
             }
         }
+        // The root's policy types, as list-roots prints them: mostly both enabled, sometimes no
+        // RCPs (most real organizations), neither, a type in transition, or not said at all
+        // (inferred from what is attached).
+        let enabled = |t: &str, status: &str| json!({"Type": t, "Status": status});
+        let types = match self.rng.gen_range(0..10) {
+            0 => None,
+            1 => Some(json!([enabled("SERVICE_CONTROL_POLICY", "ENABLED")])),
+            2 => Some(json!([])),
+            3 => Some(json!([
+                enabled("SERVICE_CONTROL_POLICY", "ENABLED"),
+                enabled("RESOURCE_CONTROL_POLICY", "PENDING_ENABLE")
+            ])),
+            _ => Some(json!([
+                enabled("SERVICE_CONTROL_POLICY", "ENABLED"),
+                enabled("RESOURCE_CONTROL_POLICY", "ENABLED")
+            ])),
+        };
+        let mut root = json!({"Id": self.root_id, "Name": "Root", "PolicyIds": root_ids, "Children": children});
+        if let Some(t) = types {
+            root["PolicyTypes"] = t;
+        }
         json!({
             "Organization": {"Id": self.org_id, "MasterAccountId": self.management},
-            "Roots": [{"Id": self.root_id, "Name": "Root", "PolicyIds": root_ids, "Children": children}],
+            "Roots": [root],
             "Policies": policies,
         })
     }
