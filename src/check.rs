@@ -88,6 +88,25 @@ fn request_json(snapshot: &Snapshot, w: &Witness) -> Value {
     })
 }
 
+/// A request a `can` of the property needed and no context allows: the evaluator's decision on
+/// it without context, with the trace entries that deny it.
+fn denial_json(d: &keyproof_model::eval::Decision) -> Value {
+    json!({
+        "principal": d.principal,
+        "action": d.action,
+        "key": d.key,
+        "decision": d.decision,
+        "because": d.deciding().iter().map(|t| json!({
+            "layer": t.layer,
+            "outcome": t.outcome,
+            "policy": t.policy,
+            "statement": t.statement,
+            "location": t.location,
+            "detail": t.detail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 pub fn result_json(snapshot: &Snapshot, r: &PropertyResult) -> Value {
     let mut v = json!({ "property": r.property, "status": r.status, "instances": r.instances });
     if let Some(reason) = &r.reason {
@@ -109,6 +128,9 @@ pub fn result_json(snapshot: &Snapshot, r: &PropertyResult) -> Value {
                 json!({ "principal": c.member.principal, "description": c.member.describe(), "key": c.key });
         }
         v["requests"] = json!(c.witnesses.iter().map(|w| request_json(snapshot, w)).collect::<Vec<_>>());
+        if !c.denials.is_empty() {
+            v["denied"] = json!(c.denials.iter().map(denial_json).collect::<Vec<_>>());
+        }
         v["violations"] = json!(r
             .violations
             .iter()
@@ -139,6 +161,19 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
                 }
             }
             let _ = writeln!(s, "      counterexample: {}", c.member.describe());
+            for d in &c.denials {
+                let _ =
+                    writeln!(s, "        {} cannot {} on {}: {}", d.principal, d.action, d.key, d.decision.as_str());
+                for t in d.deciding() {
+                    let what = match (&t.policy, &t.statement) {
+                        (Some(p), Some(st)) => format!("{p}, statement {st}: "),
+                        (Some(p), None) => format!("{p}: "),
+                        _ => String::new(),
+                    };
+                    let at = t.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+                    let _ = writeln!(s, "          {what}{}{at}", t.detail);
+                }
+            }
             for w in &c.witnesses {
                 let _ = writeln!(s, "        {} can {} on {}", w.request.principal, w.request.action, w.request.key);
                 for (k, v) in &w.request.context {

@@ -302,3 +302,28 @@ fn an_antecedent_nobody_satisfies_is_vacuous() {
     assert_eq!(result(&v, "empty_ou")["status"], "vacuous", "{v}");
     assert_eq!(result(&v, "empty_ou_binder")["status"], "vacuous", "{v}");
 }
+
+/// Issue 9: a property about one named principal reports that principal as its counterexample
+/// and in "violated by", with the evaluator's reason for denying the request.
+#[test]
+fn a_fixed_principal_property_names_its_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("fixed.kp");
+    std::fs::write(
+        &props,
+        "property dev_app_decrypts_s3 { can(\"arn:aws:iam::666677778888:role/AppRole\", kms:Decrypt, key \"alias/s3-prod-key\") }\n",
+    )
+    .unwrap();
+    let demo = format!("{}/corpus/central-kms", env!("CARGO_MANIFEST_DIR"));
+    let (code, v) = check(&["check", props.to_str().unwrap(), "--snapshot", &demo, "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    let r = result(&v, "dev_app_decrypts_s3");
+    assert_eq!(r["status"], "violated");
+    assert_eq!(r["counterexample"]["principal"], "arn:aws:iam::666677778888:role/AppRole", "{r}");
+    assert_eq!(violators(r), ["arn:aws:iam::666677778888:role/AppRole"]);
+    let denied = &r["denied"][0];
+    assert_eq!(denied["decision"], "implicit-deny", "{r}");
+    assert_eq!(denied["action"], "kms:Decrypt");
+    assert_eq!(denied["key"], "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321");
+    assert_eq!(denied["because"][0]["outcome"], "missing", "{r}");
+}

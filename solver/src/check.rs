@@ -35,6 +35,9 @@ pub struct Counterexample {
     pub key: String,
     /// One replayed request per `can` that is true at the counterexample.
     pub witnesses: Vec<Witness>,
+    /// For each `can` that is false at the counterexample, the evaluator's decision on the
+    /// request without context: why it is denied (no request context allows it).
+    pub denials: Vec<keyproof_model::eval::Decision>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,8 +168,16 @@ struct Instance<'a> {
     member: &'a Member,
     key: Option<&'a Key>,
     witnesses: Vec<Witness>,
+    /// The `can` questions answered no: (principal, action, key ARN).
+    denied: Vec<(String, String, String)>,
     unknown: Vec<String>,
     internal: Option<String>,
+}
+
+impl<'a> Instance<'a> {
+    fn new(member: &'a Member, key: Option<&'a Key>) -> Instance<'a> {
+        Instance { member, key, witnesses: Vec::new(), denied: Vec::new(), unknown: Vec::new(), internal: None }
+    }
 }
 
 fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &[Member]) -> Result<Tri, SolverError> {
@@ -250,6 +261,7 @@ fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &
             }
             let _ = span;
             let mut result = Tri::False;
+            let first_action = actions.first().map(|a| format!("kms:{}", a.name)).unwrap_or_default();
             for a in actions {
                 match c.prover.can(&member, a, k, context.as_ref()) {
                     Can::Yes(w) => {
@@ -267,9 +279,24 @@ fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &
                     }
                 }
             }
+            if result.is_false() {
+                inst.denied.push((member.principal.clone(), first_action, k.arn.clone()));
+            }
             result
         }
     })
+}
+
+/// The first principal a `can` of the formula names literally.
+fn first_literal_principal(f: &Formula) -> Option<&keyproof_parser::Spanned<String>> {
+    match f {
+        Formula::Can { principal: PrincipalTerm::Literal(p), .. } => Some(p),
+        Formula::Not(a) => first_literal_principal(a),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
+            first_literal_principal(a).or_else(|| first_literal_principal(b))
+        }
+        _ => None,
+    }
 }
 
 fn has_can(f: &Formula) -> bool {
@@ -324,6 +351,7 @@ pub fn check_property(
 ) -> Result<PropertyResult, SolverError> {
     let c = Ctx { prover, sources };
     let snap = prover.snapshot;
+    let mut fixed_member: Option<Member> = None;
     let principals: Vec<&Member> = match prop.binder(Var::Principal) {
         Some(b) => {
             let mut out = Vec::new();
@@ -338,7 +366,25 @@ pub fn check_property(
             }
             out
         }
-        None => vec![domain.first().ok_or_else(|| SolverError::Internal("empty principal domain".into()))?],
+        // No principal variable: the formula is about the principals it names. The instance is
+        // the first principal a `can` names (so that a counterexample names it), or any member.
+        None => match first_literal_principal(&prop.body) {
+            Some(p) => {
+                let m = literal_member(&c, p, domain)?;
+                match domain.iter().find(|d| **d == m) {
+                    Some(d) => vec![d],
+                    None => {
+                        fixed_member = Some(m);
+                        vec![]
+                    }
+                }
+            }
+            None => vec![domain.first().ok_or_else(|| SolverError::Internal("empty principal domain".into()))?],
+        },
+    };
+    let principals: Vec<&Member> = match &fixed_member {
+        Some(m) if principals.is_empty() => vec![m],
+        _ => principals,
     };
     let keys: Vec<Option<&Key>> = match prop.binder(Var::Key) {
         Some(b) => {
@@ -380,8 +426,7 @@ pub fn check_property(
         if !has_can(antecedent) {
             let mut satisfied = false;
             for (m, k) in &instances {
-                let mut inst =
-                    Instance { member: m, key: *k, witnesses: Vec::new(), unknown: Vec::new(), internal: None };
+                let mut inst = Instance::new(m, *k);
                 if !eval_formula(&c, antecedent, &mut inst, domain)?.is_false() {
                     satisfied = true;
                     break;
@@ -399,7 +444,7 @@ pub fn check_property(
     let results: Vec<Result<(Tri, Instance<'_>), SolverError>> = instances
         .par_iter()
         .map(|(m, k)| {
-            let mut inst = Instance { member: m, key: *k, witnesses: Vec::new(), unknown: Vec::new(), internal: None };
+            let mut inst = Instance::new(m, *k);
             let t = eval_formula(&c, &prop.body, &mut inst, domain)?;
             Ok((t, inst))
         })
@@ -419,13 +464,27 @@ pub fn check_property(
                     .key
                     .map(|k| k.arn.clone())
                     .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
+                    .or_else(|| inst.denied.first().map(|d| d.2.clone()))
                     .unwrap_or_default();
                 if violations.len() < MAX_VIOLATIONS {
                     violations.push((inst.member.clone(), key.clone()));
                 }
                 if counterexample.is_none() {
+                    let denials = inst
+                        .denied
+                        .iter()
+                        .filter_map(|(principal, action, key)| {
+                            let request = keyproof_model::context::Request {
+                                principal: principal.clone(),
+                                action: action.clone(),
+                                key: key.clone(),
+                                context: Default::default(),
+                            };
+                            keyproof_model::eval::decide(snap, &request).ok()
+                        })
+                        .collect();
                     counterexample =
-                        Some(Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses });
+                        Some(Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials });
                 }
             }
             Tri::Unknown => {
