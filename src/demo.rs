@@ -39,6 +39,6 @@ pub fn run() -> Result<i32, CliError> {
     });
     let _ = std::fs::remove_dir_all(&dir);
     result?;
-    emit("\nThe demo's violations are planted misconfigurations; see corpus/central-kms/README.md.\n")?;
+    emit("\nThe demo's violations are planted misconfigurations; README.md (the demo section) describes each one.\n")?;
     Ok(0)
 }

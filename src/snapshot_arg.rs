@@ -29,7 +29,9 @@ pub fn load(dir: Option<&Path>) -> Result<Snapshot, ModelError> {
 /// that forgot it must not pass on the demo's answers without a word), and the snapshot's notes
 /// (policy types inferred, a level where no SCP allows KMS), each with its location.
 pub fn announce(snapshot: &Snapshot, demo: bool) {
-    if demo {
+    // Once per process: `keyproof demo` loads the demo for each of its steps.
+    static ANNOUNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if demo && !ANNOUNCED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         eprintln!("keyproof: no --snapshot given: answering on the embedded demo organization {DEMO_NAME}");
     }
     for n in &snapshot.notes {
