@@ -9,7 +9,8 @@ pub mod policy;
 pub mod property;
 pub mod snapshot;
 pub mod source;
-pub mod terraform;
+pub mod overlay;
+pub use overlay::terraform;
 
 pub use err::ParseError;
 pub use source::{SourceId, SourceMap, Span, Spanned};

@@ -1,0 +1,338 @@
+//! The one place where an overlay changes a raw snapshot: the primitives that both front-ends
+//! (Terraform plans, CloudFormation templates) use, and [`apply`], which applies a list of
+//! [`Change`]s.
+//!
+//! A change names what it changes by the identifiers the snapshot uses (an account id, a key ARN,
+//! a role name, an OU id) and carries the span of the plan or template text it came from, so that
+//! an error ("attaches a policy to role `x`, which is neither in the snapshot nor created") and
+//! every element the change adds point back at that text.
+
+use crate::json::Reader;
+use crate::overlay::OverlayReport;
+use crate::policy::{Policy, PolicyKind};
+use crate::snapshot::{
+    AccountFiles, IamFile, IamGroup, IamRole, IamUser, InlinePolicy, KeyFile, ManagedPolicy, OrgNode, OrgPolicy,
+    RawSnapshot,
+};
+use crate::source::{Span, Spanned};
+
+/// The kind of IAM principal that owns an inline policy or an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Role,
+    User,
+    Group,
+}
+
+impl Owner {
+    pub fn word(self) -> &'static str {
+        match self {
+            Owner::Role => "role",
+            Owner::User => "user",
+            Owner::Group => "group",
+        }
+    }
+}
+
+/// One change to the raw snapshot, as a front-end resolved it.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new key (one with the same ARN is replaced).
+    Key(KeyFile),
+    /// An alias on a key of the snapshot or of the overlay, named by ARN.
+    Alias { key_arn: Spanned<String>, name: Spanned<String> },
+    /// A customer managed policy, created or replaced by ARN.
+    ManagedPolicy { account: String, policy: ManagedPolicy },
+    /// A role, created or replaced by name.
+    Role { account: String, role: IamRole },
+    /// A user, created or replaced by name.
+    User { account: String, user: IamUser },
+    /// A group, created or replaced by name.
+    Group { account: String, group: IamGroup },
+    /// An inline policy on a principal (replaced by name).
+    Inline { account: String, owner: Owner, owner_name: Spanned<String>, policy: InlinePolicy },
+    /// A managed policy attached to a principal.
+    Attach { account: String, owner: Owner, owner_name: Spanned<String>, policy_arn: Spanned<String> },
+    /// A user added to a group.
+    Member { account: String, user: Spanned<String>, group: Spanned<String> },
+    /// An SCP or RCP, created or replaced by id, attached to each target (a root, OU or account id).
+    OrgPolicy { policy: OrgPolicy, targets: Vec<Spanned<String>> },
+    /// A new organizational unit under a root or OU.
+    OrgUnit { node: OrgNode, parent: Spanned<String> },
+}
+
+impl Change {
+    /// The order in which changes apply: what others refer to comes first.
+    fn rank(&self) -> u8 {
+        match self {
+            Change::Key(_) | Change::OrgUnit { .. } => 0,
+            Change::ManagedPolicy { .. } => 1,
+            Change::Role { .. } | Change::User { .. } | Change::Group { .. } => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Applies changes to the raw snapshot, in dependency order. A change that names something the
+/// snapshot does not hold is an error at its span; IAM changes in an account whose IAM was not
+/// collected are unknown (adding principals would turn its open world into a closed one).
+pub fn apply(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayReport, mut changes: Vec<Change>) {
+    changes.sort_by_key(Change::rank);
+    for change in changes {
+        apply_one(raw, r, report, change);
+    }
+}
+
+fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayReport, change: Change) {
+    match change {
+        Change::Key(key) => {
+            let account = key.account.value.clone();
+            let a = account_mut(raw, &account);
+            a.keys.retain(|k| k.arn.value != key.arn.value);
+            a.keys.push(key);
+        }
+        Change::Alias { key_arn, name } => match find_key(raw, &key_arn.value, None) {
+            Some((ai, ki)) => {
+                let k = &mut raw.accounts[ai].keys[ki];
+                if !k.aliases.iter().any(|a| a.value == name.value) {
+                    k.aliases.push(name);
+                }
+            }
+            None => r.error(
+                key_arn.span,
+                format!("alias `{}` targets key `{}`, which is neither in the snapshot nor created", name.value, key_arn.value),
+                "unknown key",
+            ),
+        },
+        Change::ManagedPolicy { account, policy } => {
+            let Some(iam) = iam_of(raw, report, &account, policy.span, "a managed policy") else { return };
+            iam.policies.retain(|p| p.arn.value != policy.arn.value);
+            iam.policies.push(policy);
+        }
+        Change::Role { account, role } => {
+            let Some(iam) = iam_of(raw, report, &account, role.span, "a role") else { return };
+            iam.roles.retain(|x| x.name != role.name);
+            iam.roles.push(role);
+        }
+        Change::User { account, user } => {
+            let Some(iam) = iam_of(raw, report, &account, user.span, "a user") else { return };
+            iam.users.retain(|x| x.name != user.name);
+            iam.users.push(user);
+        }
+        Change::Group { account, group } => {
+            let Some(iam) = iam_of(raw, report, &account, group.span, "a group") else { return };
+            iam.groups.retain(|x| x.name != group.name);
+            iam.groups.push(group);
+        }
+        Change::Inline { account, owner, owner_name, policy } => {
+            let span = policy.name.span;
+            let Some(iam) = iam_of(raw, report, &account, span, "an inline policy") else { return };
+            match inline_list(iam, owner.word(), &owner_name.value) {
+                Some(l) => {
+                    l.retain(|p| p.name.value != policy.name.value);
+                    l.push(policy);
+                }
+                None => r.error(
+                    owner_name.span,
+                    format!(
+                        "inline policy `{}` is put on {} `{}`, which is neither in account {account} of the snapshot nor created",
+                        policy.name.value,
+                        owner.word(),
+                        owner_name.value
+                    ),
+                    format!("unknown {}", owner.word()),
+                ),
+            }
+        }
+        Change::Attach { account, owner, owner_name, policy_arn } => {
+            let Some(iam) = iam_of(raw, report, &account, policy_arn.span, "a policy attachment") else { return };
+            if !iam.policies.iter().any(|p| p.arn.value == policy_arn.value) {
+                if policy_arn.value.contains(":iam::aws:policy/") {
+                    report.unknown.push(Spanned::new(
+                        format!("the AWS managed policy `{}` is attached, but its text is not in the snapshot", policy_arn.value),
+                        policy_arn.span,
+                    ));
+                } else {
+                    r.error(
+                        policy_arn.span,
+                        format!("`{}` is neither in the snapshot's IAM policies of account {account} nor created", policy_arn.value),
+                        "unknown policy",
+                    );
+                }
+                return;
+            }
+            match attached_list(iam, owner.word(), &owner_name.value) {
+                Some(l) => {
+                    if !l.iter().any(|x| x.value == policy_arn.value) {
+                        l.push(policy_arn);
+                    }
+                }
+                None => r.error(
+                    owner_name.span,
+                    format!(
+                        "a policy is attached to {} `{}`, which is neither in account {account} of the snapshot nor created",
+                        owner.word(),
+                        owner_name.value
+                    ),
+                    format!("unknown {}", owner.word()),
+                ),
+            }
+        }
+        Change::Member { account, user, group } => {
+            let Some(iam) = iam_of(raw, report, &account, user.span, "a group membership") else { return };
+            if !iam.groups.iter().any(|g| g.name == group.value) {
+                r.error(
+                    group.span,
+                    format!("group `{}` is neither in account {account} of the snapshot nor created", group.value),
+                    "unknown group",
+                );
+                return;
+            }
+            match iam.users.iter_mut().find(|u| u.name == user.value) {
+                Some(u) => {
+                    if !u.groups.iter().any(|g| g.value == group.value) {
+                        u.groups.push(group);
+                    }
+                }
+                None => r.error(
+                    user.span,
+                    format!("user `{}` is neither in account {account} of the snapshot nor created", user.value),
+                    "unknown user",
+                ),
+            }
+        }
+        Change::OrgPolicy { policy, targets } => {
+            let Some(org) = raw.organization.as_mut() else {
+                report.unknown.push(Spanned::new(
+                    format!("Organizations policy `{}` is created, but the snapshot has no organization.json", policy.name),
+                    policy.id.span,
+                ));
+                return;
+            };
+            let id = policy.id.clone();
+            org.policies.retain(|p| p.id.value != id.value);
+            org.policies.push(policy);
+            for t in targets {
+                match find_node(&mut org.roots, &t.value) {
+                    Some(node) => {
+                        if !node.policy_ids.iter().any(|p| p.value == id.value) {
+                            node.policy_ids.push(Spanned::new(id.value.clone(), t.span));
+                        }
+                    }
+                    None => r.error(
+                        t.span,
+                        format!("policy `{}` targets `{}`, which is not a root, OU or account of the organization", id.value, t.value),
+                        "unknown target",
+                    ),
+                }
+            }
+        }
+        Change::OrgUnit { node, parent } => {
+            let Some(org) = raw.organization.as_mut() else {
+                report.unknown.push(Spanned::new(
+                    "an organizational unit is created, but the snapshot has no organization.json".to_string(),
+                    node.span,
+                ));
+                return;
+            };
+            match find_node(&mut org.roots, &parent.value) {
+                Some(p) => p.children.push(node),
+                None => r.error(
+                    parent.span,
+                    format!("the parent `{}` is not a root or OU of the organization", parent.value),
+                    "unknown parent",
+                ),
+            }
+        }
+    }
+}
+
+/// The IAM file of an account, or `None` with the change reported unknown when the account's
+/// IAM is not in the snapshot.
+fn iam_of<'s>(
+    raw: &'s mut RawSnapshot,
+    report: &mut OverlayReport,
+    account: &str,
+    span: Span,
+    what: &str,
+) -> Option<&'s mut IamFile> {
+    let collected = raw.accounts.iter().any(|a| a.id == account && a.iam.is_some());
+    if !collected {
+        report.unknown.push(Spanned::new(
+            format!("{what} is created in account {account}, whose IAM is not in the snapshot"),
+            span,
+        ));
+        return None;
+    }
+    account_mut(raw, account).iam.as_mut()
+}
+
+/// The files of an account, added (empty) when the snapshot does not have it.
+pub fn account_mut<'s>(raw: &'s mut RawSnapshot, account: &str) -> &'s mut AccountFiles {
+    if let Some(i) = raw.accounts.iter().position(|a| a.id == account) {
+        return &mut raw.accounts[i];
+    }
+    raw.accounts.push(AccountFiles {
+        id: account.to_string(),
+        iam: None,
+        keys: Vec::new(),
+        not_collected: None,
+        notes: Vec::new(),
+    });
+    let last = raw.accounts.len() - 1;
+    &mut raw.accounts[last]
+}
+
+/// A key by ARN, alias or key id (the key id in `region` when one is given).
+pub fn find_key(raw: &RawSnapshot, text: &str, region: Option<&str>) -> Option<(usize, usize)> {
+    for (ai, a) in raw.accounts.iter().enumerate() {
+        for (ki, k) in a.keys.iter().enumerate() {
+            let by_id = k.key_id.value == text && region.is_none_or(|r| r == k.region);
+            if k.arn.value == text || by_id || k.aliases.iter().any(|al| al.value == text) {
+                return Some((ai, ki));
+            }
+        }
+    }
+    None
+}
+
+pub fn inline_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<InlinePolicy>> {
+    match owner_attr {
+        "role" => iam.roles.iter_mut().find(|r| r.name == owner).map(|r| &mut r.inline),
+        "user" => iam.users.iter_mut().find(|u| u.name == owner).map(|u| &mut u.inline),
+        _ => iam.groups.iter_mut().find(|g| g.name == owner).map(|g| &mut g.inline),
+    }
+}
+
+pub fn attached_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<Spanned<String>>> {
+    match owner_attr {
+        "role" => iam.roles.iter_mut().find(|r| r.name == owner).map(|r| &mut r.attached),
+        "user" => iam.users.iter_mut().find(|u| u.name == owner).map(|u| &mut u.attached),
+        _ => iam.groups.iter_mut().find(|g| g.name == owner).map(|g| &mut g.attached),
+    }
+}
+
+/// A key policy that allows nothing, for a key whose policy comes from elsewhere or is unknown
+/// (the unknown is reported; the policy only keeps the key in the snapshot).
+pub fn empty_policy(span: Span) -> Policy {
+    Policy { kind: PolicyKind::KeyPolicy, version: None, id: None, statements: Vec::new(), span }
+}
+
+pub fn find_node<'n>(nodes: &'n mut [OrgNode], id: &str) -> Option<&'n mut OrgNode> {
+    for n in nodes {
+        if n.id.value == id {
+            return Some(n);
+        }
+        if let Some(found) = find_node(&mut n.children, id) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+pub fn detach_everywhere(nodes: &mut [OrgNode], id: &str) {
+    for n in nodes {
+        n.policy_ids.retain(|p| p.value != id);
+        detach_everywhere(&mut n.children, id);
+    }
+}

@@ -1,0 +1,463 @@
+//! CloudFormation templates and StackSets as input: a template (YAML with the short intrinsic
+//! tags, or JSON) overlaid on a snapshot's raw files as if deployed — as one stack in an account
+//! and region (`--template`), or as a service-managed StackSet, one stack instance per account
+//! under the target OUs and per region (`--stackset`).
+//!
+//! The template is read into spanned JSON (`read.rs`); each stack resolves its parameters, pseudo
+//! parameters, mappings, conditions and intrinsic functions (`resolve.rs`); each resource type
+//! keyproof models becomes changes of the snapshot (`resources.rs`), applied by the shared
+//! overlay layer ([`crate::overlay::apply`]). A value known only at deployment is reported in
+//! [`OverlayReport::unknown`] with its place in the template; resource types keyproof does not
+//! model are listed in [`OverlayReport::not_modelled`]. KMS grants have no CloudFormation
+//! resource type, so a template never creates one.
+
+pub mod read;
+pub mod resolve;
+pub mod resources;
+
+use crate::err::ParseError;
+use crate::json::{parse_json, Json, JsonKind, Reader};
+use crate::overlay::apply::{apply, Change};
+use crate::overlay::OverlayReport;
+use crate::snapshot::{OrgNode, OrgNodeKind, RawSnapshot};
+use crate::source::{SourceMap, Span, Spanned};
+use resolve::{Fail, Pseudo, Resolver, R};
+use std::collections::HashMap;
+
+pub use read::{read_template, read_template_file};
+
+/// Where and how a template is deployed.
+#[derive(Debug, Clone)]
+pub enum Deployment {
+    /// One stack, in an account and region, with its stack name.
+    Stack { account: String, region: String, stack_name: String },
+    /// A service-managed StackSet: every account under the target OUs (nested OUs included, the
+    /// management account excluded), in every region. `targets` is the text given on the
+    /// command line with a source of its own, so that a wrong OU id is located.
+    StackSet { name: String, targets: Vec<Spanned<String>>, regions: Vec<String> },
+}
+
+/// One parameter value given by the user, located in a parameters file or on the command line.
+#[derive(Debug, Clone)]
+pub struct ParameterValue {
+    pub key: Spanned<String>,
+    pub value: Spanned<String>,
+}
+
+/// Reads a parameters file in the shapes `aws cloudformation create-stack --parameters` and
+/// `deploy --parameter-overrides` take: `[{"ParameterKey": K, "ParameterValue": V}]`, `["K=V"]`,
+/// or `{"Parameters": {K: V}}`.
+pub fn read_parameters(sources: &mut SourceMap, json: &Json) -> Result<Vec<ParameterValue>, ParseError> {
+    let scope = sources.name(json.span.source).to_string();
+    let mut r = Reader::new(sources);
+    let mut out = Vec::new();
+    match (&json.kind, json.get("Parameters")) {
+        (JsonKind::Array(items), _) => {
+            for item in items {
+                if let Some(s) = item.as_str() {
+                    match s.split_once('=') {
+                        Some((k, v)) => out.push(ParameterValue {
+                            key: Spanned::new(k.to_string(), item.span),
+                            value: Spanned::new(v.to_string(), item.span),
+                        }),
+                        None => r.error(item.span, format!("`{s}` is not KEY=VALUE"), "expected KEY=VALUE"),
+                    }
+                    continue;
+                }
+                if r.object(item, "a parameter").is_none() {
+                    continue;
+                }
+                if item.get("UsePreviousValue").and_then(Json::as_bool) == Some(true) {
+                    r.error(item.span, "`UsePreviousValue` needs the deployed stack, which keyproof does not read", "previous value");
+                    continue;
+                }
+                let (Some(k), Some(v)) = (r.req(item, "ParameterKey"), r.req(item, "ParameterValue")) else { continue };
+                match (k.as_str(), v.scalar_text()) {
+                    (Some(ks), Some(vs)) => out.push(ParameterValue {
+                        key: Spanned::new(ks.to_string(), k.span),
+                        value: Spanned::new(vs, v.span),
+                    }),
+                    _ => r.error(item.span, "ParameterKey and ParameterValue must be strings", "expected strings"),
+                }
+            }
+        }
+        (JsonKind::Object(_), Some(params)) => {
+            for (k, v) in params.members().unwrap_or_default() {
+                match v.scalar_text() {
+                    Some(s) => out.push(ParameterValue { key: k.clone(), value: Spanned::new(s, v.span) }),
+                    None => r.error(v.span, format!("parameter `{}` must be a string", k.value), "expected a string"),
+                }
+            }
+        }
+        _ => r.error(
+            json.span,
+            "a parameters file is [{\"ParameterKey\": K, \"ParameterValue\": V}], [\"K=V\"] or {\"Parameters\": {K: V}}",
+            "unexpected shape",
+        ),
+    }
+    r.finish(&scope)?;
+    Ok(out)
+}
+
+/// A `--parameter KEY=VALUE` flag, with a source of its own.
+pub fn parameter_flag(sources: &mut SourceMap, text: &str) -> Result<ParameterValue, ParseError> {
+    let id = sources.add(format!("--parameter {text}"), text.to_string(), None);
+    let all = Span::new(id, 0, text.len());
+    match text.split_once('=') {
+        Some((k, v)) => Ok(ParameterValue {
+            key: Spanned::new(k.to_string(), Span::new(id, 0, k.len())),
+            value: Spanned::new(v.to_string(), Span::new(id, k.len() + 1, text.len())),
+        }),
+        None => Err(ParseError::at(sources, all, format!("`--parameter {text}` is not KEY=VALUE"), "expected KEY=VALUE")),
+    }
+}
+
+/// The `--targets` flag's OU ids, with a source of their own.
+pub fn targets_flag(sources: &mut SourceMap, text: &str) -> Vec<Spanned<String>> {
+    let id = sources.add(format!("--targets {text}"), text.to_string(), None);
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for part in text.split(',') {
+        let trimmed = part.trim();
+        let start = offset + part.find(trimmed).unwrap_or(0);
+        if !trimmed.is_empty() {
+            out.push(Spanned::new(trimmed.to_string(), Span::new(id, start, start + trimmed.len())));
+        }
+        offset += part.len() + 1;
+    }
+    out
+}
+
+/// Overlays a template on a snapshot's raw files. Every error of the template (a malformed
+/// policy, a `Ref` to nothing, a wrong parameter, a StackSet target that is not an OU) is
+/// reported together.
+pub fn apply_template(
+    raw: &mut RawSnapshot,
+    sources: &mut SourceMap,
+    template: &Json,
+    parameters: &[ParameterValue],
+    deployment: &Deployment,
+) -> Result<OverlayReport, ParseError> {
+    let file = sources.name(template.span.source).to_string();
+    let mut report = OverlayReport { file: file.clone(), ..OverlayReport::default() };
+    let mut r = Reader::new(sources);
+    if r.object(template, "a template").is_some() {
+        check_sections(&mut r, template, &mut report);
+        let params = self::parameters(&mut r, template, parameters);
+        let instances = instances(&mut r, raw, deployment);
+        let mut changes = Vec::new();
+        for (pseudo, label) in instances {
+            stack(&mut r, template, params.clone(), pseudo, label, &file, &mut report, &mut changes);
+        }
+        apply(raw, &mut r, &mut report, changes);
+        // A StackSet's instances share the template: an error in it is reported once.
+        let mut seen = std::collections::HashSet::new();
+        r.errors.0.retain(|e| seen.insert(e.leaves().iter().map(|l| match l {
+            ParseError::Invalid { message, location, .. } => format!("{location} {message}"),
+            other => other.to_string(),
+        }).collect::<Vec<_>>().join(";")));
+    }
+    r.finish(&file)?;
+    Ok(report)
+}
+
+/// The template's top level: known sections, `Resources` present, a `Transform` reported.
+fn check_sections(r: &mut Reader<'_>, template: &Json, report: &mut OverlayReport) {
+    const SECTIONS: &[&str] = &[
+        "AWSTemplateFormatVersion",
+        "Description",
+        "Metadata",
+        "Parameters",
+        "Rules",
+        "Mappings",
+        "Conditions",
+        "Transform",
+        "Resources",
+        "Outputs",
+    ];
+    for (k, _) in template.members().unwrap_or_default() {
+        if !SECTIONS.contains(&k.value.as_str()) {
+            r.error(k.span, format!("`{}` is not a section of a CloudFormation template", k.value), "unknown section");
+        }
+    }
+    match template.get("Resources") {
+        Some(res) if res.members().is_some() => {}
+        Some(res) => r.error(res.span, "`Resources` must be a mapping of logical ids to resources", "expected a mapping"),
+        None => r.error(template.span, "the template has no `Resources` section", "missing Resources"),
+    }
+    if let Some(t) = template.get("Transform") {
+        let names = t.scalar_text().unwrap_or_else(|| "a list of transforms".to_string());
+        report.unknown.push(Spanned::new(
+            format!("the template uses the transform {names}: a macro rewrites the template at deployment, so what it deploys is not known"),
+            t.span,
+        ));
+    }
+}
+
+/// The stack instances of a deployment: each one's pseudo parameters and message label.
+fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> Vec<(Pseudo, String)> {
+    match deployment {
+        Deployment::Stack { account, region, stack_name } => vec![(
+            Pseudo { account: account.clone(), region: region.clone(), stack_name: Some(stack_name.clone()) },
+            String::new(),
+        )],
+        Deployment::StackSet { targets, regions, .. } => {
+            let Some(org) = &raw.organization else {
+                if let Some(t) = targets.first() {
+                    r.error(t.span, "a StackSet deploys to OUs, but the snapshot has no organization.json", "no organization");
+                }
+                return Vec::new();
+            };
+            let management = org.management_account.value.clone();
+            let mut accounts: Vec<String> = Vec::new();
+            for t in targets {
+                match find(&org.roots, &t.value) {
+                    Some(node) if node.kind != OrgNodeKind::Account => {
+                        for a in accounts_under(node) {
+                            // DeploymentTargets (service-managed): "StackSets doesn't deploy stack
+                            // instances to the organization management account, even if the
+                            // organization management account is in your organization or in an OU".
+                            if a != management && !accounts.contains(&a) {
+                                accounts.push(a);
+                            }
+                        }
+                    }
+                    Some(_) => r.error(
+                        t.span,
+                        format!("`{}` is an account; a service-managed StackSet deploys to OUs (or the root)", t.value),
+                        "not an OU",
+                    ),
+                    None => r.error(t.span, format!("`{}` is not an OU of the snapshot's organization", t.value), "unknown OU"),
+                }
+            }
+            let mut out = Vec::new();
+            for a in &accounts {
+                for region in regions {
+                    out.push((
+                        Pseudo { account: a.clone(), region: region.clone(), stack_name: None },
+                        format!("{a}/{region}: "),
+                    ));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn find<'n>(nodes: &'n [OrgNode], id: &str) -> Option<&'n OrgNode> {
+    nodes.iter().find_map(|n| if n.id.value == id { Some(n) } else { find(&n.children, id) })
+}
+
+fn accounts_under(node: &OrgNode) -> Vec<String> {
+    let mut out = Vec::new();
+    if node.kind == OrgNodeKind::Account {
+        out.push(node.id.value.clone());
+    }
+    for c in &node.children {
+        out.extend(accounts_under(c));
+    }
+    out
+}
+
+/// One stack instance: parameters, then every resource.
+#[expect(clippy::too_many_arguments, reason = "one call site; the pieces of one stack")]
+fn stack(
+    r: &mut Reader<'_>,
+    template: &Json,
+    params: HashMap<String, R<Json>>,
+    pseudo: Pseudo,
+    label: String,
+    file: &str,
+    report: &mut OverlayReport,
+    changes: &mut Vec<Change>,
+) {
+    let resources: Vec<(Spanned<String>, &Json)> =
+        template.get("Resources").and_then(Json::members).unwrap_or_default().iter().map(|(k, v)| (k.clone(), v)).collect();
+    let mut x = Resolver::new(r, template, pseudo, params, resources::identity);
+    depends_on_cycles(&mut x, &resources);
+    let mut s = resources::Stack { x: &mut x, report, changes: Vec::new(), label, file: file.to_string() };
+    for (logical, body) in &resources {
+        if s.x.r.object(body, &format!("resource `{}`", logical.value)).is_none() {
+            continue;
+        }
+        s.resource(logical, body);
+    }
+    changes.append(&mut s.changes);
+}
+
+/// `DependsOn` cycles: CloudFormation refuses such a template ("Circular dependency").
+fn depends_on_cycles(x: &mut Resolver<'_, '_, '_>, resources: &[(Spanned<String>, &Json)]) {
+    let deps: HashMap<&str, Vec<Spanned<String>>> = resources
+        .iter()
+        .map(|(k, v)| {
+            let list = match v.get("DependsOn") {
+                Some(d) => match (&d.kind, d.elements()) {
+                    (JsonKind::String(s), _) => vec![Spanned::new(s.clone(), d.span)],
+                    (_, Some(items)) => {
+                        items.iter().filter_map(|i| i.as_str().map(|s| Spanned::new(s.to_string(), i.span))).collect()
+                    }
+                    _ => Vec::new(),
+                },
+                None => Vec::new(),
+            };
+            (k.value.as_str(), list)
+        })
+        .collect();
+    for (name, list) in &deps {
+        for d in list {
+            if !deps.contains_key(d.value.as_str()) {
+                x.r.error(d.span, format!("`{name}` depends on `{}`, which is not a resource of the template", d.value), "unknown resource");
+            }
+        }
+    }
+    // Depth-first search from each resource; a cycle is reported once, at its first resource.
+    let mut reported: Vec<String> = Vec::new();
+    for (start, _) in resources {
+        let mut stack = vec![(start.value.clone(), vec![start.value.clone()])];
+        while let Some((at, path)) = stack.pop() {
+            for d in deps.get(at.as_str()).map(Vec::as_slice).unwrap_or_default() {
+                if d.value == start.value {
+                    let mut cycle = path.clone();
+                    cycle.sort();
+                    if !reported.contains(&cycle.join(",")) {
+                        reported.push(cycle.join(","));
+                        x.r.error(
+                            d.span,
+                            format!("circular DependsOn: {} → {}", path.join(" → "), start.value),
+                            "depends back on the first",
+                        );
+                    }
+                } else if !path.contains(&d.value) && path.len() <= resources.len() {
+                    let mut p = path.clone();
+                    p.push(d.value.clone());
+                    stack.push((d.value.clone(), p));
+                }
+            }
+        }
+    }
+}
+
+/// The value of every parameter: given, or its Default; checked against its Type and
+/// constraints (CloudFormation "Parameters" section reference).
+fn parameters(r: &mut Reader<'_>, template: &Json, given: &[ParameterValue]) -> HashMap<String, R<Json>> {
+    let mut out = HashMap::new();
+    let defs = template.get("Parameters").and_then(Json::members).unwrap_or_default();
+    for g in given {
+        if !defs.iter().any(|(k, _)| k.value == g.key.value) {
+            r.error(g.key.span, format!("parameter `{}` is not in the template's Parameters", g.key.value), "unknown parameter");
+        }
+    }
+    for (name, def) in defs {
+        let Some(ptype) = def.get("Type").and_then(Json::as_str) else {
+            r.error(def.span, format!("parameter `{}` has no Type", name.value), "missing Type");
+            continue;
+        };
+        let value = match given.iter().rev().find(|g| g.key.value == name.value) {
+            Some(g) => g.value.clone(),
+            None => match def.get("Default").and_then(Json::scalar_text) {
+                Some(d) => Spanned::new(d, def.get("Default").map_or(def.span, |d| d.span)),
+                None => {
+                    r.error(
+                        name.span,
+                        format!("parameter `{}` has no Default and no value was given", name.value),
+                        "needs a value",
+                    );
+                    out.insert(name.value.clone(), Err(Fail::Error));
+                    continue;
+                }
+            },
+        };
+        out.insert(name.value.clone(), typed(r, &name.value, def, ptype, &value));
+    }
+    out
+}
+
+fn typed(r: &mut Reader<'_>, name: &str, def: &Json, ptype: &str, value: &Spanned<String>) -> R<Json> {
+    let span = value.span;
+    let s = |v: &str| Json { kind: JsonKind::String(v.to_string()), span };
+    let list = |v: &str| Json {
+        kind: JsonKind::Array(if v.is_empty() { Vec::new() } else { v.split(',').map(|p| s(p.trim())).collect() }),
+        span,
+    };
+    let number = |r: &mut Reader<'_>, v: &str| -> R<()> {
+        if v.trim().parse::<f64>().is_ok() {
+            Ok(())
+        } else {
+            r.error(span, format!("parameter `{name}` is a Number, but `{v}` is not a number"), "expected a number");
+            Err(Fail::Error)
+        }
+    };
+    let allowed: Vec<String> =
+        def.get("AllowedValues").and_then(Json::elements).unwrap_or_default().iter().filter_map(Json::scalar_text).collect();
+    let check = |r: &mut Reader<'_>, v: &str| -> R<()> {
+        if !allowed.is_empty() && !allowed.iter().any(|a| a == v) {
+            r.error(span, format!("`{v}` is not an allowed value of parameter `{name}` ({})", allowed.join(", ")), "not allowed");
+            return Err(Fail::Error);
+        }
+        if let Some(p) = def.get("AllowedPattern").and_then(Json::as_str) {
+            match regex::Regex::new(&format!("^(?:{p})$")) {
+                Ok(re) if !re.is_match(v) => {
+                    r.error(span, format!("`{v}` does not match the AllowedPattern `{p}` of parameter `{name}`"), "no match");
+                    return Err(Fail::Error);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let at = def.get("AllowedPattern").map_or(def.span, |a| a.span);
+                    r.error(at, format!("the AllowedPattern of `{name}` is not a regular expression keyproof reads"), "bad pattern");
+                    return Err(Fail::Error);
+                }
+            }
+        }
+        let len = v.chars().count();
+        for bound in ["MinLength", "MaxLength"] {
+            if let Some(n) = def.get(bound).and_then(Json::scalar_text).and_then(|n| n.parse::<usize>().ok()) {
+                if (bound == "MinLength" && len < n) || (bound == "MaxLength" && len > n) {
+                    r.error(span, format!("parameter `{name}` has {bound} {n}; `{v}` has {len} characters"), "wrong length");
+                    return Err(Fail::Error);
+                }
+            }
+        }
+        Ok(())
+    };
+    match ptype {
+        "String" | "AWS::SSM::Parameter::Name" => {
+            check(r, &value.value)?;
+            Ok(s(&value.value))
+        }
+        "Number" => {
+            number(r, &value.value)?;
+            check(r, &value.value)?;
+            Ok(s(&value.value))
+        }
+        "List<Number>" => {
+            for p in value.value.split(',') {
+                number(r, p)?;
+            }
+            Ok(list(&value.value))
+        }
+        "CommaDelimitedList" => Ok(list(&value.value)),
+        t if t.starts_with("AWS::SSM::Parameter::Value<") => Err(Fail::Unknown {
+            reason: format!("parameter `{name}` is read from SSM Parameter Store (`{}`) at deployment", value.value),
+            span,
+        }),
+        t if t.starts_with("List<AWS::") => Ok(list(&value.value)),
+        t if t.starts_with("AWS::") => {
+            check(r, &value.value)?;
+            Ok(s(&value.value))
+        }
+        other => {
+            let at = def.get("Type").map_or(def.span, |t| t.span);
+            r.error(at, format!("`{other}` is not a CloudFormation parameter type"), "unknown type");
+            Err(Fail::Error)
+        }
+    }
+}
+
+/// Reads a parameters file into the source map.
+pub fn read_parameters_file(path: &std::path::Path, sources: &mut SourceMap) -> Result<Vec<ParameterValue>, ParseError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+    let id = sources.add(path.display().to_string(), text, None);
+    let json = parse_json(sources, id)?;
+    read_parameters(sources, &json)
+}
