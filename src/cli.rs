@@ -167,3 +167,49 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
 }
+
+/// CloudFormation templates overlaid on the snapshot, as stacks or as a service-managed StackSet
+/// (flattened into every command's `--plan` flags).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TemplateArgs {
+    /// A CloudFormation template (YAML with the short intrinsic tags, or JSON) to overlay on the
+    /// snapshot as a deployed stack, in --template-account and --template-region. Repeatable.
+    #[arg(long, value_name = "TEMPLATE.yaml")]
+    pub template: Vec<PathBuf>,
+
+    /// The account the templates are deployed to (AWS::AccountId).
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub template_account: Option<String>,
+
+    /// The region the templates are deployed to (AWS::Region).
+    #[arg(long, value_name = "REGION")]
+    pub template_region: Option<String>,
+
+    /// The stack name (AWS::StackName). Default: the template's file name without extension.
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+
+    /// The templates' parameter values, in the shapes `aws cloudformation create-stack
+    /// --parameters` and `deploy --parameter-overrides` take:
+    /// [{"ParameterKey": K, "ParameterValue": V}], ["K=V"] or {"Parameters": {K: V}}.
+    #[arg(long, value_name = "PARAMETERS.json")]
+    pub parameters: Option<PathBuf>,
+
+    /// One parameter value, KEY=VALUE (after --parameters; repeatable).
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameter: Vec<String>,
+
+    /// A template deployed as a service-managed StackSet: one stack instance in every account
+    /// under --targets (nested OUs included, the management account excluded), in each of
+    /// --regions.
+    #[arg(long, value_name = "TEMPLATE.yaml", requires = "targets")]
+    pub stackset: Option<PathBuf>,
+
+    /// The StackSet's deployment targets: OU ids (or the root id), comma-separated.
+    #[arg(long, value_name = "OU[,OU...]", requires = "stackset")]
+    pub targets: Option<String>,
+
+    /// The StackSet's regions, comma-separated. Default: --template-region.
+    #[arg(long, value_name = "REGION[,REGION...]", requires = "stackset")]
+    pub regions: Option<String>,
+}

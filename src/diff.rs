@@ -8,7 +8,7 @@ use crate::plan::PlanArgs;
 use clap::Args;
 use keyproof_model::eval::TraceEntry;
 use keyproof_model::Snapshot;
-use keyproof_parser::terraform::PlanReport;
+use keyproof_parser::overlay::OverlayReport;
 use keyproof_solver::diff::{diff, group, AccessClass, Change, Diff};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -20,9 +20,9 @@ pub struct DiffArgs {
     #[arg(value_name = "BEFORE")]
     pub before: PathBuf,
 
-    /// The snapshot after the change. Without it, `--plan` gives the after-state: BEFORE with
-    /// the plan overlaid.
-    #[arg(value_name = "AFTER", required_unless_present = "plan")]
+    /// The snapshot after the change. Without it, `--plan` (or `--template`, `--stackset`) gives
+    /// the after-state: BEFORE with the plan or templates overlaid.
+    #[arg(value_name = "AFTER", required_unless_present_any = ["plan", "template", "stackset"])]
     pub after: Option<PathBuf>,
 
     /// Output format.
@@ -48,10 +48,10 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
     let d = diff(&before, &after, args.timeout);
     let names = |arn: &str| key_name(&after, arn).or_else(|| key_name(&before, arn)).unwrap_or_else(|| arn.to_string());
     let classes = group(&d, &names);
-    let after_label = match &args.plan.plan {
-        Some(p) => format!("{} + {}", after_dir.display(), p.display()),
-        None => after_dir.display().to_string(),
-    };
+    let mut after_label = after_dir.display().to_string();
+    for r in plan.all() {
+        after_label.push_str(&format!(" + {}", r.file));
+    }
     let out = match args.format {
         CheckFormat::Text => {
             render_text(&args.before.display().to_string(), &after_label, &d, &classes, &after, &before)
@@ -66,14 +66,17 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
                 "pairs": d.pairs,
                 "pairs_identical": d.pairs_identical,
             });
-            if let Some(p) = &plan {
+            if let Some(p) = &plan.plan {
                 v["plan"] = crate::plan::report_json(&after, p);
+            }
+            if !plan.templates.is_empty() {
+                v["templates"] = plan.templates.iter().map(|t| crate::plan::report_json(&after, t)).collect();
             }
             format!("{}\n", serde_json::to_string_pretty(&v)?)
         }
         CheckFormat::Sarif => {
             let dirs = Dirs { before: &args.before, after: after_dir };
-            format!("{}\n", serde_json::to_string_pretty(&sarif(&classes, &d, &after, &before, &dirs, plan.as_ref()))?)
+            format!("{}\n", serde_json::to_string_pretty(&sarif(&classes, &d, &after, &before, &dirs, &plan.all()))?)
         }
     };
     emit(&out)?;
@@ -252,9 +255,9 @@ fn region(snapshot: &Snapshot, span: keyproof_parser::Span) -> Value {
 
 /// The file of a source as a path a code-scanning tool can open: a snapshot file is relative to
 /// its snapshot folder; a plan file is named as given.
-fn uri(snapshot: &Snapshot, dir: &Path, span: keyproof_parser::Span, plan: Option<&PlanReport>) -> String {
+fn uri(snapshot: &Snapshot, dir: &Path, span: keyproof_parser::Span, overlays: &[&OverlayReport]) -> String {
     let name = snapshot.sources.name(span.source);
-    if plan.is_some_and(|p| p.file == name) || Path::new(name).is_absolute() {
+    if overlays.iter().any(|p| p.file == name) || Path::new(name).is_absolute() {
         return name.to_string();
     }
     dir.join(name).display().to_string().replace('\\', "/")
@@ -277,7 +280,7 @@ fn sarif(
     after: &Snapshot,
     before: &Snapshot,
     dirs: &Dirs<'_>,
-    plan: Option<&PlanReport>,
+    overlays: &[&OverlayReport],
 ) -> Value {
     let rules = json!([
         { "id": "keyproof/access-added", "name": "AccessAdded",
@@ -294,7 +297,7 @@ fn sarif(
     for c in classes {
         let snap = allowing(c, after, before);
         let dir = if c.change == Change::Added { dirs.after } else { dirs.before };
-        let plan_here = if c.change == Change::Added { plan } else { None };
+        let plan_here: &[&OverlayReport] = if c.change == Change::Added { overlays } else { &[] };
         let e = &c.example;
         let mut locations = Vec::new();
         let mut logical = Vec::new();
@@ -311,7 +314,7 @@ fn sarif(
             // The Terraform address: of the embedded policy's source, or the id of a grant the
             // plan creates (named after its resource).
             let address = terraform_address(snap, span).or_else(|| {
-                (t.layer == keyproof_model::eval::Layer::Grant && plan_here.is_some())
+                (t.layer == keyproof_model::eval::Layer::Grant && !plan_here.is_empty())
                     .then(|| {
                         t.policy
                             .as_deref()?

@@ -47,6 +47,10 @@ pub enum CliError {
     )]
     ContextSyntax { entry: String },
 
+    #[error("{0}")]
+    #[diagnostic(code(keyproof::cli::usage))]
+    Usage(String),
+
     #[error("cannot write the output: {0}")]
     #[diagnostic(code(keyproof::cli::output))]
     Output(#[from] std::io::Error),

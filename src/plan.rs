@@ -1,12 +1,17 @@
-//! `--plan plan.json`: a Terraform plan overlaid on the snapshot (after = snapshot + plan), for
-//! every command that reads a snapshot. The overlay itself is `keyproof_parser::terraform`.
+//! `--plan plan.json`, `--template T.yaml` and `--stackset T.yaml --targets OU`: a Terraform plan
+//! and CloudFormation templates overlaid on the snapshot (after = snapshot + overlays), for every
+//! command that reads a snapshot. The overlays themselves are `keyproof_parser::overlay`.
 
 use crate::err::CliError;
 use crate::snapshot_arg;
 use clap::Args;
 use keyproof_model::Snapshot;
 use keyproof_parser::snapshot::{read_snapshot, SnapshotFiles};
-use keyproof_parser::terraform::{apply_plan, read_plan_file, PlanOptions, PlanReport};
+use keyproof_parser::overlay::cloudformation::{
+    apply_template, parameter_flag, read_parameters_file, read_template_file, targets_flag, Deployment,
+};
+use keyproof_parser::overlay::OverlayReport;
+use keyproof_parser::terraform::{apply_plan, read_plan_file, PlanOptions};
 use keyproof_parser::{SourceMap, Spanned};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -27,20 +32,39 @@ pub struct PlanArgs {
     /// The region the plan's provider deploys to, when the provider configuration does not say.
     #[arg(long, value_name = "REGION", requires = "plan")]
     pub plan_region: Option<String>,
+
+    #[command(flatten)]
+    pub templates: crate::cli::TemplateArgs,
 }
 
-/// Loads the snapshot a command names (or the embedded demo), with the plan overlaid when one
-/// is given. The plan's report is printed on stderr: what it changed, what keyproof determined,
-/// what it does not model, and what stays unknown.
-pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Option<PlanReport>), CliError> {
-    let Some(plan_path) = &plan.plan else {
-        return Ok((snapshot_arg::load(dir)?, None));
-    };
+/// The reports of the overlays a command applied.
+#[derive(Debug, Default)]
+pub struct Overlays {
+    /// The Terraform plan's.
+    pub plan: Option<OverlayReport>,
+    /// One per CloudFormation template or StackSet.
+    pub templates: Vec<OverlayReport>,
+}
+
+impl Overlays {
+    pub fn all(&self) -> Vec<&OverlayReport> {
+        self.plan.iter().chain(&self.templates).collect()
+    }
+}
+
+/// Loads the snapshot a command names (or the embedded demo), with the plan and templates
+/// overlaid when given. Each overlay's report is printed on stderr: what it changed, what
+/// keyproof determined, what it does not model, and what stays unknown.
+pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays), CliError> {
+    let t = &plan.templates;
+    if plan.plan.is_none() && t.template.is_empty() && t.stackset.is_none() {
+        return Ok((snapshot_arg::load(dir)?, Overlays::default()));
+    }
     let files = match dir {
         Some(d) => {
             if !d.is_dir() {
-                // The same message as without a plan.
-                return Ok((snapshot_arg::load(Some(d))?, None));
+                // The same message as without an overlay.
+                return Ok((snapshot_arg::load(Some(d))?, Overlays::default()));
             }
             SnapshotFiles::Dir(d.to_path_buf())
         }
@@ -48,20 +72,67 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Option<Pla
     };
     let mut sources = SourceMap::new();
     let mut raw = read_snapshot(&files, &mut sources)?;
-    let (_, json) = read_plan_file(plan_path, &mut sources)?;
-    let options = PlanOptions { account: plan.plan_account.clone(), region: plan.plan_region.clone() };
-    let report = apply_plan(&mut raw, &mut sources, &json, &options)?;
+    let mut overlays = Overlays::default();
+    if let Some(plan_path) = &plan.plan {
+        let (_, json) = read_plan_file(plan_path, &mut sources)?;
+        let options = PlanOptions { account: plan.plan_account.clone(), region: plan.plan_region.clone() };
+        overlays.plan = Some(apply_plan(&mut raw, &mut sources, &json, &options)?);
+    }
+    if !t.template.is_empty() || t.stackset.is_some() {
+        let mut params = match &t.parameters {
+            Some(p) => read_parameters_file(p, &mut sources)?,
+            None => Vec::new(),
+        };
+        for p in &t.parameter {
+            params.push(parameter_flag(&mut sources, p)?);
+        }
+        for path in &t.template {
+            let (Some(account), Some(region)) = (&t.template_account, &t.template_region) else {
+                return Err(CliError::Usage(format!(
+                    "--template {} needs --template-account ACCOUNT_ID and --template-region REGION (where the stack is deployed)",
+                    path.display()
+                )));
+            };
+            let stack_name = t.stack_name.clone().unwrap_or_else(|| stem(path));
+            let json = read_template_file(path, &mut sources)?;
+            let deployment = Deployment::Stack { account: account.clone(), region: region.clone(), stack_name };
+            overlays.templates.push(apply_template(&mut raw, &mut sources, &json, &params, &deployment)?);
+        }
+        if let Some(path) = &t.stackset {
+            let regions: Vec<String> = match (&t.regions, &t.template_region) {
+                (Some(r), _) => r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                (None, Some(r)) => vec![r.clone()],
+                (None, None) => {
+                    return Err(CliError::Usage(format!(
+                        "--stackset {} needs --regions REGION[,REGION...] (or --template-region)",
+                        path.display()
+                    )))
+                }
+            };
+            let targets = targets_flag(&mut sources, t.targets.as_deref().unwrap_or_default());
+            let json = read_template_file(path, &mut sources)?;
+            let deployment = Deployment::StackSet { name: stem(path), targets, regions };
+            overlays.templates.push(apply_template(&mut raw, &mut sources, &json, &params, &deployment)?);
+        }
+    }
     let snapshot = Snapshot::from_raw(&raw, sources)?;
     snapshot_arg::announce(&snapshot, dir.is_none());
-    eprint!("{}", render(&snapshot, &report));
-    Ok((snapshot, Some(report)))
+    for r in overlays.all() {
+        eprint!("{}", render(&snapshot, r));
+    }
+    Ok((snapshot, overlays))
 }
 
-/// The exit code with the plan's unknown values counted: they make any answer undecided.
-pub fn exit(code: i32, report: &Option<PlanReport>) -> i32 {
-    match report {
-        Some(r) if !r.unknown.is_empty() => 2,
-        _ => code,
+fn stem(path: &Path) -> String {
+    path.file_stem().map_or_else(|| "stack".to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The exit code with the overlays' unknown values counted: they make any answer undecided.
+pub fn exit(code: i32, overlays: &Overlays) -> i32 {
+    if overlays.all().iter().any(|r| !r.unknown.is_empty()) {
+        2
+    } else {
+        code
     }
 }
 
@@ -70,9 +141,9 @@ fn located(snapshot: &Snapshot, s: &Spanned<String>) -> String {
 }
 
 /// The report as text.
-pub fn render(snapshot: &Snapshot, r: &PlanReport) -> String {
+pub fn render(snapshot: &Snapshot, r: &OverlayReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "plan {}: {} change(s) overlaid on the snapshot", r.file, r.applied.len());
+    let _ = writeln!(s, "{} {}: {} change(s) overlaid on the snapshot", r.input, r.file, r.applied.len());
     for a in &r.applied {
         let _ = writeln!(s, "  applied  {a}");
     }
@@ -92,7 +163,7 @@ pub fn render(snapshot: &Snapshot, r: &PlanReport) -> String {
 }
 
 /// The report as JSON.
-pub fn report_json(snapshot: &Snapshot, r: &PlanReport) -> Value {
+pub fn report_json(snapshot: &Snapshot, r: &OverlayReport) -> Value {
     let list = |v: &[Spanned<String>]| -> Vec<Value> {
         v.iter().map(|x| json!({ "message": x.value, "location": snapshot.sources.location(x.span) })).collect()
     };

@@ -17,6 +17,8 @@ use crate::source::Spanned;
 /// What an overlay did, and what it could not do.
 #[derive(Debug, Clone, Default)]
 pub struct OverlayReport {
+    /// What the input is: `plan`, `template` or `stackset`.
+    pub input: &'static str,
     /// The plan or template file as given.
     pub file: String,
     /// Every change applied: `aws_kms_grant.test_app: create`, `Resources.CentralKey: create`.

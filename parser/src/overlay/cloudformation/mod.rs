@@ -139,7 +139,8 @@ pub fn apply_template(
     deployment: &Deployment,
 ) -> Result<OverlayReport, ParseError> {
     let file = sources.name(template.span.source).to_string();
-    let mut report = OverlayReport { file: file.clone(), ..OverlayReport::default() };
+    let input = if matches!(deployment, Deployment::StackSet { .. }) { "stackset" } else { "template" };
+    let mut report = OverlayReport { input, file: file.clone(), ..OverlayReport::default() };
     let mut r = Reader::new(sources);
     if r.object(template, "a template").is_some() {
         check_sections(&mut r, template, &mut report);

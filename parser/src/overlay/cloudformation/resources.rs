@@ -298,7 +298,10 @@ impl Stack<'_, '_, '_, '_> {
             match self.x.condition(cname, c.span) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.report.applied.push(format!("{}{at} ({rtype}): not created (condition {cname} is false)", self.label));
+                    self.report.determined.push(Spanned::new(
+                        format!("{}{at} ({rtype}) is not created: its condition {cname} is false", self.label),
+                        c.span,
+                    ));
                     return;
                 }
                 Err(f) => {
@@ -388,6 +391,12 @@ impl Stack<'_, '_, '_, '_> {
         let account = self.x.pseudo.account.clone();
         let region = self.x.pseudo.region.clone();
         let replica = rtype == "AWS::KMS::ReplicaKey";
+        if !replica {
+            self.report.determined.push(Spanned::new(
+                format!("{}{at} will be the key `{arn}` (AWS makes up its key id at deployment; keyproof calls it `{id}`)", self.label),
+                body.span,
+            ));
+        }
         let policy = match prop(body, "KeyPolicy") {
             Some(v) => self.policy(v, PolicyKind::KeyPolicy, &format!("{at}.Properties.KeyPolicy")),
             None => {

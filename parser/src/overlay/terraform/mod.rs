@@ -244,7 +244,7 @@ pub fn apply_plan(
         r,
         raw,
         options,
-        report: PlanReport { file: plan_name.clone(), ..PlanReport::default() },
+        report: PlanReport { input: "plan", file: plan_name.clone(), ..PlanReport::default() },
         plan_name: plan_name.clone(),
         determined: HashMap::new(),
         resources: Vec::new(),
