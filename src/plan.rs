@@ -96,7 +96,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
             let stack_name = t.stack_name.clone().unwrap_or_else(|| stem(path));
             let json = read_template_file(path, &mut sources)?;
             let deployment = Deployment::Stack { account: account.clone(), region: region.clone(), stack_name };
-            overlays.templates.push(apply_template(&mut raw, &mut sources, &json, &params, &deployment)?);
+            overlays.templates.push(apply_template(&mut raw, &mut sources, json, &params, &deployment)?);
         }
         if let Some(path) = &t.stackset {
             let regions: Vec<String> = match (&t.regions, &t.template_region) {
@@ -112,7 +112,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
             let targets = targets_flag(&mut sources, t.targets.as_deref().unwrap_or_default());
             let json = read_template_file(path, &mut sources)?;
             let deployment = Deployment::StackSet { name: stem(path), targets, regions };
-            overlays.templates.push(apply_template(&mut raw, &mut sources, &json, &params, &deployment)?);
+            overlays.templates.push(apply_template(&mut raw, &mut sources, json, &params, &deployment)?);
         }
     }
     let snapshot = Snapshot::from_raw(&raw, sources)?;

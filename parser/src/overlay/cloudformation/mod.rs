@@ -24,7 +24,7 @@ use crate::source::{SourceMap, Span, Spanned};
 use resolve::{Fail, Pseudo, Resolver, R};
 use std::collections::HashMap;
 
-pub use read::{read_template, read_template_file};
+pub use read::{read_template, read_template_file, read_template_lenient, TemplateFile};
 
 /// Where and how a template is deployed.
 #[derive(Debug, Clone)]
@@ -134,14 +134,17 @@ pub fn targets_flag(sources: &mut SourceMap, text: &str) -> Vec<Spanned<String>>
 pub fn apply_template(
     raw: &mut RawSnapshot,
     sources: &mut SourceMap,
-    template: &Json,
+    file_read: TemplateFile,
     parameters: &[ParameterValue],
     deployment: &Deployment,
 ) -> Result<OverlayReport, ParseError> {
+    let TemplateFile { json, errors } = file_read;
+    let template = &json;
     let file = sources.name(template.span.source).to_string();
     let input = if matches!(deployment, Deployment::StackSet { .. }) { "stackset" } else { "template" };
     let mut report = OverlayReport { input, file: file.clone(), ..OverlayReport::default() };
     let mut r = Reader::new(sources);
+    r.errors.0.extend(errors);
     if r.object(template, "a template").is_some() {
         check_sections(&mut r, template, &mut report);
         let params = self::parameters(&mut r, template, parameters);

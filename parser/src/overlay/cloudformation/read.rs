@@ -42,20 +42,35 @@ const TAGS: &[(&str, &str)] = &[
     ("ToJsonString", "Fn::ToJsonString"),
 ];
 
+/// A template as read: its tree, and the errors that did not stop the reading (an unknown tag, a
+/// duplicate key), reported with the template's other errors.
+#[derive(Debug)]
+pub struct TemplateFile {
+    pub json: Json,
+    pub errors: Vec<ParseError>,
+}
+
 /// Reads a template file into the source map.
-pub fn read_template_file(path: &std::path::Path, sources: &mut SourceMap) -> Result<Json, ParseError> {
+pub fn read_template_file(path: &std::path::Path, sources: &mut SourceMap) -> Result<TemplateFile, ParseError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
     let id = sources.add(path.display().to_string(), text, None);
-    read_template(sources, id)
+    read_template_lenient(sources, id)
 }
 
 /// Reads a template's text: JSON when it starts with `{` (strict JSON, as CloudFormation takes
-/// it), YAML otherwise.
+/// it), YAML otherwise. Every error is an error here.
 pub fn read_template(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError> {
+    let t = read_template_lenient(sources, id)?;
+    ParseError::collect(sources.name(id), t.errors)?;
+    Ok(t.json)
+}
+
+/// Reads a template, keeping the errors after which the tree is still whole.
+pub fn read_template_lenient(sources: &SourceMap, id: SourceId) -> Result<TemplateFile, ParseError> {
     let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
     if text.trim_start().starts_with('{') {
-        return parse_json(sources, id);
+        return Ok(TemplateFile { json: parse_json(sources, id)?, errors: Vec::new() });
     }
     read_yaml(sources, id, &text)
 }
@@ -65,7 +80,7 @@ enum Frame {
     Map { members: Vec<(Spanned<String>, Json)>, key: Option<Spanned<String>>, start: usize, tag: Option<String>, anchor: usize },
 }
 
-fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<Json, ParseError> {
+fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFile, ParseError> {
     // saphyr's markers count characters; spans are byte offsets.
     let mut bytes: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     bytes.push(text.len());
@@ -238,10 +253,17 @@ fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<Json, Pars
             },
         }
     }
-    ParseError::collect(sources.name(id), errors)?;
+    // Without a whole tree (a syntax error, a second document), only the errors are reported.
+    let whole = !errors.iter().any(|e| {
+        let t = e.to_string();
+        t.starts_with("invalid YAML") || t.starts_with("a template is one YAML document") || t.starts_with("an alias")
+    });
     match root {
-        Some(r) => Ok(r),
-        None => Err(ParseError::at(sources, Span::new(id, 0, 0), "the template is empty", "empty")),
+        Some(json) if whole => Ok(TemplateFile { json, errors }),
+        _ if !errors.is_empty() => Err(ParseError::collect(sources.name(id), errors).err().unwrap_or_else(|| {
+            ParseError::Snapshot { message: "the template cannot be read".into(), help: None }
+        })),
+        _ => Err(ParseError::at(sources, Span::new(id, 0, 0), "the template is empty", "empty")),
     }
 }
 
