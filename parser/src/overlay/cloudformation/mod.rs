@@ -465,3 +465,228 @@ pub fn read_parameters_file(path: &std::path::Path, sources: &mut SourceMap) -> 
     let json = parse_json(sources, id)?;
     read_parameters(sources, &json)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every intrinsic function and pseudo parameter, with its resolved value.
+
+    use super::*;
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  Env: {Type: String, Default: prod}
+  Names: {Type: CommaDelimitedList, Default: "a,b,c"}
+  Count: {Type: Number, Default: "3"}
+Mappings:
+  Regions:
+    us-east-1: {Short: use1}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsTest: !Not [!Condition IsProd]
+  Both: !And [!Condition IsProd, !Equals ["1", "1"]]
+  Either: !Or [!Condition IsTest, !Equals [!Ref Count, "3"]]
+  Imported: !Equals [!ImportValue x, y]
+Resources:
+  Key: {Type: AWS::KMS::Key}
+  Mrk: {Type: AWS::KMS::Key, Properties: {MultiRegion: true}}
+  Replica: {Type: AWS::KMS::ReplicaKey, Properties: {PrimaryKeyArn: !GetAtt Mrk.Arn}}
+  Alias: {Type: AWS::KMS::Alias, Properties: {AliasName: alias/x, TargetKeyId: !Ref Key}}
+  Role: {Type: AWS::IAM::Role, Properties: {RoleName: !Sub "${Env}-reader", Path: /app/}}
+  Unnamed: {Type: AWS::IAM::Role}
+  User: {Type: AWS::IAM::User, Properties: {UserName: u}}
+  Group: {Type: AWS::IAM::Group, Properties: {GroupName: g}}
+  Managed: {Type: AWS::IAM::ManagedPolicy, Properties: {ManagedPolicyName: m}}
+  Scp: {Type: AWS::Organizations::Policy}
+  Ou: {Type: AWS::Organizations::OrganizationalUnit}
+  Bucket: {Type: AWS::S3::Bucket}
+"#;
+
+    /// Resolves one expression (YAML) in a stack `st` of 111122223333 / us-east-1.
+    fn resolve(expr: &str) -> Result<String, String> {
+        resolve_in(expr, Some("st"), "us-east-1")
+    }
+
+    fn resolve_in(expr: &str, stack_name: Option<&str>, region: &str) -> Result<String, String> {
+        let mut sources = SourceMap::new();
+        let tid = sources.add("t.yaml", TEMPLATE.to_string(), None);
+        let eid = sources.add("e.yaml", format!("V: {expr}\n"), None);
+        let template = read_template(&sources, tid).map_err(|e| e.to_string())?;
+        let expr = read_template(&sources, eid).map_err(|e| e.to_string())?;
+        let mut r = Reader::new(&mut sources);
+        let params = parameters(&mut r, &template, &[]);
+        let pseudo = Pseudo {
+            account: "111122223333".into(),
+            region: region.into(),
+            stack_name: stack_name.map(str::to_string),
+        };
+        let mut x = Resolver::new(&mut r, &template, pseudo, params, resources::identity);
+        let v = expr.get("V").cloned().unwrap_or(Json { kind: JsonKind::Null, span: expr.span });
+        let out = match x.value(&v) {
+            Ok(Some(j)) => Ok(text(&j)),
+            Ok(None) => Ok("<AWS::NoValue>".to_string()),
+            Err(Fail::Unknown { reason, .. }) => Err(format!("unknown: {reason}")),
+            Err(Fail::Error) => Err(String::new()),
+        };
+        let errors: Vec<String> = r.errors.0.iter().map(|e| e.to_string()).collect();
+        match out {
+            Err(e) if e.is_empty() => Err(format!("error: {}", errors.join("; "))),
+            other => other,
+        }
+    }
+
+    fn text(j: &Json) -> String {
+        match &j.kind {
+            JsonKind::Array(items) => format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(", ")),
+            _ => j.scalar_text().unwrap_or_else(|| j.type_name().to_string()),
+        }
+    }
+
+    fn condition(name: &str) -> Result<bool, String> {
+        let mut sources = SourceMap::new();
+        let tid = sources.add("t.yaml", TEMPLATE.to_string(), None);
+        let template = read_template(&sources, tid).map_err(|e| e.to_string())?;
+        let mut r = Reader::new(&mut sources);
+        let params = parameters(&mut r, &template, &[]);
+        let pseudo = Pseudo { account: "111122223333".into(), region: "us-east-1".into(), stack_name: Some("st".into()) };
+        let mut x = Resolver::new(&mut r, &template, pseudo, params, resources::identity);
+        x.condition(name, template.span).map_err(|f| match f {
+            Fail::Unknown { reason, .. } => format!("unknown: {reason}"),
+            Fail::Error => "error".into(),
+        })
+    }
+
+    #[test]
+    fn ref_of_parameters_pseudo_parameters_and_resources() {
+        assert_eq!(resolve("!Ref Env"), Ok("prod".into()));
+        assert_eq!(resolve("!Ref Names"), Ok("[a, b, c]".into()));
+        assert_eq!(resolve("!Ref AWS::AccountId"), Ok("111122223333".into()));
+        assert_eq!(resolve("!Ref AWS::Region"), Ok("us-east-1".into()));
+        assert_eq!(resolve("!Ref AWS::Partition"), Ok("aws".into()));
+        assert_eq!(resolve("!Ref AWS::URLSuffix"), Ok("amazonaws.com".into()));
+        assert_eq!(resolve("!Ref AWS::StackName"), Ok("st".into()));
+        assert_eq!(resolve("!Ref AWS::NoValue"), Ok("<AWS::NoValue>".into()));
+        assert_eq!(resolve_in("!Ref AWS::Partition", Some("st"), "cn-north-1"), Ok("aws-cn".into()));
+        assert_eq!(resolve_in("!Ref AWS::URLSuffix", Some("st"), "cn-north-1"), Ok("amazonaws.com.cn".into()));
+        assert_eq!(resolve_in("!Ref AWS::Partition", Some("st"), "us-gov-west-1"), Ok("aws-us-gov".into()));
+        // Resource return values (each type's "Return values" in the Template Reference).
+        assert_eq!(resolve("!Ref Key"), Ok("cfn-st-Key".into()));
+        assert_eq!(resolve("!Ref Mrk"), Ok("mrk-cfn-st-Mrk".into()));
+        assert_eq!(resolve("!Ref Alias"), Ok("alias/x".into()));
+        assert_eq!(resolve("!Ref Role"), Ok("prod-reader".into()));
+        assert_eq!(resolve("!Ref Unnamed"), Ok("st-Unnamed-CFNGENERATED".into()));
+        assert_eq!(resolve("!Ref User"), Ok("u".into()));
+        assert_eq!(resolve("!Ref Group"), Ok("g".into()));
+        assert_eq!(resolve("!Ref Managed"), Ok("arn:aws:iam::111122223333:policy/m".into()));
+        assert_eq!(resolve("!Ref Scp"), Ok("p-cfn-Scp".into()));
+        assert_eq!(resolve("!Ref Ou"), Ok("ou-cfn-Ou".into()));
+        assert_eq!(resolve("{Ref: Env}"), Ok("prod".into()));
+        // Known only at deployment, or wrong.
+        assert_eq!(resolve("!Ref Bucket"), Err("unknown: the physical id of `Bucket` is made by AWS at deployment".into()));
+        assert_eq!(resolve_in("!Ref AWS::StackName", None, "us-east-1").map_err(|e| e.starts_with("unknown:")), Err(true));
+        assert_eq!(resolve("!Ref AWS::StackId").map_err(|e| e.starts_with("unknown:")), Err(true));
+        assert_eq!(
+            resolve("!Ref Nothing"),
+            Err("error: `Ref` to `Nothing`, which is neither a parameter nor a resource of the template".into())
+        );
+    }
+
+    #[test]
+    fn get_att_of_the_modelled_types() {
+        assert_eq!(resolve("!GetAtt Key.Arn"), Ok("arn:aws:kms:us-east-1:111122223333:key/cfn-st-Key".into()));
+        assert_eq!(resolve("!GetAtt Key.KeyId"), Ok("cfn-st-Key".into()));
+        assert_eq!(resolve("!GetAtt [Replica, Arn]"), Ok("arn:aws:kms:us-east-1:111122223333:key/mrk-cfn-st-Mrk".into()));
+        assert_eq!(resolve("!GetAtt Role.Arn"), Ok("arn:aws:iam::111122223333:role/app/prod-reader".into()));
+        assert_eq!(resolve("!GetAtt User.Arn"), Ok("arn:aws:iam::111122223333:user/u".into()));
+        assert_eq!(resolve("!GetAtt Group.Arn"), Ok("arn:aws:iam::111122223333:group/g".into()));
+        assert_eq!(resolve("!GetAtt Managed.PolicyArn"), Ok("arn:aws:iam::111122223333:policy/m".into()));
+        assert_eq!(resolve("!GetAtt Ou.Id"), Ok("ou-cfn-Ou".into()));
+        assert_eq!(resolve("!GetAtt Role.RoleId"), Err("unknown: the unique id of `Role` is made by AWS at deployment".into()));
+        assert_eq!(
+            resolve("!GetAtt Key.Nope"),
+            Err("unknown: `Key.Nope` is not an attribute keyproof determines; it is known only at deployment".into())
+        );
+        assert_eq!(
+            resolve("!GetAtt Missing.Arn"),
+            Err("error: `Fn::GetAtt` of `Missing`, which is not a resource of the template".into())
+        );
+    }
+
+    #[test]
+    fn sub_in_both_forms() {
+        assert_eq!(resolve("!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Env}'"), Ok("arn:aws:iam::111122223333:role/prod".into()));
+        assert_eq!(resolve("!Sub '${Key.Arn}'"), Ok("arn:aws:kms:us-east-1:111122223333:key/cfn-st-Key".into()));
+        assert_eq!(resolve("!Sub '${!Literal}-${Env}'"), Ok("${Literal}-prod".into()));
+        assert_eq!(resolve("!Sub ['${A}/${B}-${Env}', {A: x, B: !Ref AWS::Region}]"), Ok("x/us-east-1-prod".into()));
+        assert_eq!(resolve("{'Fn::Sub': 'k-${Env}'}"), Ok("k-prod".into()));
+        assert_eq!(resolve("!Sub '${Env'"), Err("error: `Fn::Sub` has `${` without a closing `}`".into()));
+    }
+
+    #[test]
+    fn join_select_split_find_in_map_base64_length() {
+        assert_eq!(resolve("!Join ['-', [a, !Ref Env, !Ref AWS::Region]]"), Ok("a-prod-us-east-1".into()));
+        assert_eq!(resolve("!Join [',', !Ref Names]"), Ok("a,b,c".into()));
+        assert_eq!(resolve("!Select [1, !Ref Names]"), Ok("b".into()));
+        assert_eq!(resolve("!Select ['0', [x, y]]"), Ok("x".into()));
+        assert_eq!(resolve("!Select [5, [x, y]]"), Err("error: index 5 is past the end of a list of 2".into()));
+        assert_eq!(resolve("!Split ['/', 'a/b/c']"), Ok("[a, b, c]".into()));
+        assert_eq!(resolve("!Select [2, !Split [':', !GetAtt Key.Arn]]"), Ok("kms".into()));
+        assert_eq!(resolve("!FindInMap [Regions, !Ref AWS::Region, Short]"), Ok("use1".into()));
+        assert_eq!(resolve("!FindInMap [Regions, eu-west-1, Short]"), Err("error: mapping `Regions` has no `eu-west-1` → `Short`".into()));
+        assert_eq!(resolve("!Base64 'AWS CloudFormation'"), Ok("QVdTIENsb3VkRm9ybWF0aW9u".into()));
+        assert_eq!(resolve("!Length [a, b]"), Ok("2".into()));
+    }
+
+    #[test]
+    fn if_and_conditions() {
+        assert_eq!(resolve("!If [IsProd, yes, no]"), Ok("yes".into()));
+        assert_eq!(resolve("!If [IsTest, yes, !Ref AWS::NoValue]"), Ok("<AWS::NoValue>".into()));
+        assert_eq!(resolve("[a, !If [IsTest, b, !Ref AWS::NoValue], c]"), Ok("[a, c]".into()));
+        assert_eq!(condition("IsProd"), Ok(true));
+        assert_eq!(condition("IsTest"), Ok(false));
+        assert_eq!(condition("Both"), Ok(true));
+        assert_eq!(condition("Either"), Ok(true));
+        assert_eq!(
+            condition("Imported"),
+            Err("unknown: `Fn::ImportValue` reads another stack's export, which is known only at deployment".into())
+        );
+        assert_eq!(resolve("!If [Nope, a, b]"), Err("error: there is no condition `Nope` in Conditions".into()));
+    }
+
+    #[test]
+    fn values_known_only_at_deployment_are_unknown() {
+        for (expr, reason) in [
+            ("!ImportValue shared", "`Fn::ImportValue` reads another stack's export, which is known only at deployment"),
+            ("!GetAZs ''", "`Fn::GetAZs` depends on the account's Availability Zones"),
+            ("!Cidr [10.0.0.0/16, 2, 8]", "`Fn::Cidr` is not modelled by keyproof"),
+            ("!Transform {Name: m}", "`Fn::Transform` runs a macro, whose output is known only at deployment"),
+        ] {
+            assert_eq!(resolve(expr), Err(format!("unknown: {reason}")), "{expr}");
+        }
+        assert_eq!(resolve("{'Fn::Nope': x}"), Err("error: unknown intrinsic function `Fn::Nope`".into()));
+    }
+
+    #[test]
+    fn parameter_types_and_constraints() {
+        let template = "Parameters:\n  N: {Type: Number}\n  S: {Type: String, AllowedValues: [a, b]}\n  P: {Type: String, AllowedPattern: '[0-9]{12}'}\n  Q: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /x}\nResources: {}\n";
+        let mut sources = SourceMap::new();
+        let tid = sources.add("t.yaml", template.to_string(), None);
+        let t = read_template(&sources, tid).unwrap_or_else(|e| panic!("{e}"));
+        let mut given = Vec::new();
+        for p in ["N=x", "S=c", "P=123", "Z=1"] {
+            given.push(parameter_flag(&mut sources, p).unwrap_or_else(|e| panic!("{e}")));
+        }
+        let mut r = Reader::new(&mut sources);
+        let params = parameters(&mut r, &t, &given);
+        let errors: Vec<String> = r.errors.0.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            errors,
+            [
+                "parameter `Z` is not in the template's Parameters",
+                "parameter `N` is a Number, but `x` is not a number",
+                "`c` is not an allowed value of parameter `S` (a, b)",
+                "`123` does not match the AllowedPattern `[0-9]{12}` of parameter `P`",
+            ]
+        );
+        assert!(matches!(params.get("Q"), Some(Err(Fail::Unknown { .. }))));
+    }
+}
