@@ -6,11 +6,11 @@ use crate::err::CliError;
 use crate::snapshot_arg;
 use clap::Args;
 use keyproof_model::Snapshot;
-use keyproof_parser::snapshot::{read_snapshot, SnapshotFiles};
 use keyproof_parser::overlay::cloudformation::{
     apply_template, parameter_flag, read_parameters_file, read_template_file, targets_flag, Deployment,
 };
 use keyproof_parser::overlay::OverlayReport;
+use keyproof_parser::snapshot::{read_snapshot, SnapshotFiles};
 use keyproof_parser::terraform::{apply_plan, read_plan_file, PlanOptions};
 use keyproof_parser::{SourceMap, Spanned};
 use serde_json::{json, Value};

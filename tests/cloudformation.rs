@@ -6,7 +6,7 @@
 //! and diff. `unknown/` holds templates whose effect is known only at deployment (exit 2, with the
 //! place), `bad/` templates that must be refused with every error located.
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed check is a panic that says what failed")]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers: a failed check is a panic that says what failed")]
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -97,7 +97,8 @@ fn who_can_gives_the_same_principals_as_the_snapshot_edited_by_hand() {
     for action in ["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"] {
         let base = ["who-can", action, "alias/reports-key", "--format", "json"];
         let (_, by_hand, _) = json(&[&base[..], &["--snapshot", BY_HAND]].concat());
-        let (code, overlaid, err) = json(&strs(&with_overlay(&[&base[..], &["--snapshot", "corpus/central-kms"]].concat())));
+        let (code, overlaid, err) =
+            json(&strs(&with_overlay(&[&base[..], &["--snapshot", "corpus/central-kms"]].concat())));
         assert_eq!(code, 0, "{err}");
         let principals = |v: &Value| -> BTreeSet<String> {
             v["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap().to_string()).collect()
@@ -115,7 +116,8 @@ fn who_can_gives_the_same_principals_as_the_snapshot_edited_by_hand() {
         "--snapshot",
         "corpus/central-kms",
     ])));
-    let principals: BTreeSet<&str> = v["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap()).collect();
+    let principals: BTreeSet<&str> =
+        v["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap()).collect();
     assert_eq!(
         principals,
         BTreeSet::from([
@@ -155,7 +157,10 @@ fn check_catches_the_stackset_that_reaches_test_and_dev() {
     // The counterexample is a StackSet instance outside Prod, located in the template.
     let violated = overlaid["results"].as_array().unwrap().iter().find(|r| r["status"] == "violated").unwrap();
     let who = violated["counterexample"]["principal"].as_str().unwrap();
-    assert!(who == "arn:aws:iam::555566667777:role/ReportsReader" || who == "arn:aws:iam::666677778888:role/ReportsReader", "{who}");
+    assert!(
+        who == "arn:aws:iam::555566667777:role/ReportsReader" || who == "arn:aws:iam::666677778888:role/ReportsReader",
+        "{who}"
+    );
     // Targeting the Prod OU only, the property holds.
     let mut args = vec!["check", &props, "--snapshot", "corpus/central-kms", "--format", "json"];
     let central = format!("{DIR}/central-key.yaml");
@@ -203,7 +208,8 @@ fn diff_finds_the_same_access_as_the_snapshot_edited_by_hand() {
 
 #[test]
 fn findings_point_at_the_template_line_and_column() {
-    let (_, out, _) = run(&strs(&with_overlay(&["who-can", "kms:Decrypt", "alias/reports-key", "--snapshot", "corpus/central-kms"])));
+    let (_, out, _) =
+        run(&strs(&with_overlay(&["who-can", "kms:Decrypt", "alias/reports-key", "--snapshot", "corpus/central-kms"])));
     assert!(out.contains(&format!("statement WorkloadReadersDecrypt ({DIR}/central-key.yaml:58:13)")), "{out}");
     assert!(out.contains(&format!("statement #0 ({DIR}/workload-role-stackset.yaml:33:17)")), "{out}");
 }
@@ -267,7 +273,10 @@ fn a_bad_template_is_refused_with_every_error_located() {
             ("unknown intrinsic function tag `!Frobnicate`".to_string(), at("25:13")),
             ("parameter `Env` has no Default and no value was given".to_string(), at("3:3")),
             ("circular DependsOn: A → B → A".to_string(), at("21:16")),
-            ("`Ref` to `Missing`, which is neither a parameter nor a resource of the template".to_string(), at("13:30")),
+            (
+                "`Ref` to `Missing`, which is neither a parameter nor a resource of the template".to_string(),
+                at("13:30")
+            ),
         ])
     );
     // A parameter of the wrong type is located on the command line.
@@ -346,7 +355,8 @@ fn a_stackset_target_that_is_not_an_ou_of_the_snapshot_is_located() {
         "--format",
         "json",
     ]);
-    let applied: Vec<&str> = v["templates"][0]["applied"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let applied: Vec<&str> =
+        v["templates"][0]["applied"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(applied.len(), 10, "5 member accounts × 2 regions: {applied:?}");
     assert!(!applied.iter().any(|a| a.starts_with("999988887777")), "{applied:?}");
 }

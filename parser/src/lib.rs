@@ -5,11 +5,11 @@
 
 pub mod err;
 pub mod json;
+pub mod overlay;
 pub mod policy;
 pub mod property;
 pub mod snapshot;
 pub mod source;
-pub mod overlay;
 pub use overlay::terraform;
 
 pub use err::ParseError;

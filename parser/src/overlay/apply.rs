@@ -38,7 +38,7 @@ impl Owner {
 #[derive(Debug, Clone)]
 pub enum Change {
     /// A new key (one with the same ARN is replaced).
-    Key(KeyFile),
+    Key(Box<KeyFile>),
     /// An alias on a key of the snapshot or of the overlay, named by ARN.
     Alias { key_arn: Spanned<String>, name: Spanned<String> },
     /// A customer managed policy, created or replaced by ARN.
@@ -89,7 +89,7 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             let account = key.account.value.clone();
             let a = account_mut(raw, &account);
             a.keys.retain(|k| k.arn.value != key.arn.value);
-            a.keys.push(key);
+            a.keys.push(*key);
         }
         Change::Alias { key_arn, name } => match find_key(raw, &key_arn.value, None) {
             Some((ai, ki)) => {
@@ -100,7 +100,10 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             }
             None => r.error(
                 key_arn.span,
-                format!("alias `{}` targets key `{}`, which is neither in the snapshot nor created", name.value, key_arn.value),
+                format!(
+                    "alias `{}` targets key `{}`, which is neither in the snapshot nor created",
+                    name.value, key_arn.value
+                ),
                 "unknown key",
             ),
         },
@@ -149,13 +152,19 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             if !iam.policies.iter().any(|p| p.arn.value == policy_arn.value) {
                 if policy_arn.value.contains(":iam::aws:policy/") {
                     report.unknown.push(Spanned::new(
-                        format!("the AWS managed policy `{}` is attached, but its text is not in the snapshot", policy_arn.value),
+                        format!(
+                            "the AWS managed policy `{}` is attached, but its text is not in the snapshot",
+                            policy_arn.value
+                        ),
                         policy_arn.span,
                     ));
                 } else {
                     r.error(
                         policy_arn.span,
-                        format!("`{}` is neither in the snapshot's IAM policies of account {account} nor created", policy_arn.value),
+                        format!(
+                            "`{}` is neither in the snapshot's IAM policies of account {account} nor created",
+                            policy_arn.value
+                        ),
                         "unknown policy",
                     );
                 }
@@ -204,7 +213,10 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
         Change::OrgPolicy { policy, targets } => {
             let Some(org) = raw.organization.as_mut() else {
                 report.unknown.push(Spanned::new(
-                    format!("Organizations policy `{}` is created, but the snapshot has no organization.json", policy.name),
+                    format!(
+                        "Organizations policy `{}` is created, but the snapshot has no organization.json",
+                        policy.name
+                    ),
                     policy.id.span,
                 ));
                 return;
@@ -221,7 +233,10 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
                     }
                     None => r.error(
                         t.span,
-                        format!("policy `{}` targets `{}`, which is not a root, OU or account of the organization", id.value, t.value),
+                        format!(
+                            "policy `{}` targets `{}`, which is not a root, OU or account of the organization",
+                            id.value, t.value
+                        ),
                         "unknown target",
                     ),
                 }

@@ -108,7 +108,9 @@ pub fn parameter_flag(sources: &mut SourceMap, text: &str) -> Result<ParameterVa
             key: Spanned::new(k.to_string(), Span::new(id, 0, k.len())),
             value: Spanned::new(v.to_string(), Span::new(id, k.len() + 1, text.len())),
         }),
-        None => Err(ParseError::at(sources, all, format!("`--parameter {text}` is not KEY=VALUE"), "expected KEY=VALUE")),
+        None => {
+            Err(ParseError::at(sources, all, format!("`--parameter {text}` is not KEY=VALUE"), "expected KEY=VALUE"))
+        }
     }
 }
 
@@ -156,10 +158,18 @@ pub fn apply_template(
         apply(raw, &mut r, &mut report, changes);
         // A StackSet's instances share the template: an error in it is reported once.
         let mut seen = std::collections::HashSet::new();
-        r.errors.0.retain(|e| seen.insert(e.leaves().iter().map(|l| match l {
-            ParseError::Invalid { message, location, .. } => format!("{location} {message}"),
-            other => other.to_string(),
-        }).collect::<Vec<_>>().join(";")));
+        r.errors.0.retain(|e| {
+            seen.insert(
+                e.leaves()
+                    .iter()
+                    .map(|l| match l {
+                        ParseError::Invalid { message, location, .. } => format!("{location} {message}"),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            )
+        });
     }
     r.finish(&file)?;
     Ok(report)
@@ -186,7 +196,9 @@ fn check_sections(r: &mut Reader<'_>, template: &Json, report: &mut OverlayRepor
     }
     match template.get("Resources") {
         Some(res) if res.members().is_some() => {}
-        Some(res) => r.error(res.span, "`Resources` must be a mapping of logical ids to resources", "expected a mapping"),
+        Some(res) => {
+            r.error(res.span, "`Resources` must be a mapping of logical ids to resources", "expected a mapping")
+        }
         None => r.error(template.span, "the template has no `Resources` section", "missing Resources"),
     }
     if let Some(t) = template.get("Transform") {
@@ -208,7 +220,11 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
         Deployment::StackSet { targets, regions, .. } => {
             let Some(org) = &raw.organization else {
                 if let Some(t) = targets.first() {
-                    r.error(t.span, "a StackSet deploys to OUs, but the snapshot has no organization.json", "no organization");
+                    r.error(
+                        t.span,
+                        "a StackSet deploys to OUs, but the snapshot has no organization.json",
+                        "no organization",
+                    );
                 }
                 return Vec::new();
             };
@@ -231,7 +247,11 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
                         format!("`{}` is an account; a service-managed StackSet deploys to OUs (or the root)", t.value),
                         "not an OU",
                     ),
-                    None => r.error(t.span, format!("`{}` is not an OU of the snapshot's organization", t.value), "unknown OU"),
+                    None => r.error(
+                        t.span,
+                        format!("`{}` is not an OU of the snapshot's organization", t.value),
+                        "unknown OU",
+                    ),
                 }
             }
             let mut out = Vec::new();
@@ -275,8 +295,13 @@ fn stack(
     report: &mut OverlayReport,
     changes: &mut Vec<Change>,
 ) {
-    let resources: Vec<(Spanned<String>, &Json)> =
-        template.get("Resources").and_then(Json::members).unwrap_or_default().iter().map(|(k, v)| (k.clone(), v)).collect();
+    let resources: Vec<(Spanned<String>, &Json)> = template
+        .get("Resources")
+        .and_then(Json::members)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
     let mut x = Resolver::new(r, template, pseudo, params, resources::identity);
     depends_on_cycles(&mut x, &resources);
     let mut s = resources::Stack { x: &mut x, report, changes: Vec::new(), label, file: file.to_string() };
@@ -310,7 +335,11 @@ fn depends_on_cycles(x: &mut Resolver<'_, '_, '_>, resources: &[(Spanned<String>
     for (name, list) in &deps {
         for d in list {
             if !deps.contains_key(d.value.as_str()) {
-                x.r.error(d.span, format!("`{name}` depends on `{}`, which is not a resource of the template", d.value), "unknown resource");
+                x.r.error(
+                    d.span,
+                    format!("`{name}` depends on `{}`, which is not a resource of the template", d.value),
+                    "unknown resource",
+                );
             }
         }
     }
@@ -348,7 +377,11 @@ fn parameters(r: &mut Reader<'_>, template: &Json, given: &[ParameterValue]) -> 
     let defs = template.get("Parameters").and_then(Json::members).unwrap_or_default();
     for g in given {
         if !defs.iter().any(|(k, _)| k.value == g.key.value) {
-            r.error(g.key.span, format!("parameter `{}` is not in the template's Parameters", g.key.value), "unknown parameter");
+            r.error(
+                g.key.span,
+                format!("parameter `{}` is not in the template's Parameters", g.key.value),
+                "unknown parameter",
+            );
         }
     }
     for (name, def) in defs {
@@ -391,23 +424,40 @@ fn typed(r: &mut Reader<'_>, name: &str, def: &Json, ptype: &str, value: &Spanne
             Err(Fail::Error)
         }
     };
-    let allowed: Vec<String> =
-        def.get("AllowedValues").and_then(Json::elements).unwrap_or_default().iter().filter_map(Json::scalar_text).collect();
+    let allowed: Vec<String> = def
+        .get("AllowedValues")
+        .and_then(Json::elements)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Json::scalar_text)
+        .collect();
     let check = |r: &mut Reader<'_>, v: &str| -> R<()> {
         if !allowed.is_empty() && !allowed.iter().any(|a| a == v) {
-            r.error(span, format!("`{v}` is not an allowed value of parameter `{name}` ({})", allowed.join(", ")), "not allowed");
+            r.error(
+                span,
+                format!("`{v}` is not an allowed value of parameter `{name}` ({})", allowed.join(", ")),
+                "not allowed",
+            );
             return Err(Fail::Error);
         }
         if let Some(p) = def.get("AllowedPattern").and_then(Json::as_str) {
             match regex::Regex::new(&format!("^(?:{p})$")) {
                 Ok(re) if !re.is_match(v) => {
-                    r.error(span, format!("`{v}` does not match the AllowedPattern `{p}` of parameter `{name}`"), "no match");
+                    r.error(
+                        span,
+                        format!("`{v}` does not match the AllowedPattern `{p}` of parameter `{name}`"),
+                        "no match",
+                    );
                     return Err(Fail::Error);
                 }
                 Ok(_) => {}
                 Err(_) => {
                     let at = def.get("AllowedPattern").map_or(def.span, |a| a.span);
-                    r.error(at, format!("the AllowedPattern of `{name}` is not a regular expression keyproof reads"), "bad pattern");
+                    r.error(
+                        at,
+                        format!("the AllowedPattern of `{name}` is not a regular expression keyproof reads"),
+                        "bad pattern",
+                    );
                     return Err(Fail::Error);
                 }
             }
@@ -416,7 +466,11 @@ fn typed(r: &mut Reader<'_>, name: &str, def: &Json, ptype: &str, value: &Spanne
         for bound in ["MinLength", "MaxLength"] {
             if let Some(n) = def.get(bound).and_then(Json::scalar_text).and_then(|n| n.parse::<usize>().ok()) {
                 if (bound == "MinLength" && len < n) || (bound == "MaxLength" && len > n) {
-                    r.error(span, format!("parameter `{name}` has {bound} {n}; `{v}` has {len} characters"), "wrong length");
+                    r.error(
+                        span,
+                        format!("parameter `{name}` has {bound} {n}; `{v}` has {len} characters"),
+                        "wrong length",
+                    );
                     return Err(Fail::Error);
                 }
             }
@@ -458,7 +512,10 @@ fn typed(r: &mut Reader<'_>, name: &str, def: &Json, ptype: &str, value: &Spanne
 }
 
 /// Reads a parameters file into the source map.
-pub fn read_parameters_file(path: &std::path::Path, sources: &mut SourceMap) -> Result<Vec<ParameterValue>, ParseError> {
+pub fn read_parameters_file(
+    path: &std::path::Path,
+    sources: &mut SourceMap,
+) -> Result<Vec<ParameterValue>, ParseError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
     let id = sources.add(path.display().to_string(), text, None);
@@ -547,7 +604,8 @@ Resources:
         let template = read_template(&sources, tid).map_err(|e| e.to_string())?;
         let mut r = Reader::new(&mut sources);
         let params = parameters(&mut r, &template, &[]);
-        let pseudo = Pseudo { account: "111122223333".into(), region: "us-east-1".into(), stack_name: Some("st".into()) };
+        let pseudo =
+            Pseudo { account: "111122223333".into(), region: "us-east-1".into(), stack_name: Some("st".into()) };
         let mut x = Resolver::new(&mut r, &template, pseudo, params, resources::identity);
         x.condition(name, template.span).map_err(|f| match f {
             Fail::Unknown { reason, .. } => format!("unknown: {reason}"),
@@ -581,8 +639,14 @@ Resources:
         assert_eq!(resolve("!Ref Ou"), Ok("ou-cfn-Ou".into()));
         assert_eq!(resolve("{Ref: Env}"), Ok("prod".into()));
         // Known only at deployment, or wrong.
-        assert_eq!(resolve("!Ref Bucket"), Err("unknown: the physical id of `Bucket` is made by AWS at deployment".into()));
-        assert_eq!(resolve_in("!Ref AWS::StackName", None, "us-east-1").map_err(|e| e.starts_with("unknown:")), Err(true));
+        assert_eq!(
+            resolve("!Ref Bucket"),
+            Err("unknown: the physical id of `Bucket` is made by AWS at deployment".into())
+        );
+        assert_eq!(
+            resolve_in("!Ref AWS::StackName", None, "us-east-1").map_err(|e| e.starts_with("unknown:")),
+            Err(true)
+        );
         assert_eq!(resolve("!Ref AWS::StackId").map_err(|e| e.starts_with("unknown:")), Err(true));
         assert_eq!(
             resolve("!Ref Nothing"),
@@ -594,13 +658,19 @@ Resources:
     fn get_att_of_the_modelled_types() {
         assert_eq!(resolve("!GetAtt Key.Arn"), Ok("arn:aws:kms:us-east-1:111122223333:key/cfn-st-Key".into()));
         assert_eq!(resolve("!GetAtt Key.KeyId"), Ok("cfn-st-Key".into()));
-        assert_eq!(resolve("!GetAtt [Replica, Arn]"), Ok("arn:aws:kms:us-east-1:111122223333:key/mrk-cfn-st-Mrk".into()));
+        assert_eq!(
+            resolve("!GetAtt [Replica, Arn]"),
+            Ok("arn:aws:kms:us-east-1:111122223333:key/mrk-cfn-st-Mrk".into())
+        );
         assert_eq!(resolve("!GetAtt Role.Arn"), Ok("arn:aws:iam::111122223333:role/app/prod-reader".into()));
         assert_eq!(resolve("!GetAtt User.Arn"), Ok("arn:aws:iam::111122223333:user/u".into()));
         assert_eq!(resolve("!GetAtt Group.Arn"), Ok("arn:aws:iam::111122223333:group/g".into()));
         assert_eq!(resolve("!GetAtt Managed.PolicyArn"), Ok("arn:aws:iam::111122223333:policy/m".into()));
         assert_eq!(resolve("!GetAtt Ou.Id"), Ok("ou-cfn-Ou".into()));
-        assert_eq!(resolve("!GetAtt Role.RoleId"), Err("unknown: the unique id of `Role` is made by AWS at deployment".into()));
+        assert_eq!(
+            resolve("!GetAtt Role.RoleId"),
+            Err("unknown: the unique id of `Role` is made by AWS at deployment".into())
+        );
         assert_eq!(
             resolve("!GetAtt Key.Nope"),
             Err("unknown: `Key.Nope` is not an attribute keyproof determines; it is known only at deployment".into())
@@ -613,7 +683,10 @@ Resources:
 
     #[test]
     fn sub_in_both_forms() {
-        assert_eq!(resolve("!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Env}'"), Ok("arn:aws:iam::111122223333:role/prod".into()));
+        assert_eq!(
+            resolve("!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Env}'"),
+            Ok("arn:aws:iam::111122223333:role/prod".into())
+        );
         assert_eq!(resolve("!Sub '${Key.Arn}'"), Ok("arn:aws:kms:us-east-1:111122223333:key/cfn-st-Key".into()));
         assert_eq!(resolve("!Sub '${!Literal}-${Env}'"), Ok("${Literal}-prod".into()));
         assert_eq!(resolve("!Sub ['${A}/${B}-${Env}', {A: x, B: !Ref AWS::Region}]"), Ok("x/us-east-1-prod".into()));
@@ -631,7 +704,10 @@ Resources:
         assert_eq!(resolve("!Split ['/', 'a/b/c']"), Ok("[a, b, c]".into()));
         assert_eq!(resolve("!Select [2, !Split [':', !GetAtt Key.Arn]]"), Ok("kms".into()));
         assert_eq!(resolve("!FindInMap [Regions, !Ref AWS::Region, Short]"), Ok("use1".into()));
-        assert_eq!(resolve("!FindInMap [Regions, eu-west-1, Short]"), Err("error: mapping `Regions` has no `eu-west-1` → `Short`".into()));
+        assert_eq!(
+            resolve("!FindInMap [Regions, eu-west-1, Short]"),
+            Err("error: mapping `Regions` has no `eu-west-1` → `Short`".into())
+        );
         assert_eq!(resolve("!Base64 'AWS CloudFormation'"), Ok("QVdTIENsb3VkRm9ybWF0aW9u".into()));
         assert_eq!(resolve("!Length [a, b]"), Ok("2".into()));
     }
@@ -655,7 +731,10 @@ Resources:
     #[test]
     fn values_known_only_at_deployment_are_unknown() {
         for (expr, reason) in [
-            ("!ImportValue shared", "`Fn::ImportValue` reads another stack's export, which is known only at deployment"),
+            (
+                "!ImportValue shared",
+                "`Fn::ImportValue` reads another stack's export, which is known only at deployment",
+            ),
             ("!GetAZs ''", "`Fn::GetAZs` depends on the account's Availability Zones"),
             ("!Cidr [10.0.0.0/16, 2, 8]", "`Fn::Cidr` is not modelled by keyproof"),
             ("!Transform {Name: m}", "`Fn::Transform` runs a macro, whose output is known only at deployment"),

@@ -76,8 +76,19 @@ pub fn read_template_lenient(sources: &SourceMap, id: SourceId) -> Result<Templa
 }
 
 enum Frame {
-    Seq { items: Vec<Json>, start: usize, tag: Option<String>, anchor: usize },
-    Map { members: Vec<(Spanned<String>, Json)>, key: Option<Spanned<String>>, start: usize, tag: Option<String>, anchor: usize },
+    Seq {
+        items: Vec<Json>,
+        start: usize,
+        tag: Option<String>,
+        anchor: usize,
+    },
+    Map {
+        members: Vec<(Spanned<String>, Json)>,
+        key: Option<Spanned<String>>,
+        start: usize,
+        tag: Option<String>,
+        anchor: usize,
+    },
 }
 
 fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFile, ParseError> {
@@ -98,7 +109,12 @@ fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFi
             Some(Err(e)) => {
                 let start = at(e.marker().index());
                 let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
-                errors.push(ParseError::at(sources, Span::new(id, start, end), format!("invalid YAML: {}", e.info()), "here"));
+                errors.push(ParseError::at(
+                    sources,
+                    Span::new(id, start, end),
+                    format!("invalid YAML: {}", e.info()),
+                    "here",
+                ));
                 break;
             }
         };
@@ -260,9 +276,9 @@ fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFi
     });
     match root {
         Some(json) if whole => Ok(TemplateFile { json, errors }),
-        _ if !errors.is_empty() => Err(ParseError::collect(sources.name(id), errors).err().unwrap_or_else(|| {
-            ParseError::Snapshot { message: "the template cannot be read".into(), help: None }
-        })),
+        _ if !errors.is_empty() => Err(ParseError::collect(sources.name(id), errors)
+            .err()
+            .unwrap_or_else(|| ParseError::Snapshot { message: "the template cannot be read".into(), help: None })),
         _ => Err(ParseError::at(sources, Span::new(id, 0, 0), "the template is empty", "empty")),
     }
 }
@@ -340,7 +356,8 @@ mod tests {
 
     #[test]
     fn plain_scalars_follow_the_core_schema_and_quoted_ones_are_strings() {
-        let j = read("a: 2012-10-17\nb: 111122223333\nc: '111122223333'\nd: true\ne: ~\n").unwrap_or_else(|e| panic!("{e}"));
+        let j = read("a: 2012-10-17\nb: 111122223333\nc: '111122223333'\nd: true\ne: ~\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(&j.get("a").map(|v| &v.kind), Some(JsonKind::String(s)) if s == "2012-10-17"));
         assert!(matches!(&j.get("b").map(|v| &v.kind), Some(JsonKind::Number(s)) if s == "111122223333"));
         assert!(matches!(&j.get("c").map(|v| &v.kind), Some(JsonKind::String(_))));

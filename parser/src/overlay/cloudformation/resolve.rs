@@ -256,7 +256,11 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                 };
                 let i = self.string(index, "the index of `Fn::Select`")?;
                 let Ok(n) = i.value.trim().parse::<usize>() else {
-                    return self.error(index.span, format!("the index `{}` is not a number", i.value), "expected a number");
+                    return self.error(
+                        index.span,
+                        format!("the index `{}` is not a number", i.value),
+                        "expected a number",
+                    );
                 };
                 let list = self.required(list, "the list of `Fn::Select`")?;
                 match list.elements() {
@@ -287,7 +291,11 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
             "Fn::FindInMap" => self.find_in_map(arg, span).map(Some),
             "Fn::If" => {
                 let Some([cond, yes, no]) = arg.elements() else {
-                    return self.error(arg.span, "`Fn::If` takes [condition, value if true, value if false]", "malformed Fn::If");
+                    return self.error(
+                        arg.span,
+                        "`Fn::If` takes [condition, value if true, value if false]",
+                        "malformed Fn::If",
+                    );
                 };
                 let Some(c) = cond.as_str() else {
                     return self.error(cond.span, "`Fn::If` takes the name of a condition", "expected a name");
@@ -309,17 +317,18 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                     None => self.error(arg.span, "`Fn::Length` takes a list", "expected a list"),
                 }
             }
-            "Fn::ImportValue" => unknown(
-                span,
-                "`Fn::ImportValue` reads another stack's export, which is known only at deployment",
-            ),
+            "Fn::ImportValue" => {
+                unknown(span, "`Fn::ImportValue` reads another stack's export, which is known only at deployment")
+            }
             "Fn::GetAZs" => unknown(span, "`Fn::GetAZs` depends on the account's Availability Zones"),
             "Fn::Cidr" => unknown(span, "`Fn::Cidr` is not modelled by keyproof"),
             "Fn::Transform" => unknown(span, "`Fn::Transform` runs a macro, whose output is known only at deployment"),
             "Fn::ToJsonString" => unknown(span, "`Fn::ToJsonString` needs the AWS::LanguageExtensions transform"),
-            "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" => {
-                self.error(span, format!("`{name}` may only appear in Conditions or a condition of `Fn::If`"), "condition function")
-            }
+            "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" => self.error(
+                span,
+                format!("`{name}` may only appear in Conditions or a condition of `Fn::If`"),
+                "condition function",
+            ),
             other => self.error(span, format!("unknown intrinsic function `{other}`"), "unknown function"),
         }
     }
@@ -342,7 +351,10 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
             "AWS::StackName" => {
                 return match self.pseudo.stack_name.clone() {
                     Some(n) => s(n),
-                    None => unknown(span, "a StackSet instance's stack name (StackSet-NAME-UUID) is made up by AWS at deployment"),
+                    None => unknown(
+                        span,
+                        "a StackSet instance's stack name (StackSet-NAME-UUID) is made up by AWS at deployment",
+                    ),
                 }
             }
             "AWS::StackId" => return unknown(span, "`AWS::StackId` holds a UUID made at deployment"),
@@ -353,12 +365,20 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
             let id = self.identity_of(target, at)?;
             return id.reference.map(|v| Some(Self::str_json(v, span)));
         }
-        self.error(at, format!("`Ref` to `{target}`, which is neither a parameter nor a resource of the template"), "unknown name")
+        self.error(
+            at,
+            format!("`Ref` to `{target}`, which is neither a parameter nor a resource of the template"),
+            "unknown name",
+        )
     }
 
     fn get_att(&mut self, res: &str, attr: &str, at: Span, span: Span) -> R<String> {
         if !self.resources.contains_key(res) {
-            return self.error(at, format!("`Fn::GetAtt` of `{res}`, which is not a resource of the template"), "unknown resource");
+            return self.error(
+                at,
+                format!("`Fn::GetAtt` of `{res}`, which is not a resource of the template"),
+                "unknown resource",
+            );
         }
         let id = self.identity_of(res, at)?;
         match id.attributes.iter().find(|(a, _)| *a == attr) {
@@ -366,7 +386,10 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                 Fail::Unknown { reason, .. } => Fail::Unknown { reason, span },
                 Fail::Error => Fail::Error,
             }),
-            None => unknown(span, format!("`{res}.{attr}` is not an attribute keyproof determines; it is known only at deployment")),
+            None => unknown(
+                span,
+                format!("`{res}.{attr}` is not an attribute keyproof determines; it is known only at deployment"),
+            ),
         }
     }
 
@@ -410,7 +433,11 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                     return self.error(t.span, "the first element of `Fn::Sub` must be a string", "expected a string");
                 };
                 let Some(members) = vars.members() else {
-                    return self.error(vars.span, "the second element of `Fn::Sub` must be a map of variables", "expected a map");
+                    return self.error(
+                        vars.span,
+                        "the second element of `Fn::Sub` must be a map of variables",
+                        "expected a map",
+                    );
                 };
                 let mut resolved = Vec::new();
                 for (k, v) in members {
@@ -444,7 +471,11 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                     Some(v) => match v.scalar_text() {
                         Some(s) => out.push_str(&s),
                         None => {
-                            return self.error(span, format!("`${{{name}}}` in `Fn::Sub` is not a string"), "not a string")
+                            return self.error(
+                                span,
+                                format!("`${{{name}}}` in `Fn::Sub` is not a string"),
+                                "not a string",
+                            )
                         }
                     },
                     None => return self.error(span, format!("`${{{name}}}` in `Fn::Sub` is AWS::NoValue"), "no value"),
@@ -459,15 +490,17 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
     fn find_in_map(&mut self, arg: &Json, span: Span) -> R<Json> {
         let items = arg.elements().unwrap_or_default();
         if !(3..=4).contains(&items.len()) {
-            return self.error(arg.span, "`Fn::FindInMap` takes [map, top-level key, second-level key]", "malformed Fn::FindInMap");
+            return self.error(
+                arg.span,
+                "`Fn::FindInMap` takes [map, top-level key, second-level key]",
+                "malformed Fn::FindInMap",
+            );
         }
         let map = self.string(&items[0], "the map name of `Fn::FindInMap`")?;
         let top = self.string(&items[1], "the top-level key of `Fn::FindInMap`")?;
         let second = self.string(&items[2], "the second-level key of `Fn::FindInMap`")?;
-        let found = self
-            .mappings
-            .and_then(|m| m.get(&map.value))
-            .map(|m| m.get(&top.value).and_then(|t| t.get(&second.value)));
+        let found =
+            self.mappings.and_then(|m| m.get(&map.value)).map(|m| m.get(&top.value).and_then(|t| t.get(&second.value)));
         match found {
             Some(Some(v)) => {
                 let mut v = v.clone();
@@ -482,7 +515,9 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
                     "no such entry",
                 ),
             },
-            None => self.error(items[0].span, format!("there is no mapping `{}` in Mappings", map.value), "unknown mapping"),
+            None => {
+                self.error(items[0].span, format!("there is no mapping `{}` in Mappings", map.value), "unknown mapping")
+            }
         }
     }
 
@@ -510,12 +545,20 @@ impl<'t, 'r, 'a> Resolver<'t, 'r, 'a> {
     /// A condition expression: `Fn::Equals`, `Fn::And`, `Fn::Or`, `Fn::Not`, `Condition`.
     pub fn condition_value(&mut self, v: &Json) -> R<bool> {
         let Some([(k, arg)]) = v.members() else {
-            return self.error(v.span, "a condition must be Fn::Equals, Fn::And, Fn::Or, Fn::Not or Condition", "not a condition");
+            return self.error(
+                v.span,
+                "a condition must be Fn::Equals, Fn::And, Fn::Or, Fn::Not or Condition",
+                "not a condition",
+            );
         };
         let operands = |r: &mut Self, n: std::ops::RangeInclusive<usize>| -> R<Vec<Json>> {
             match arg.elements() {
                 Some(items) if n.contains(&items.len()) => Ok(items.to_vec()),
-                _ => r.error(arg.span, format!("`{}` takes a list of {} to {} operands", k.value, n.start(), n.end()), "wrong operands"),
+                _ => r.error(
+                    arg.span,
+                    format!("`{}` takes a list of {} to {} operands", k.value, n.start(), n.end()),
+                    "wrong operands",
+                ),
             }
         };
         match k.value.as_str() {

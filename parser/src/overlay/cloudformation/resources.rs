@@ -144,10 +144,7 @@ pub fn identity<'t>(x: &mut Resolver<'t, '_, '_>, logical: &str, body: &'t Json)
             let name = name_or_generated(x, body, logical, attr)?;
             let path = path_of(x, body)?;
             let arn = format!("arn:{partition}:iam::{account}:{kind}{path}{name}");
-            Identity {
-                reference: Ok(name),
-                attributes: vec![("Arn", Ok(arn)), (id_attr, later("the unique id"))],
-            }
+            Identity { reference: Ok(name), attributes: vec![("Arn", Ok(arn)), (id_attr, later("the unique id"))] }
         }
         "AWS::IAM::ManagedPolicy" => {
             let name = name_or_generated(x, body, logical, "ManagedPolicyName")?;
@@ -242,8 +239,15 @@ impl Stack<'_, '_, '_, '_> {
             .collect()
     }
 
-    fn identity(&mut self, logical: &str, span: Span) -> Option<(String, Vec<(&'static str, R<String>)>)> {
-        let j = Json { kind: JsonKind::Object(vec![(Spanned::new("Ref".into(), span), Json { kind: JsonKind::String(logical.into()), span })]), span };
+    /// What `Ref` returns for a resource of the stack.
+    fn reference(&mut self, logical: &str, span: Span) -> Option<String> {
+        let j = Json {
+            kind: JsonKind::Object(vec![(
+                Spanned::new("Ref".into(), span),
+                Json { kind: JsonKind::String(logical.into()), span },
+            )]),
+            span,
+        };
         let reference = match self.x.value(&j) {
             Ok(Some(v)) => v.scalar_text(),
             Ok(None) => None,
@@ -252,7 +256,7 @@ impl Stack<'_, '_, '_, '_> {
                 None
             }
         }?;
-        Some((reference, Vec::new()))
+        Some(reference)
     }
 
     fn attribute(&mut self, logical: &str, attr: &str, span: Span) -> Option<String> {
@@ -347,7 +351,8 @@ impl Stack<'_, '_, '_, '_> {
                 self.inline_policy(name, body, &rtype)
             }
             "AWS::IAM::UserToGroupAddition" => {
-                let Some(group) = prop(body, "GroupName").and_then(|v| self.string(v, &format!("{at}.Properties.GroupName")))
+                let Some(group) =
+                    prop(body, "GroupName").and_then(|v| self.string(v, &format!("{at}.Properties.GroupName")))
                 else {
                     return;
                 };
@@ -360,11 +365,12 @@ impl Stack<'_, '_, '_, '_> {
                 let Some(ou) = prop(body, "Name").and_then(|v| self.string(v, &format!("{at}.Properties.Name"))) else {
                     return;
                 };
-                let Some(parent) = prop(body, "ParentId").and_then(|v| self.string(v, &format!("{at}.Properties.ParentId")))
+                let Some(parent) =
+                    prop(body, "ParentId").and_then(|v| self.string(v, &format!("{at}.Properties.ParentId")))
                 else {
                     return;
                 };
-                let Some((id, _)) = self.identity(name, logical.span) else { return };
+                let Some(id) = self.reference(name, logical.span) else { return };
                 self.changes.push(Change::OrgUnit {
                     node: OrgNode {
                         kind: OrgNodeKind::OrganizationalUnit,
@@ -393,7 +399,10 @@ impl Stack<'_, '_, '_, '_> {
         let replica = rtype == "AWS::KMS::ReplicaKey";
         if !replica {
             self.report.determined.push(Spanned::new(
-                format!("{}{at} will be the key `{arn}` (AWS makes up its key id at deployment; keyproof calls it `{id}`)", self.label),
+                format!(
+                    "{}{at} will be the key `{arn}` (AWS makes up its key id at deployment; keyproof calls it `{id}`)",
+                    self.label
+                ),
                 body.span,
             ));
         }
@@ -428,7 +437,9 @@ impl Stack<'_, '_, '_, '_> {
             None
         };
         let enabled = bool_prop(self.x, body, "Enabled").ok().flatten().unwrap_or(true);
-        let string_prop = |s: &mut Self, p: &str| prop(body, p).and_then(|v| s.string(v, &format!("{at}.Properties.{p}"))).map(|x| x.value);
+        let string_prop = |s: &mut Self, p: &str| {
+            prop(body, p).and_then(|v| s.string(v, &format!("{at}.Properties.{p}"))).map(|x| x.value)
+        };
         let key = KeyFile {
             file: format!("{} → {}{at}", self.file, self.label),
             region,
@@ -461,7 +472,7 @@ impl Stack<'_, '_, '_, '_> {
             tags: self.tags(body, name),
             span: body.span,
         };
-        self.changes.push(Change::Key(key));
+        self.changes.push(Change::Key(Box::new(key)));
     }
 
     /// Inline policies given on a role, user or group (`Policies`).
@@ -471,11 +482,17 @@ impl Stack<'_, '_, '_, '_> {
         let Some(list) = self.resolved(v, &at) else { return Vec::new() };
         let mut out = Vec::new();
         for (i, p) in list.elements().unwrap_or_default().iter().enumerate() {
-            let (Some(pname), Some(doc)) = (p.get("PolicyName").and_then(Json::scalar_text), p.get("PolicyDocument")) else {
+            let (Some(pname), Some(doc)) = (p.get("PolicyName").and_then(Json::scalar_text), p.get("PolicyDocument"))
+            else {
                 self.x.r.error(p.span, format!("`{at}[{i}]` needs PolicyName and PolicyDocument"), "incomplete policy");
                 continue;
             };
-            if let Some(document) = parse_policy_value(self.x.r, &stringify_scalars(doc.clone()), PolicyKind::Identity, &format!("{at}[{i}]")) {
+            if let Some(document) = parse_policy_value(
+                self.x.r,
+                &stringify_scalars(doc.clone()),
+                PolicyKind::Identity,
+                &format!("{at}[{i}]"),
+            ) {
                 out.push(InlinePolicy { name: Spanned::new(pname, p.span), document });
             }
         }
@@ -484,7 +501,7 @@ impl Stack<'_, '_, '_, '_> {
 
     fn principal(&mut self, name: &str, body: &Json, rtype: &str) {
         let at = format!("Resources.{name}.Properties");
-        let Some((pname, _)) = self.identity(name, body.span) else { return };
+        let Some(pname) = self.reference(name, body.span) else { return };
         let Some(arn) = self.attribute(name, "Arn", body.span) else { return };
         let path = match path_of(self.x, body) {
             Ok(p) => p,
@@ -495,7 +512,8 @@ impl Stack<'_, '_, '_, '_> {
         };
         let inline = self.inline_list(name, body);
         let attached = self.strings(body, "ManagedPolicyArns", &format!("{at}.ManagedPolicyArns"));
-        let boundary = prop(body, "PermissionsBoundary").and_then(|v| self.string(v, &format!("{at}.PermissionsBoundary")));
+        let boundary =
+            prop(body, "PermissionsBoundary").and_then(|v| self.string(v, &format!("{at}.PermissionsBoundary")));
         let account = self.x.pseudo.account.clone();
         let unique = format!("cfn-unique-id-{}", sanitize(name));
         let arn = Spanned::new(arn, body.span);
@@ -504,14 +522,29 @@ impl Stack<'_, '_, '_, '_> {
                 let trust = match prop(body, "AssumeRolePolicyDocument") {
                     Some(v) => self.policy(v, PolicyKind::Trust, &format!("{at}.AssumeRolePolicyDocument")),
                     None => {
-                        self.x.r.error(body.span, format!("role `{name}` has no AssumeRolePolicyDocument"), "missing trust policy");
+                        self.x.r.error(
+                            body.span,
+                            format!("role `{name}` has no AssumeRolePolicyDocument"),
+                            "missing trust policy",
+                        );
                         None
                     }
                 };
                 let tags = self.tags(body, name);
                 self.changes.push(Change::Role {
                     account: account.clone(),
-                    role: IamRole { arn, name: pname, path, id: unique, trust, inline, attached, boundary, tags, span: body.span },
+                    role: IamRole {
+                        arn,
+                        name: pname,
+                        path,
+                        id: unique,
+                        trust,
+                        inline,
+                        attached,
+                        boundary,
+                        tags,
+                        span: body.span,
+                    },
                 });
             }
             "AWS::IAM::User" => {
@@ -562,7 +595,7 @@ impl Stack<'_, '_, '_, '_> {
 
     fn managed_policy(&mut self, name: &str, body: &Json) {
         let at = format!("Resources.{name}.Properties");
-        let Some((arn, _)) = self.identity(name, body.span) else { return };
+        let Some(arn) = self.reference(name, body.span) else { return };
         let Some(doc) = prop(body, "PolicyDocument") else {
             self.x.r.error(body.span, format!("`{name}` has no PolicyDocument"), "missing PolicyDocument");
             return;
@@ -577,7 +610,12 @@ impl Stack<'_, '_, '_, '_> {
         });
         for (list, owner) in [("Roles", Owner::Role), ("Users", Owner::User), ("Groups", Owner::Group)] {
             for o in self.strings(body, list, &format!("{at}.{list}")) {
-                self.changes.push(Change::Attach { account: account.clone(), owner, owner_name: o, policy_arn: arn_s.clone() });
+                self.changes.push(Change::Attach {
+                    account: account.clone(),
+                    owner,
+                    owner_name: o,
+                    policy_arn: arn_s.clone(),
+                });
             }
         }
     }
@@ -597,12 +635,26 @@ impl Stack<'_, '_, '_, '_> {
         let Some(document) = self.policy(doc, PolicyKind::Identity, &format!("{at}.PolicyDocument")) else { return };
         let account = self.x.pseudo.account.clone();
         let owners: Vec<(Owner, Spanned<String>)> = match rtype {
-            "AWS::IAM::RolePolicy" => prop(body, "RoleName").and_then(|v| self.string(v, &format!("{at}.RoleName"))).map(|o| (Owner::Role, o)).into_iter().collect(),
-            "AWS::IAM::UserPolicy" => prop(body, "UserName").and_then(|v| self.string(v, &format!("{at}.UserName"))).map(|o| (Owner::User, o)).into_iter().collect(),
-            "AWS::IAM::GroupPolicy" => prop(body, "GroupName").and_then(|v| self.string(v, &format!("{at}.GroupName"))).map(|o| (Owner::Group, o)).into_iter().collect(),
+            "AWS::IAM::RolePolicy" => prop(body, "RoleName")
+                .and_then(|v| self.string(v, &format!("{at}.RoleName")))
+                .map(|o| (Owner::Role, o))
+                .into_iter()
+                .collect(),
+            "AWS::IAM::UserPolicy" => prop(body, "UserName")
+                .and_then(|v| self.string(v, &format!("{at}.UserName")))
+                .map(|o| (Owner::User, o))
+                .into_iter()
+                .collect(),
+            "AWS::IAM::GroupPolicy" => prop(body, "GroupName")
+                .and_then(|v| self.string(v, &format!("{at}.GroupName")))
+                .map(|o| (Owner::Group, o))
+                .into_iter()
+                .collect(),
             _ => [("Roles", Owner::Role), ("Users", Owner::User), ("Groups", Owner::Group)]
                 .into_iter()
-                .flat_map(|(l, o)| self.strings(body, l, &format!("{at}.{l}")).into_iter().map(move |n| (o, n)).collect::<Vec<_>>())
+                .flat_map(|(l, o)| {
+                    self.strings(body, l, &format!("{at}.{l}")).into_iter().map(move |n| (o, n)).collect::<Vec<_>>()
+                })
                 .collect(),
         };
         for (owner, owner_name) in owners {
@@ -630,16 +682,24 @@ impl Stack<'_, '_, '_, '_> {
             }
             None => return,
         };
-        let Some((id, _)) = self.identity(name, body.span) else { return };
+        let Some(id) = self.reference(name, body.span) else { return };
         let Some(content) = prop(body, "Content") else {
             self.x.r.error(body.span, format!("`{name}` has no Content"), "missing Content");
             return;
         };
         let Some(document) = self.policy(content, kind, &format!("{at}.Content")) else { return };
-        let pname = prop(body, "Name").and_then(|v| self.string(v, &format!("{at}.Name"))).map_or_else(|| id.clone(), |n| n.value);
+        let pname = prop(body, "Name")
+            .and_then(|v| self.string(v, &format!("{at}.Name")))
+            .map_or_else(|| id.clone(), |n| n.value);
         let targets = self.strings(body, "TargetIds", &format!("{at}.TargetIds"));
         self.changes.push(Change::OrgPolicy {
-            policy: OrgPolicy { id: Spanned::new(id, body.span), name: pname, policy_type, aws_managed: false, document },
+            policy: OrgPolicy {
+                id: Spanned::new(id, body.span),
+                name: pname,
+                policy_type,
+                aws_managed: false,
+                document,
+            },
             targets,
         });
     }

@@ -22,8 +22,8 @@
 
 use crate::err::ParseError;
 use crate::json::{parse_json, Json, JsonKind, Reader};
-use crate::policy::{parse_policy_value, Policy, PolicyKind};
 use crate::overlay::OverlayReport;
+use crate::policy::{parse_policy_value, Policy, PolicyKind};
 use crate::snapshot::{is_account_id, RawSnapshot};
 use crate::source::{SourceId, SourceMap, Span, Spanned};
 use std::collections::HashMap;
