@@ -768,4 +768,73 @@ Resources:
         );
         assert!(matches!(params.get("Q"), Some(Err(Fail::Unknown { .. }))));
     }
+
+    /// The fuzz target's property on deterministic mutations of the corpus templates (cut, byte
+    /// replaced, line duplicated): errors are fine, a panic is a bug.
+    #[test]
+    fn mutated_templates_never_panic() {
+        use crate::snapshot::{OrgFile, OrgNode, OrgNodeKind};
+        let seeds = [
+            include_str!("../../../../corpus/central-kms/cloudformation/central-key.yaml"),
+            include_str!("../../../../corpus/central-kms/cloudformation/workload-role-stackset.yaml"),
+            include_str!("../../../../corpus/central-kms/cloudformation/scp.yaml"),
+            include_str!("../../../../corpus/central-kms/cloudformation/bad/every-error.yaml"),
+            TEMPLATE,
+        ];
+        let node = |kind, id: &str, children| OrgNode {
+            kind,
+            id: Spanned::new(id.to_string(), Span::default()),
+            name: None,
+            policy_ids: Vec::new(),
+            children,
+            span: Span::default(),
+        };
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces = ["!Ref", "!Sub '${", "!GetAtt", "[", "{", ":", "- ", "\n  ", "&a", "*a", "!If [", "Fn::", "'", "\""];
+        for seed in seeds {
+            for _ in 0..150 {
+                let mut text = seed.to_string();
+                let at = (next() as usize) % text.len().max(1);
+                let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                match next() % 3 {
+                    0 => text.truncate(at),
+                    1 => text.insert_str(at, pieces[(next() as usize) % pieces.len()]),
+                    _ => {
+                        let line = text[at..].lines().next().unwrap_or_default().to_string();
+                        text.insert_str(at, &format!("{line}\n"));
+                    }
+                }
+                for stackset in [false, true] {
+                    let mut sources = SourceMap::new();
+                    let id = sources.add("t.yaml", text.clone(), None);
+                    let Ok(t) = read_template_lenient(&sources, id) else { continue };
+                    let account = node(OrgNodeKind::Account, "444455556666", Vec::new());
+                    let ou = node(OrgNodeKind::OrganizationalUnit, "ou-a1b2-wkld0001", vec![account]);
+                    let mut raw = RawSnapshot {
+                        organization: Some(OrgFile {
+                            id: Spanned::new("o-a1b2c3d4e5".into(), Span::default()),
+                            management_account: Spanned::new("999988887777".into(), Span::default()),
+                            roots: vec![node(OrgNodeKind::Root, "r-a1b2", vec![ou])],
+                            policies: Vec::new(),
+                            other_policy_ids: Vec::new(),
+                        }),
+                        ..RawSnapshot::default()
+                    };
+                    let deployment = if stackset {
+                        let targets = targets_flag(&mut sources, "ou-a1b2-wkld0001");
+                        Deployment::StackSet { name: "s".into(), targets, regions: vec!["us-east-1".into()] }
+                    } else {
+                        Deployment::Stack { account: "111122223333".into(), region: "us-east-1".into(), stack_name: "st".into() }
+                    };
+                    let _ = apply_template(&mut raw, &mut sources, t, &[], &deployment);
+                }
+            }
+        }
+    }
 }

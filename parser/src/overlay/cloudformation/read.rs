@@ -18,6 +18,18 @@ use std::collections::HashMap;
 /// How deep mappings and sequences may nest (the JSON reader's limit).
 const MAX_DEPTH: usize = 128;
 
+/// How many nodes aliases may add in all.
+const MAX_EXPANDED: usize = 100_000;
+
+/// The number of nodes of a tree.
+fn size(j: &Json) -> usize {
+    1 + match &j.kind {
+        JsonKind::Array(a) => a.iter().map(size).sum(),
+        JsonKind::Object(m) => m.iter().map(|(_, v)| size(v)).sum(),
+        _ => 0,
+    }
+}
+
 /// The short-form tags: tag suffix → the long form's key.
 const TAGS: &[(&str, &str)] = &[
     ("Ref", "Ref"),
@@ -101,6 +113,7 @@ fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFi
     let mut anchors: HashMap<usize, Json> = HashMap::new();
     let mut root: Option<Json> = None;
     let mut documents = 0;
+    let mut expanded = 0usize;
     let mut parser = Parser::new_from_str(text);
     loop {
         let (event, span) = match parser.next_event() {
@@ -136,7 +149,20 @@ fn read_yaml(sources: &SourceMap, id: SourceId, text: &str) -> Result<TemplateFi
                 continue;
             }
             Event::Alias(anchor) => match anchors.get(&anchor) {
-                Some(n) => n.clone(),
+                Some(n) => {
+                    // Aliases of aliases grow exponentially ("billion laughs"): bound the total.
+                    expanded += size(n);
+                    if expanded > MAX_EXPANDED {
+                        errors.push(ParseError::at(
+                            sources,
+                            here,
+                            format!("an alias: aliases expand to more than {MAX_EXPANDED} nodes"),
+                            "here",
+                        ));
+                        break;
+                    }
+                    n.clone()
+                }
                 None => {
                     errors.push(ParseError::at(sources, here, "an alias to an unknown anchor", "unknown anchor"));
                     continue;
@@ -386,5 +412,15 @@ mod tests {
         assert!(e.starts_with("invalid YAML"), "{e}");
         let j = read("a: &x {k: v}\nb: *x\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(j.get("b").and_then(|b| b.get("k")).and_then(Json::as_str), Some("v"));
+        let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            laughs.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let e = read(&laughs).err().unwrap_or_default();
+        assert!(e.contains("aliases expand to more than 100000 nodes"), "{e}");
+        let deep = format!("a: {}", "[".repeat(100_000));
+        let e = read(&deep).err().unwrap_or_default();
+        assert!(e.starts_with("invalid YAML"), "{e}");
     }
 }
