@@ -206,3 +206,65 @@ fn lint_reads_the_plan_too() {
         .collect();
     assert!(on_new_key.contains("KP006"), "the plan's new key is linted: {on_new_key:?}");
 }
+
+/// A plan of `aws_organizations_organization` (unchanged, as `terraform plan` shows it): its
+/// `enabled_policy_types` are the root's `PolicyTypes`.
+fn organization_plan(types: &[&str]) -> String {
+    let org = serde_json::json!({
+        "arn": "arn:aws:organizations::999988887777:organization/o-a1b2c3d4e5",
+        "id": "o-a1b2c3d4e5",
+        "feature_set": "ALL",
+        "enabled_policy_types": types,
+    });
+    serde_json::json!({
+        "format_version": "1.2",
+        "terraform_version": "1.11.0",
+        "resource_changes": [{
+            "address": "aws_organizations_organization.this",
+            "mode": "managed",
+            "type": "aws_organizations_organization",
+            "name": "this",
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": { "actions": ["no-op"], "before": org, "after": org, "after_unknown": {} }
+        }],
+        "configuration": { "provider_config": { "aws": { "name": "aws", "expressions": {
+            "region": { "constant_value": "us-east-1" },
+            "allowed_account_ids": { "constant_value": ["999988887777"] }
+        } } } }
+    })
+    .to_string()
+}
+
+#[test]
+fn issue_9_enabled_policy_types_of_the_plan_decide_whether_rcps_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let explain = |types: &[&str]| -> (String, Value) {
+        let plan = dir.path().join(format!("org-{}.json", types.len()));
+        std::fs::write(&plan, organization_plan(types)).unwrap();
+        let plan = plan.display().to_string();
+        let (_, out, err) = run(&[
+            "explain",
+            "--principal",
+            "arn:aws:iam::123456789012:role/PartnerReader",
+            "--action",
+            "kms:Decrypt",
+            "--key",
+            "alias/master-key-org",
+            "--snapshot",
+            "corpus/central-kms",
+            "--plan",
+            &plan,
+            "--format",
+            "json",
+        ]);
+        (err, serde_json::from_str(&out).unwrap())
+    };
+    // Both types enabled: the identity-perimeter RCP denies the partner, as in the snapshot.
+    let (err, v) = explain(&["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]);
+    assert_eq!(v["decision"], "explicit-deny", "{err}");
+    assert!(err.contains("applied  aws_organizations_organization.this: enabled policy types: SERVICE_CONTROL_POLICY, RESOURCE_CONTROL_POLICY"), "{err}");
+    // RCPs not enabled: no RCP applies, and the RCP layer does not deny.
+    let (err, v) = explain(&["SERVICE_CONTROL_POLICY"]);
+    assert_ne!(v["decision"], "explicit-deny", "{err}");
+    assert!(!v["trace"].as_array().unwrap().iter().any(|t| t["layer"] == "rcp" && t["effect"] == "deny"), "{v}");
+}

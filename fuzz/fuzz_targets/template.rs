@@ -23,6 +23,7 @@ fn snapshot() -> RawSnapshot {
             roots: vec![node(OrgNodeKind::Root, "r-a1b2", vec![ou])],
             policies: Vec::new(),
             other_policy_ids: Vec::new(),
+            policy_types: None,
         }),
         ..RawSnapshot::default()
     }

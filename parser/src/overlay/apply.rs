@@ -12,7 +12,7 @@ use crate::overlay::OverlayReport;
 use crate::policy::{Policy, PolicyKind};
 use crate::snapshot::{
     AccountFiles, IamFile, IamGroup, IamRole, IamUser, InlinePolicy, KeyFile, ManagedPolicy, OrgNode, OrgPolicy,
-    RawSnapshot,
+    PolicyTypeEntry, RawSnapshot,
 };
 use crate::source::{Span, Spanned};
 
@@ -59,13 +59,16 @@ pub enum Change {
     OrgPolicy { policy: OrgPolicy, targets: Vec<Spanned<String>> },
     /// A new organizational unit under a root or OU.
     OrgUnit { node: OrgNode, parent: Spanned<String> },
+    /// The policy types enabled on the root (`list-roots` → `PolicyTypes`); a type not listed is
+    /// not enabled.
+    PolicyTypes { types: Vec<PolicyTypeEntry>, span: Span },
 }
 
 impl Change {
     /// The order in which changes apply: what others refer to comes first.
     fn rank(&self) -> u8 {
         match self {
-            Change::Key(_) | Change::OrgUnit { .. } => 0,
+            Change::Key(_) | Change::OrgUnit { .. } | Change::PolicyTypes { .. } => 0,
             Change::ManagedPolicy { .. } => 1,
             Change::Role { .. } | Change::User { .. } | Change::Group { .. } => 2,
             _ => 3,
@@ -242,6 +245,13 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
                 }
             }
         }
+        Change::PolicyTypes { types, span } => match raw.organization.as_mut() {
+            Some(org) => org.policy_types = Some(types),
+            None => report.unknown.push(Spanned::new(
+                "the organization's policy types change, but the snapshot has no organization.json".to_string(),
+                span,
+            )),
+        },
         Change::OrgUnit { node, parent } => {
             let Some(org) = raw.organization.as_mut() else {
                 report.unknown.push(Spanned::new(

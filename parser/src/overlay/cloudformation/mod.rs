@@ -796,7 +796,8 @@ Resources:
             state ^= state << 17;
             state
         };
-        let pieces = ["!Ref", "!Sub '${", "!GetAtt", "[", "{", ":", "- ", "\n  ", "&a", "*a", "!If [", "Fn::", "'", "\""];
+        let pieces =
+            ["!Ref", "!Sub '${", "!GetAtt", "[", "{", ":", "- ", "\n  ", "&a", "*a", "!If [", "Fn::", "'", "\""];
         for seed in seeds {
             for _ in 0..150 {
                 let mut text = seed.to_string();
@@ -823,6 +824,7 @@ Resources:
                             roots: vec![node(OrgNodeKind::Root, "r-a1b2", vec![ou])],
                             policies: Vec::new(),
                             other_policy_ids: Vec::new(),
+                            policy_types: None,
                         }),
                         ..RawSnapshot::default()
                     };
@@ -830,7 +832,11 @@ Resources:
                         let targets = targets_flag(&mut sources, "ou-a1b2-wkld0001");
                         Deployment::StackSet { name: "s".into(), targets, regions: vec!["us-east-1".into()] }
                     } else {
-                        Deployment::Stack { account: "111122223333".into(), region: "us-east-1".into(), stack_name: "st".into() }
+                        Deployment::Stack {
+                            account: "111122223333".into(),
+                            region: "us-east-1".into(),
+                            stack_name: "st".into(),
+                        }
                     };
                     let _ = apply_template(&mut raw, &mut sources, t, &[], &deployment);
                 }

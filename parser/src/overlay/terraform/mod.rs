@@ -42,6 +42,7 @@ pub const MODELLED: &[&str] = &[
     "aws_kms_replica_key",
     "aws_organizations_policy",
     "aws_organizations_policy_attachment",
+    "aws_organizations_organization",
     "aws_iam_role",
     "aws_iam_role_policy",
     "aws_iam_role_policy_attachment",
@@ -536,6 +537,11 @@ impl<'j> Overlay<'_, 'j> {
                 }
                 continue;
             }
+            if res.rtype == "aws_organizations_organization" {
+                // Its enabled policy types are the state whether or not the plan changes them.
+                self.org_organization(res);
+                continue;
+            }
             if noop {
                 continue;
             }
@@ -635,5 +641,43 @@ mod tests {
         let err = apply_plan(&mut raw, &mut sources, &json, &PlanOptions::default()).err();
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(text, "plan format version 0.2 is not supported; keyproof reads format 1.x");
+    }
+
+    #[test]
+    fn enabled_policy_types_become_the_roots_policy_types() {
+        use crate::snapshot::{OrgFile, OrgPolicyType, PolicyTypeStatus};
+        let plan = r#"{"format_version": "1.2", "resource_changes": [{"address": "aws_organizations_organization.o",
+            "type": "aws_organizations_organization", "name": "o", "change": {"actions": ["update"],
+            "before": {"enabled_policy_types": []},
+            "after": {"enabled_policy_types": ["SERVICE_CONTROL_POLICY", "TAG_POLICY"]}, "after_unknown": {}}}]}"#;
+        let mut sources = SourceMap::new();
+        let id = sources.add("plan.json", plan.into(), None);
+        let json = parse_json(&sources, id).unwrap_or_else(|e| panic!("{e}"));
+        let mut raw = RawSnapshot {
+            organization: Some(OrgFile {
+                id: Spanned::new("o-a1b2c3d4e5".into(), Span::default()),
+                management_account: Spanned::new("999988887777".into(), Span::default()),
+                roots: Vec::new(),
+                policies: Vec::new(),
+                other_policy_ids: Vec::new(),
+                policy_types: None,
+            }),
+            ..RawSnapshot::default()
+        };
+        let report =
+            apply_plan(&mut raw, &mut sources, &json, &PlanOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let types: Vec<(Option<OrgPolicyType>, PolicyTypeStatus)> = raw
+            .organization
+            .and_then(|o| o.policy_types)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t.policy_type, t.status))
+            .collect();
+        // RCPs are not listed: not enabled.
+        assert_eq!(types, [(Some(OrgPolicyType::Scp), PolicyTypeStatus::Enabled), (None, PolicyTypeStatus::Enabled)]);
+        assert_eq!(
+            report.applied,
+            ["aws_organizations_organization.o: enabled policy types: SERVICE_CONTROL_POLICY, TAG_POLICY"]
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! Terraform's Organizations resources: SCPs and RCPs and their attachments.
 
-use super::{string_of, Overlay, Res};
+use super::{after_attr, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{detach_everywhere, find_node};
+use crate::overlay::apply::{apply, detach_everywhere, find_node, Change};
 use crate::policy::PolicyKind;
-use crate::snapshot::{OrgPolicy, OrgPolicyType};
+use crate::snapshot::{OrgPolicy, OrgPolicyType, PolicyTypeEntry, PolicyTypeStatus};
 use crate::source::Spanned;
 
 impl<'j> Overlay<'_, 'j> {
@@ -98,5 +98,56 @@ impl<'j> Overlay<'_, 'j> {
                 "unknown root, OU or account",
             ),
         }
+    }
+
+    /// `aws_organizations_organization`: its `enabled_policy_types` become the root's
+    /// `PolicyTypes` (the `list-roots` shape): each listed type `ENABLED`, a type not listed not
+    /// enabled (no entry).
+    pub(super) fn org_organization(&mut self, res: &Res<'j>) {
+        if self.raw.organization.is_none() {
+            if !res.actions.iter().all(|a| a == "no-op" || a == "read") {
+                self.unknown(
+                    res,
+                    format!("{} changes the organization, but the snapshot has no organization.json", res.address),
+                );
+            }
+            return;
+        }
+        if res.deletes() && !res.creates() {
+            self.unknown(res, format!("{} deletes the organization", res.address));
+            return;
+        }
+        let known = match after_attr(res, "enabled_policy_types") {
+            Val::Known(v) => v,
+            // Not set: no policy type is enabled (the provider's default is an empty set).
+            Val::Absent => {
+                let change = Change::PolicyTypes { types: Vec::new(), span: res.span };
+                apply(self.raw, &mut self.r, &mut self.report, vec![change]);
+                self.report.applied.push(format!("{}: enabled policy types: none", res.address));
+                return;
+            }
+            Val::Unknown => {
+                self.unknown(res, format!("the enabled policy types of {} are known only after apply", res.address));
+                return;
+            }
+        };
+        let mut types = Vec::new();
+        let mut names = Vec::new();
+        for t in known.elements().unwrap_or_default() {
+            let Some(name) = t.as_str() else {
+                self.r.error(t.span, "an enabled policy type must be a string", "expected a string");
+                continue;
+            };
+            let policy_type = match name {
+                "SERVICE_CONTROL_POLICY" => Some(OrgPolicyType::Scp),
+                "RESOURCE_CONTROL_POLICY" => Some(OrgPolicyType::Rcp),
+                _ => None,
+            };
+            names.push(name.to_string());
+            types.push(PolicyTypeEntry { policy_type, status: PolicyTypeStatus::Enabled, span: t.span });
+        }
+        let listed = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        self.report.applied.push(format!("{}: enabled policy types: {listed}", res.address));
+        apply(self.raw, &mut self.r, &mut self.report, vec![Change::PolicyTypes { types, span: res.span }]);
     }
 }
