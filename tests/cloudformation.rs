@@ -126,6 +126,9 @@ fn who_can_gives_the_same_principals_as_the_snapshot_edited_by_hand() {
             "arn:aws:iam::444455556666:role/ReportsReader",
             "arn:aws:iam::555566667777:role/ReportsReader",
             "arn:aws:iam::666677778888:role/ReportsReader",
+            // A federated user of the security account (GetFederationToken by alice, whose
+            // policies allow decrypting with the account's keys).
+            "arn:aws:sts::111122223333:federated-user/--",
         ])
     );
 }
