@@ -3,7 +3,7 @@
 
 use super::{after_attr, configured, sanitize, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{attached_list, inline_list};
+use crate::overlay::apply::{attached_list, inline_list, Change};
 use crate::policy::{parse_policy_value, PolicyKind};
 use crate::snapshot::{IamFile, IamGroup, IamRole, IamUser, InlinePolicy, ManagedPolicy};
 use crate::source::Spanned;
@@ -58,13 +58,10 @@ impl<'j> Overlay<'_, 'j> {
             }
         }
         let Some(document) = document else { return };
-        iam.policies.retain(|p| p.arn.value != arn);
-        iam.policies.push(ManagedPolicy {
-            arn: Spanned::new(arn, res.span),
-            name,
-            default_version: Some(document),
-            span: res.span,
-        });
+        let Some((account, _)) = self.placement(res) else { return };
+        let policy =
+            ManagedPolicy { arn: Spanned::new(arn, res.span), name, default_version: Some(document), span: res.span };
+        self.change(Change::ManagedPolicy { account, policy });
     }
 
     pub(super) fn iam_principal(&mut self, res: &Res<'j>) {

@@ -2,7 +2,7 @@
 
 use super::{after_attr, configured, constant, references, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{account_mut, empty_policy, find_key};
+use crate::overlay::apply::{account_mut, empty_policy, find_key, Change};
 use crate::overlay::default_key_policy;
 use crate::policy::PolicyKind;
 use crate::snapshot::{AccountFiles, KeyFile, RawGrant, Tag};
@@ -130,7 +130,7 @@ impl<'j> Overlay<'_, 'j> {
                 tags: self.tags(res),
                 span: res.span,
             };
-            self.account_mut(&account).keys.push(key);
+            self.change(Change::Key(Box::new(key)));
         } else if res.updates() {
             let Some((ai, ki)) = before_arn.as_deref().and_then(|arn| self.find_key(arn, res)) else {
                 self.r.error(
@@ -265,6 +265,8 @@ impl<'j> Overlay<'_, 'j> {
         }
         let Some(name) = self.string(res, "name", "it names the alias") else { return };
         let Some((ai, ki)) = self.target_key(res, "target_key_id") else { return };
-        self.raw.accounts[ai].keys[ki].aliases.push(name);
+        let key = &self.raw.accounts[ai].keys[ki];
+        let key_arn = Spanned::new(key.arn.value.clone(), name.span);
+        self.change(Change::Alias { key_arn, name });
     }
 }

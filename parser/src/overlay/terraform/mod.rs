@@ -477,6 +477,11 @@ impl<'j> Overlay<'_, 'j> {
         }
     }
 
+    /// Applies one change through the shared overlay layer.
+    fn change(&mut self, change: crate::overlay::apply::Change) {
+        crate::overlay::apply::apply(self.raw, &mut self.r, &mut self.report, vec![change]);
+    }
+
     fn unknown(&mut self, res: &Res<'_>, text: String) {
         self.report.unknown.push(Spanned::new(text, res.span));
     }

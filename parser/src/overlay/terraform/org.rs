@@ -2,7 +2,7 @@
 
 use super::{after_attr, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{apply, detach_everywhere, find_node, Change};
+use crate::overlay::apply::{detach_everywhere, find_node, Change};
 use crate::policy::PolicyKind;
 use crate::snapshot::{OrgPolicy, OrgPolicyType, PolicyTypeEntry, PolicyTypeStatus};
 use crate::source::Spanned;
@@ -45,15 +45,8 @@ impl<'j> Overlay<'_, 'j> {
         };
         let Some(document) = self.policy(res, "content", kind, "the policy's effect cannot be decided") else { return };
         let name = string_of(res, "name").unwrap_or_else(|| id.clone());
-        let Some(org) = self.raw.organization.as_mut() else { return };
-        org.policies.retain(|p| p.id.value != id);
-        org.policies.push(OrgPolicy {
-            id: Spanned::new(id, res.span),
-            name,
-            policy_type,
-            aws_managed: false,
-            document,
-        });
+        let policy = OrgPolicy { id: Spanned::new(id, res.span), name, policy_type, aws_managed: false, document };
+        self.change(Change::OrgPolicy { policy, targets: Vec::new() });
     }
 
     pub(super) fn org_attachment(&mut self, res: &Res<'j>) {
@@ -121,8 +114,7 @@ impl<'j> Overlay<'_, 'j> {
             Val::Known(v) => v,
             // Not set: no policy type is enabled (the provider's default is an empty set).
             Val::Absent => {
-                let change = Change::PolicyTypes { types: Vec::new(), span: res.span };
-                apply(self.raw, &mut self.r, &mut self.report, vec![change]);
+                self.change(Change::PolicyTypes { types: Vec::new(), span: res.span });
                 self.report.applied.push(format!("{}: enabled policy types: none", res.address));
                 return;
             }
@@ -148,6 +140,6 @@ impl<'j> Overlay<'_, 'j> {
         }
         let listed = if names.is_empty() { "none".to_string() } else { names.join(", ") };
         self.report.applied.push(format!("{}: enabled policy types: {listed}", res.address));
-        apply(self.raw, &mut self.r, &mut self.report, vec![Change::PolicyTypes { types, span: res.span }]);
+        self.change(Change::PolicyTypes { types, span: res.span });
     }
 }
