@@ -363,3 +363,47 @@ fn a_stackset_target_that_is_not_an_ou_of_the_snapshot_is_located() {
     assert_eq!(applied.len(), 10, "5 member accounts × 2 regions: {applied:?}");
     assert!(!applied.iter().any(|a| a.starts_with("999988887777")), "{applied:?}");
 }
+
+#[test]
+fn a_json_template_with_its_policy_as_a_json_string_gives_the_same_answers() {
+    let ask = |template: &str| -> BTreeSet<String> {
+        let path = format!("{DIR}/{template}");
+        let (code, v, err) = json(&[
+            "who-can",
+            "kms:Decrypt",
+            "alias/reports-key",
+            "--snapshot",
+            "corpus/central-kms",
+            "--template",
+            &path,
+            "--template-account",
+            "111122223333",
+            "--template-region",
+            "us-east-1",
+            "--stack-name",
+            "central-key",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        v["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap().to_string()).collect()
+    };
+    let from_json = ask("central-key.json");
+    assert_eq!(from_json, ask("central-key.yaml"));
+    assert!(from_json.contains("arn:aws:iam::111122223333:user/alice"), "{from_json:?}");
+    // The embedded policy's errors point into the string, inside the template.
+    let (_, out, _) = run(&[
+        "who-can",
+        "kms:Decrypt",
+        "alias/reports-key",
+        "--snapshot",
+        "corpus/central-kms",
+        "--template",
+        &format!("{DIR}/central-key.json"),
+        "--template-account",
+        "111122223333",
+        "--template-region",
+        "us-east-1",
+    ]);
+    assert!(out.contains("statement EnableIamPolicies"), "{out}");
+}
