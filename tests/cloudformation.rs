@@ -275,7 +275,8 @@ fn a_bad_template_is_refused_with_every_error_located() {
         BTreeSet::from([
             ("unknown intrinsic function tag `!Frobnicate`".to_string(), at("25:13")),
             ("parameter `Env` has no Default and no value was given".to_string(), at("3:3")),
-            ("circular DependsOn: A → B → A".to_string(), at("21:16")),
+            ("circular dependency: A → B → A".to_string(), at("21:16")),
+            ("circular dependency: D → E → D".to_string(), at("41:60")),
             (
                 "`Ref` to `Missing`, which is neither a parameter nor a resource of the template".to_string(),
                 at("13:30")

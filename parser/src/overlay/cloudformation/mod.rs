@@ -314,36 +314,39 @@ fn stack(
     changes.append(&mut s.changes);
 }
 
-/// `DependsOn` cycles: CloudFormation refuses such a template ("Circular dependency").
+/// Dependency cycles: CloudFormation refuses a template whose resources depend on each other in a
+/// circle, through `DependsOn` or through `Ref`, `Fn::GetAtt` and `Fn::Sub` in their properties
+/// ("Circular dependency between resources").
 fn depends_on_cycles(x: &mut Resolver<'_, '_, '_>, resources: &[(Spanned<String>, &Json)]) {
-    let deps: HashMap<&str, Vec<Spanned<String>>> = resources
-        .iter()
-        .map(|(k, v)| {
-            let list = match v.get("DependsOn") {
-                Some(d) => match (&d.kind, d.elements()) {
-                    (JsonKind::String(s), _) => vec![Spanned::new(s.clone(), d.span)],
-                    (_, Some(items)) => {
-                        items.iter().filter_map(|i| i.as_str().map(|s| Spanned::new(s.to_string(), i.span))).collect()
-                    }
-                    _ => Vec::new(),
-                },
-                None => Vec::new(),
-            };
-            (k.value.as_str(), list)
-        })
-        .collect();
-    for (name, list) in &deps {
-        for d in list {
-            if !deps.contains_key(d.value.as_str()) {
+    let names: Vec<&str> = resources.iter().map(|(k, _)| k.value.as_str()).collect();
+    let mut deps: HashMap<&str, Vec<Spanned<String>>> = HashMap::new();
+    for (k, v) in resources {
+        let mut list = match v.get("DependsOn") {
+            Some(d) => match (&d.kind, d.elements()) {
+                (JsonKind::String(s), _) => vec![Spanned::new(s.clone(), d.span)],
+                (_, Some(items)) => {
+                    items.iter().filter_map(|i| i.as_str().map(|s| Spanned::new(s.to_string(), i.span))).collect()
+                }
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        for d in &list {
+            if !names.contains(&d.value.as_str()) {
                 x.r.error(
                     d.span,
-                    format!("`{name}` depends on `{}`, which is not a resource of the template", d.value),
+                    format!("`{}` depends on `{}`, which is not a resource of the template", k.value, d.value),
                     "unknown resource",
                 );
             }
         }
+        if let Some(p) = v.get("Properties") {
+            referenced(p, &names, &mut list);
+        }
+        deps.insert(k.value.as_str(), list);
     }
-    // Depth-first search from each resource; a cycle is reported once, at its first resource.
+    // Depth-first search from each resource; a cycle is reported once, at the reference that
+    // closes it.
     let mut reported: Vec<String> = Vec::new();
     for (start, _) in resources {
         let mut stack = vec![(start.value.clone(), vec![start.value.clone()])];
@@ -356,7 +359,7 @@ fn depends_on_cycles(x: &mut Resolver<'_, '_, '_>, resources: &[(Spanned<String>
                         reported.push(cycle.join(","));
                         x.r.error(
                             d.span,
-                            format!("circular DependsOn: {} → {}", path.join(" → "), start.value),
+                            format!("circular dependency: {} → {}", path.join(" → "), start.value),
                             "depends back on the first",
                         );
                     }
@@ -367,6 +370,62 @@ fn depends_on_cycles(x: &mut Resolver<'_, '_, '_>, resources: &[(Spanned<String>
                 }
             }
         }
+    }
+}
+
+/// The resources a value refers to through `Ref`, `Fn::GetAtt` and `Fn::Sub`.
+fn referenced(v: &Json, names: &[&str], out: &mut Vec<Spanned<String>>) {
+    let mut add = |name: &str, span: Span| {
+        if names.contains(&name) && !out.iter().any(|o| o.value == name) {
+            out.push(Spanned::new(name.to_string(), span));
+        }
+    };
+    match &v.kind {
+        JsonKind::Object(members) => {
+            if let [(k, arg)] = members.as_slice() {
+                match (k.value.as_str(), &arg.kind) {
+                    ("Ref", JsonKind::String(s)) => add(s, arg.span),
+                    ("Fn::GetAtt", JsonKind::String(s)) => add(s.split('.').next().unwrap_or_default(), arg.span),
+                    ("Fn::GetAtt", JsonKind::Array(items)) => {
+                        if let Some(s) = items.first().and_then(Json::as_str) {
+                            add(s, arg.span);
+                        }
+                    }
+                    ("Fn::Sub", _) => {
+                        let (text, vars) = match (&arg.kind, arg.elements()) {
+                            (JsonKind::String(t), _) => (Some(t.as_str()), None),
+                            (_, Some([t, vars])) => (t.as_str(), Some(vars)),
+                            _ => (None, None),
+                        };
+                        let mut rest = text.unwrap_or_default();
+                        while let Some(i) = rest.find("${") {
+                            let after = &rest[i + 2..];
+                            let Some(close) = after.find('}') else { break };
+                            let name = &after[..close];
+                            let bound = vars.and_then(|v| v.get(name)).is_some();
+                            if !name.starts_with('!') && !bound {
+                                add(name.split('.').next().unwrap_or_default().trim(), arg.span);
+                            }
+                            rest = &after[close + 1..];
+                        }
+                        if let Some(vars) = vars {
+                            referenced(vars, names, out);
+                        }
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            for (_, m) in members {
+                referenced(m, names, out);
+            }
+        }
+        JsonKind::Array(items) => {
+            for i in items {
+                referenced(i, names, out);
+            }
+        }
+        _ => {}
     }
 }
 
