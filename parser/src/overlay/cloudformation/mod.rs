@@ -188,6 +188,7 @@ fn check_sections(r: &mut Reader<'_>, template: &Json, report: &mut OverlayRepor
         "Transform",
         "Resources",
         "Outputs",
+        "Hooks",
     ];
     for (k, _) in template.members().unwrap_or_default() {
         if !SECTIONS.contains(&k.value.as_str()) {

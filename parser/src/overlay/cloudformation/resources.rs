@@ -408,6 +408,11 @@ impl Stack<'_, '_, '_, '_> {
         }
         let policy = match prop(body, "KeyPolicy") {
             Some(v) => self.policy(v, PolicyKind::KeyPolicy, &format!("{at}.Properties.KeyPolicy")),
+            None if replica => {
+                // AWS::KMS::ReplicaKey: KeyPolicy is required.
+                self.x.r.error(body.span, format!("replica key `{name}` has no KeyPolicy"), "missing KeyPolicy");
+                None
+            }
             None => {
                 // AWS::KMS::Key: "If you don't specify a key policy, AWS KMS attaches a default
                 // key policy" (KDG key-policy-default, the programmatic default).
@@ -550,6 +555,7 @@ impl Stack<'_, '_, '_, '_> {
             "AWS::IAM::User" => {
                 let groups = self.strings(body, "Groups", &format!("{at}.Groups"));
                 let tags = self.tags(body, name);
+                let user_name = pname.clone();
                 self.changes.push(Change::User {
                     account: account.clone(),
                     user: IamUser {
@@ -568,7 +574,7 @@ impl Stack<'_, '_, '_, '_> {
                 for g in groups {
                     self.changes.push(Change::Member {
                         account: account.clone(),
-                        user: Spanned::new(self.last_user(), body.span),
+                        user: Spanned::new(user_name.clone(), body.span),
                         group: g,
                     });
                 }
@@ -580,17 +586,6 @@ impl Stack<'_, '_, '_, '_> {
                 });
             }
         }
-    }
-
-    fn last_user(&self) -> String {
-        self.changes
-            .iter()
-            .rev()
-            .find_map(|c| match c {
-                Change::User { user, .. } => Some(user.name.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
     }
 
     fn managed_policy(&mut self, name: &str, body: &Json) {
