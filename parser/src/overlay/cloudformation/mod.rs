@@ -718,9 +718,10 @@ Resources:
     fn get_att_of_the_modelled_types() {
         assert_eq!(resolve("!GetAtt Key.Arn"), Ok("arn:aws:kms:us-east-1:111122223333:key/cfn-st-Key".into()));
         assert_eq!(resolve("!GetAtt Key.KeyId"), Ok("cfn-st-Key".into()));
+        // A replica in its primary's Region is refused (a_replica_key_is_its_primary_in_another_region).
         assert_eq!(
             resolve("!GetAtt [Replica, Arn]"),
-            Ok("arn:aws:kms:us-east-1:111122223333:key/mrk-cfn-st-Mrk".into())
+            Err("error: replica key `Replica` is in us-east-1, the Region of its primary key".into())
         );
         assert_eq!(resolve("!GetAtt Role.Arn"), Ok("arn:aws:iam::111122223333:role/app/prod-reader".into()));
         assert_eq!(resolve("!GetAtt User.Arn"), Ok("arn:aws:iam::111122223333:user/u".into()));
@@ -902,5 +903,207 @@ Resources:
                 }
             }
         }
+    }
+
+    /// A replica key has its primary's key id, in the stack's Region, which must be another one.
+    #[test]
+    fn a_replica_key_is_its_primary_in_another_region() {
+        let template = |primary: &str| {
+            format!("Resources:\n  R:\n    Type: AWS::KMS::ReplicaKey\n    Properties: {{PrimaryKeyArn: {primary}, KeyPolicy: {{Version: '2012-10-17', Statement: []}}}}\n")
+        };
+        let run = |text: String| {
+            let mut sources = SourceMap::new();
+            let id = sources.add("t.yaml", text, None);
+            let t = read_template_lenient(&sources, id).unwrap_or_else(|e| panic!("{e}"));
+            let mut raw = RawSnapshot::default();
+            let d = Deployment::Stack {
+                account: "111122223333".into(),
+                region: "us-west-2".into(),
+                stack_name: "st".into(),
+            };
+            apply_template(&mut raw, &mut sources, t, &[], &d).map(|_| raw).map_err(|e| e.to_string())
+        };
+        let raw = run(template("'arn:aws:kms:us-east-1:111122223333:key/mrk-123'")).unwrap_or_else(|e| panic!("{e}"));
+        let k = &raw.accounts[0].keys[0];
+        assert_eq!(k.arn.value, "arn:aws:kms:us-west-2:111122223333:key/mrk-123");
+        assert_eq!(k.multi_region_type.as_deref(), Some("REPLICA"));
+        assert_eq!(
+            k.primary_key_arn.as_ref().map(|p| p.value.as_str()),
+            Some("arn:aws:kms:us-east-1:111122223333:key/mrk-123")
+        );
+        assert_eq!(
+            run(template("'arn:aws:kms:us-west-2:111122223333:key/mrk-123'")).err(),
+            Some("replica key `R` is in us-west-2, the Region of its primary key".to_string())
+        );
+    }
+
+    /// Every modelled resource type, applied to a small snapshot: what each adds.
+    #[test]
+    fn every_modelled_resource_type_changes_the_snapshot() {
+        use crate::snapshot::{AccountFiles, IamFile, IamGroup, IamRole, IamUser, OrgFile, OrgNode, OrgNodeKind};
+        let template = r#"
+Resources:
+  Key: {Type: AWS::KMS::Key}
+  Mrk: {Type: AWS::KMS::Key, Properties: {MultiRegion: true, KeyPolicy: {Version: "2012-10-17", Statement: []}}}
+  Alias: {Type: AWS::KMS::Alias, Properties: {AliasName: alias/k, TargetKeyId: !Ref Key}}
+  Managed:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: m
+      Roles: [existing]
+      Users: [bob]
+      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: kms:Decrypt, Resource: !GetAtt Key.Arn}]}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: r
+      Path: /p/
+      ManagedPolicyArns: [!Ref Managed]
+      PermissionsBoundary: !Ref Managed
+      Tags: [{Key: team, Value: t}]
+      AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}
+      Policies: [{PolicyName: inline, PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: kms:Encrypt, Resource: "*"}]}}]
+  Inline:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: shared
+      Roles: [!Ref Role]
+      Groups: [ops]
+      PolicyDocument: '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"}]}'
+  OnExisting:
+    Type: AWS::IAM::RolePolicy
+    Properties: {RoleName: existing, PolicyName: more, PolicyDocument: {Version: "2012-10-17", Statement: []}}
+  Group: {Type: AWS::IAM::Group, Properties: {GroupName: g}}
+  User: {Type: AWS::IAM::User, Properties: {UserName: u, Groups: [ops]}}
+  Add: {Type: AWS::IAM::UserToGroupAddition, Properties: {GroupName: !Ref Group, Users: [bob, !Ref User]}}
+  Ou: {Type: AWS::Organizations::OrganizationalUnit, Properties: {Name: New, ParentId: r-1}}
+  Scp:
+    Type: AWS::Organizations::Policy
+    Properties:
+      Name: deny
+      Type: SERVICE_CONTROL_POLICY
+      TargetIds: [!Ref Ou, ou-1]
+      Content: {Version: "2012-10-17", Statement: [{Effect: Deny, Action: "kms:*", Resource: "*"}]}
+"#;
+        let span = Span::default();
+        let s = |v: &str| Spanned::new(v.to_string(), span);
+        let node =
+            |kind, id: &str, children| OrgNode { kind, id: s(id), name: None, policy_ids: Vec::new(), children, span };
+        let role = |name: &str| IamRole {
+            arn: s(&format!("arn:aws:iam::111122223333:role/{name}")),
+            name: name.into(),
+            path: "/".into(),
+            id: "AROA1".into(),
+            trust: None,
+            inline: Vec::new(),
+            attached: Vec::new(),
+            boundary: None,
+            tags: Vec::new(),
+            span,
+        };
+        let iam = IamFile {
+            roles: vec![role("existing")],
+            users: vec![IamUser {
+                arn: s("arn:aws:iam::111122223333:user/bob"),
+                name: "bob".into(),
+                path: "/".into(),
+                id: "AIDA1".into(),
+                groups: Vec::new(),
+                inline: Vec::new(),
+                attached: Vec::new(),
+                boundary: None,
+                tags: Vec::new(),
+                span,
+            }],
+            groups: vec![IamGroup {
+                arn: s("arn:aws:iam::111122223333:group/ops"),
+                name: "ops".into(),
+                path: "/".into(),
+                id: "AGPA1".into(),
+                inline: Vec::new(),
+                attached: Vec::new(),
+                span,
+            }],
+            policies: Vec::new(),
+        };
+        let mut raw = RawSnapshot {
+            organization: Some(OrgFile {
+                id: s("o-a1b2c3d4e5"),
+                management_account: s("999988887777"),
+                roots: vec![node(
+                    OrgNodeKind::Root,
+                    "r-1",
+                    vec![node(OrgNodeKind::OrganizationalUnit, "ou-1", Vec::new())],
+                )],
+                policies: Vec::new(),
+                other_policy_ids: Vec::new(),
+                policy_types: None,
+            }),
+            accounts: vec![AccountFiles {
+                id: "111122223333".into(),
+                iam: Some(iam),
+                keys: Vec::new(),
+                not_collected: None,
+                notes: Vec::new(),
+            }],
+            ..RawSnapshot::default()
+        };
+        let mut sources = SourceMap::new();
+        let id = sources.add("t.yaml", template.to_string(), None);
+        let t = read_template_lenient(&sources, id).unwrap_or_else(|e| panic!("{e}"));
+        let deployment =
+            Deployment::Stack { account: "111122223333".into(), region: "us-east-1".into(), stack_name: "st".into() };
+        let report = apply_template(&mut raw, &mut sources, t, &[], &deployment).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(report.unknown.is_empty(), "{:?}", report.unknown);
+        assert_eq!(report.applied.len(), 12, "{:?}", report.applied);
+
+        let a = &raw.accounts[0];
+        let keys: Vec<(&str, usize, bool, &[Spanned<String>])> = a
+            .keys
+            .iter()
+            .map(|k| {
+                (
+                    k.key_id.value.as_str(),
+                    k.policy.as_ref().map_or(0, |p| p.statements.len()),
+                    k.multi_region,
+                    k.aliases.as_slice(),
+                )
+            })
+            .collect();
+        // The key without KeyPolicy has the default key policy's one statement.
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert_eq!(keys[0].0, "cfn-st-Key");
+        assert_eq!(keys[0].1, 1);
+        assert_eq!(keys[0].3.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), ["alias/k"]);
+        assert_eq!(keys[1].0, "mrk-cfn-st-Mrk");
+        assert!(keys[1].2);
+
+        let iam = a.iam.as_ref().unwrap_or_else(|| panic!("iam"));
+        let managed = "arn:aws:iam::111122223333:policy/m";
+        assert_eq!(iam.policies.iter().map(|p| p.arn.value.as_str()).collect::<Vec<_>>(), [managed]);
+        let r = iam.roles.iter().find(|r| r.name == "r").unwrap_or_else(|| panic!("role r"));
+        assert_eq!(r.arn.value, "arn:aws:iam::111122223333:role/p/r");
+        assert_eq!(r.attached.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), [managed]);
+        assert_eq!(r.boundary.as_ref().map(|b| b.value.as_str()), Some(managed));
+        assert_eq!(r.inline.iter().map(|p| p.name.value.as_str()).collect::<Vec<_>>(), ["inline", "shared"]);
+        assert_eq!(r.tags.len(), 1);
+        let existing = iam.roles.iter().find(|r| r.name == "existing").unwrap_or_else(|| panic!("existing"));
+        assert_eq!(existing.attached.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), [managed]);
+        assert_eq!(existing.inline.iter().map(|p| p.name.value.as_str()).collect::<Vec<_>>(), ["more"]);
+        let user = |n: &str| iam.users.iter().find(|u| u.name == n).unwrap_or_else(|| panic!("user {n}"));
+        assert_eq!(user("bob").attached.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), [managed]);
+        assert_eq!(user("bob").groups.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), ["g"]);
+        assert_eq!(user("u").groups.iter().map(|x| x.value.as_str()).collect::<Vec<_>>(), ["ops", "g"]);
+        let ops = iam.groups.iter().find(|g| g.name == "ops").unwrap_or_else(|| panic!("ops"));
+        assert_eq!(ops.inline.iter().map(|p| p.name.value.as_str()).collect::<Vec<_>>(), ["shared"]);
+
+        let org = raw.organization.as_ref().unwrap_or_else(|| panic!("org"));
+        assert_eq!(org.policies.iter().map(|p| p.id.value.as_str()).collect::<Vec<_>>(), ["p-cfn-Scp"]);
+        let root = &org.roots[0];
+        let ids = |n: &OrgNode| n.policy_ids.iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+        assert_eq!(root.children.len(), 2);
+        assert_eq!(ids(&root.children[0]), ["p-cfn-Scp"]);
+        assert_eq!(root.children[1].id.value, "ou-cfn-Ou");
+        assert_eq!(ids(&root.children[1]), ["p-cfn-Scp"]);
     }
 }

@@ -121,6 +121,16 @@ pub fn identity<'t>(x: &mut Resolver<'t, '_, '_>, logical: &str, body: &'t Json)
                     return Err(Fail::Error);
                 }
             };
+            if primary.split(':').nth(3) == Some(region.as_str()) {
+                // KDG multi-region-keys-replicate: a replica is in another Region than its primary.
+                let at = prop(body, "PrimaryKeyArn").map_or(span, |p| p.span);
+                x.r.error(
+                    at,
+                    format!("replica key `{logical}` is in {region}, the Region of its primary key"),
+                    "same Region",
+                );
+                return Err(Fail::Error);
+            }
             let id = primary.rsplit('/').next().unwrap_or_default().to_string();
             let arn = format!("arn:{partition}:kms:{region}:{account}:key/{id}");
             Identity { reference: ok(&id), attributes: vec![("Arn", ok(&arn)), ("KeyId", ok(&id))] }
