@@ -408,3 +408,39 @@ fn a_json_template_with_its_policy_as_a_json_string_gives_the_same_answers() {
     ]);
     assert!(out.contains("statement EnableIamPolicies"), "{out}");
 }
+
+#[test]
+fn lint_finds_what_a_template_creates_at_its_place() {
+    let template = format!("{DIR}/lint/rotation-off.yaml");
+    let (code, v, err) = json(&[
+        "lint",
+        "--snapshot",
+        "corpus/central-kms",
+        "--template",
+        &template,
+        "--template-account",
+        "111122223333",
+        "--template-region",
+        "us-east-1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let on_new_key: BTreeMap<String, String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["key"] == "arn:aws:kms:us-east-1:111122223333:key/cfn-rotation-off-ScratchKey")
+        .map(|f| {
+            let l = &f["locations"][0];
+            (
+                f["code"].as_str().unwrap().to_string(),
+                format!("{}:{}:{}", l["file"].as_str().unwrap(), l["line"], l["column"]),
+            )
+        })
+        .collect();
+    // Rotation off, and AWS's default key policy (the account's IAM decides, so deletion and
+    // grants are open to it).
+    assert_eq!(on_new_key.get("KP015"), Some(&format!("{template}:5:5")), "{on_new_key:?}");
+    assert!(on_new_key.contains_key("KP006"), "{on_new_key:?}");
+}
