@@ -213,3 +213,14 @@ pub struct TemplateArgs {
     #[arg(long, value_name = "REGION[,REGION...]", requires = "stackset")]
     pub regions: Option<String>,
 }
+
+/// The base side of `keyproof diff` when the change is a set of templates.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BaseArgs {
+    /// A checkout of the base branch: BEFORE is then the snapshot with the templates (and
+    /// parameters file) of the same paths as they are in DIR, deployed the same way; a template
+    /// that DIR does not have is not deployed before. AFTER is the snapshot with the templates as
+    /// given. So `diff` compares main's templates with the pull request's.
+    #[arg(long, value_name = "DIR")]
+    pub base: Option<PathBuf>,
+}

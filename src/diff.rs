@@ -39,10 +39,20 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub plan: PlanArgs,
+
+    #[command(flatten)]
+    pub base: crate::cli::BaseArgs,
 }
 
 pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
-    let before = crate::snapshot_arg::load(Some(&args.before))?;
+    let (before, base) = match &args.base.base {
+        Some(dir) => crate::plan::load(Some(&args.before), &crate::plan::rebased(&args.plan, dir))?,
+        None => (crate::snapshot_arg::load(Some(&args.before))?, crate::plan::Overlays::default()),
+    };
+    let mut before_label = args.before.display().to_string();
+    for r in base.all() {
+        before_label.push_str(&format!(" + {}", r.file));
+    }
     let after_dir = args.after.as_deref().unwrap_or(&args.before);
     let (after, plan) = crate::plan::load(Some(after_dir), &args.plan)?;
     let d = diff(&before, &after, args.timeout);
@@ -53,12 +63,10 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
         after_label.push_str(&format!(" + {}", r.file));
     }
     let out = match args.format {
-        CheckFormat::Text => {
-            render_text(&args.before.display().to_string(), &after_label, &d, &classes, &after, &before)
-        }
+        CheckFormat::Text => render_text(&before_label, &after_label, &d, &classes, &after, &before),
         CheckFormat::Json => {
             let mut v = json!({
-                "before": args.before.display().to_string(),
+                "before": before_label,
                 "after": after_label,
                 "added": classes.iter().filter(|c| c.change == Change::Added).map(|c| class_json(c, &after, &before)).collect::<Vec<_>>(),
                 "removed": classes.iter().filter(|c| c.change == Change::Removed).map(|c| class_json(c, &after, &before)).collect::<Vec<_>>(),
@@ -72,11 +80,17 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
             if !plan.templates.is_empty() {
                 v["templates"] = plan.templates.iter().map(|t| crate::plan::report_json(&after, t)).collect();
             }
+            if !base.templates.is_empty() {
+                v["base_templates"] = base.templates.iter().map(|t| crate::plan::report_json(&before, t)).collect();
+            }
             format!("{}\n", serde_json::to_string_pretty(&v)?)
         }
         CheckFormat::Sarif => {
             let dirs = Dirs { before: &args.before, after: after_dir };
-            format!("{}\n", serde_json::to_string_pretty(&sarif(&classes, &d, &after, &before, &dirs, &plan.all()))?)
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&sarif(&classes, &d, &after, &before, &dirs, [&plan.all(), &base.all()]))?
+            )
         }
     };
     emit(&out)?;
@@ -89,7 +103,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
     } else {
         0
     };
-    Ok(crate::plan::exit(code, &plan))
+    Ok(crate::plan::exit(crate::plan::exit(code, &plan), &base))
 }
 
 /// A key's first alias (with its region when keys of other regions share the alias), or
@@ -280,7 +294,7 @@ fn sarif(
     after: &Snapshot,
     before: &Snapshot,
     dirs: &Dirs<'_>,
-    overlays: &[&OverlayReport],
+    [after_overlays, before_overlays]: [&[&OverlayReport]; 2],
 ) -> Value {
     let rules = json!([
         { "id": "keyproof/access-added", "name": "AccessAdded",
@@ -297,7 +311,7 @@ fn sarif(
     for c in classes {
         let snap = allowing(c, after, before);
         let dir = if c.change == Change::Added { dirs.after } else { dirs.before };
-        let plan_here: &[&OverlayReport] = if c.change == Change::Added { overlays } else { &[] };
+        let plan_here: &[&OverlayReport] = if c.change == Change::Added { after_overlays } else { before_overlays };
         let e = &c.example;
         let mut locations = Vec::new();
         let mut logical = Vec::new();

@@ -123,6 +123,24 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
     Ok((snapshot, overlays))
 }
 
+/// The same overlay flags with the templates as they are in a checkout of the base branch: each
+/// template and StackSet path read under `base` (dropped when `base` does not have it), the
+/// parameters file too when `base` has it. A plan describes one side only, so it is not taken.
+pub fn rebased(args: &PlanArgs, base: &Path) -> PlanArgs {
+    let mut out = args.clone();
+    out.plan = None;
+    out.plan_account = None;
+    out.plan_region = None;
+    let t = &mut out.templates;
+    let under = |p: &Path| Some(base.join(p)).filter(|b| b.is_file());
+    t.template = t.template.iter().filter_map(|p| under(p)).collect();
+    t.stackset = t.stackset.as_deref().and_then(under);
+    if let Some(p) = t.parameters.as_deref().and_then(under) {
+        t.parameters = Some(p);
+    }
+    out
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem().map_or_else(|| "stack".to_string(), |s| s.to_string_lossy().into_owned())
 }

@@ -446,3 +446,46 @@ fn lint_finds_what_a_template_creates_at_its_place() {
     assert_eq!(on_new_key.get("KP015"), Some(&format!("{template}:5:5")), "{on_new_key:?}");
     assert!(on_new_key.contains_key("KP006"), "{on_new_key:?}");
 }
+
+/// `diff --base DIR`: the snapshot with main's templates (read under DIR) against the snapshot
+/// with the pull request's. A key both sides create has the same placeholder ARN on both, so an
+/// unchanged template adds nothing.
+#[test]
+fn diff_with_a_base_checkout_compares_mains_templates_with_the_pull_requests() {
+    let base = tempfile::tempdir().unwrap();
+    let copy = |files: &[&str]| {
+        let dir = base.path().join(DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in files {
+            std::fs::copy(format!("{}/{DIR}/{f}", env!("CARGO_MANIFEST_DIR")), dir.join(f)).unwrap();
+        }
+    };
+    let diff = || {
+        let mut args = vec!["diff".to_string(), "corpus/central-kms".to_string(), "--base".to_string()];
+        args.push(base.path().display().to_string());
+        args.extend(overlay());
+        args.extend(["--format".to_string(), "json".to_string()]);
+        json(&strs(&args))
+    };
+    let summaries = |v: &Value, side: &str| -> Vec<String> {
+        v[side].as_array().unwrap().iter().map(|c| c["summary"].as_str().unwrap().to_string()).collect()
+    };
+    // Main has the key and the StackSet; the pull request adds the SCP: access is only removed.
+    copy(&["central-key.yaml", "workload-role-stackset.yaml"]);
+    let (code, v, err) = diff();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summaries(&v, "added"), Vec::<String>::new());
+    assert!(summaries(&v, "removed").contains(
+        &"2 principals of account 111122223333 (arn:aws:iam::111122223333:root, its federated users) can no longer kms:DisableKey, kms:ScheduleKeyDeletion alias/reports-key".to_string()
+    ), "{:?}", summaries(&v, "removed"));
+    assert_eq!(v["base_templates"].as_array().unwrap().len(), 2);
+    assert!(v["before"].as_str().unwrap().contains("central-key.yaml"), "{}", v["before"]);
+    // Main has the key only; the StackSet is new: its roles' access is added.
+    std::fs::remove_file(base.path().join(DIR).join("workload-role-stackset.yaml")).unwrap();
+    let (code, v, _) = diff();
+    assert_eq!(code, 1);
+    assert!(summaries(&v, "added").contains(
+        &"arn:aws:iam::555566667777:role/ReportsReader can now kms:Decrypt, kms:DescribeKey alias/reports-key"
+            .to_string()
+    ));
+}
