@@ -279,6 +279,8 @@ fn a_bad_template_is_refused_with_every_error_located() {
             ("parameter `Env` has no Default and no value was given".to_string(), at("3:3")),
             ("circular dependency: A → B → A".to_string(), at("21:16")),
             ("circular dependency: D → E → D".to_string(), at("41:60")),
+            ("`Propertes` is not a resource attribute".to_string(), at("44:5")),
+            ("`KeyPolicyy` is not a property of AWS::KMS::Key".to_string(), at("46:7")),
             (
                 "`Ref` to `Missing`, which is neither a parameter nor a resource of the template".to_string(),
                 at("13:30")

@@ -30,6 +30,75 @@ pub const MODELLED: &[&str] = &[
     "AWS::Organizations::OrganizationalUnit",
 ];
 
+/// The properties of each modelled type (CloudFormation Template Reference): a property that is
+/// not one of them makes CloudFormation refuse the template, and a misspelt `KeyPolicy` must not
+/// read as "no key policy".
+const PROPERTIES: &[(&str, &[&str])] = &[
+    (
+        "AWS::KMS::Key",
+        &[
+            "BypassPolicyLockoutSafetyCheck",
+            "Description",
+            "Enabled",
+            "EnableKeyRotation",
+            "KeyPolicy",
+            "KeySpec",
+            "KeyUsage",
+            "MultiRegion",
+            "Origin",
+            "PendingWindowInDays",
+            "RotationPeriodInDays",
+            "Tags",
+        ],
+    ),
+    ("AWS::KMS::ReplicaKey", &["Description", "Enabled", "KeyPolicy", "PendingWindowInDays", "PrimaryKeyArn", "Tags"]),
+    ("AWS::KMS::Alias", &["AliasName", "TargetKeyId"]),
+    (
+        "AWS::IAM::Role",
+        &[
+            "AssumeRolePolicyDocument",
+            "Description",
+            "ManagedPolicyArns",
+            "MaxSessionDuration",
+            "Path",
+            "PermissionsBoundary",
+            "Policies",
+            "RoleName",
+            "Tags",
+        ],
+    ),
+    (
+        "AWS::IAM::User",
+        &["Groups", "LoginProfile", "ManagedPolicyArns", "Path", "PermissionsBoundary", "Policies", "Tags", "UserName"],
+    ),
+    ("AWS::IAM::Group", &["GroupName", "ManagedPolicyArns", "Path", "Policies"]),
+    (
+        "AWS::IAM::ManagedPolicy",
+        &["Description", "Groups", "ManagedPolicyName", "Path", "PolicyDocument", "Roles", "Users"],
+    ),
+    ("AWS::IAM::Policy", &["Groups", "PolicyDocument", "PolicyName", "Roles", "Users"]),
+    ("AWS::IAM::RolePolicy", &["PolicyDocument", "PolicyName", "RoleName"]),
+    ("AWS::IAM::UserPolicy", &["PolicyDocument", "PolicyName", "UserName"]),
+    ("AWS::IAM::GroupPolicy", &["GroupName", "PolicyDocument", "PolicyName"]),
+    ("AWS::IAM::UserToGroupAddition", &["GroupName", "Users"]),
+    ("AWS::Organizations::Policy", &["Content", "Description", "Name", "Tags", "TargetIds", "Type"]),
+    ("AWS::Organizations::OrganizationalUnit", &["Name", "ParentId", "Tags"]),
+];
+
+/// The attributes a resource may have besides its properties (CloudFormation "Resource
+/// attribute reference").
+const ATTRIBUTES: &[&str] = &[
+    "Type",
+    "Properties",
+    "Condition",
+    "DependsOn",
+    "Metadata",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+    "CreationPolicy",
+];
+
 /// Types whose effect on access cannot be known from the template: another template, or code.
 pub const OPAQUE: &[&str] = &["AWS::CloudFormation::Stack", "AWS::CloudFormation::StackSet"];
 
@@ -331,9 +400,35 @@ impl Stack<'_, '_, '_, '_> {
             ));
             return;
         }
+        for (k, _) in body.members().unwrap_or_default() {
+            if !ATTRIBUTES.contains(&k.value.as_str()) {
+                self.x.r.error(k.span, format!("`{}` is not a resource attribute", k.value), "unknown attribute");
+            }
+        }
         if !MODELLED.contains(&rtype.as_str()) {
             self.report.not_modelled.push(Spanned::new(format!("{at} ({rtype}): not modelled by keyproof"), body.span));
             return;
+        }
+        if let Some(props) = body.get("Properties") {
+            let Some(members) = props.members() else {
+                self.x.r.error(
+                    props.span,
+                    format!("the Properties of `{name}` must be a mapping"),
+                    "expected a mapping",
+                );
+                return;
+            };
+            let known = PROPERTIES.iter().find(|(t, _)| *t == rtype).map(|(_, p)| *p).unwrap_or_default();
+            let mut wrong = false;
+            for (k, _) in members {
+                if !known.contains(&k.value.as_str()) {
+                    self.x.r.error(k.span, format!("`{}` is not a property of {rtype}", k.value), "unknown property");
+                    wrong = true;
+                }
+            }
+            if wrong {
+                return;
+            }
         }
         let before = self.changes.len();
         let account = self.x.pseudo.account.clone();
