@@ -215,10 +215,15 @@ fn check_sections(r: &mut Reader<'_>, template: &Json, report: &mut OverlayRepor
 fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> Vec<(Pseudo, String)> {
     match deployment {
         Deployment::Stack { account, region, stack_name } => vec![(
-            Pseudo { account: account.clone(), region: region.clone(), stack_name: Some(stack_name.clone()) },
+            Pseudo {
+                account: account.clone(),
+                region: region.clone(),
+                stack_name: Some(stack_name.clone()),
+                stackset: None,
+            },
             String::new(),
         )],
-        Deployment::StackSet { targets, regions, .. } => {
+        Deployment::StackSet { name, targets, regions } => {
             let Some(org) = &raw.organization else {
                 if let Some(t) = targets.first() {
                     r.error(
@@ -259,7 +264,12 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
             for a in &accounts {
                 for region in regions {
                     out.push((
-                        Pseudo { account: a.clone(), region: region.clone(), stack_name: None },
+                        Pseudo {
+                            account: a.clone(),
+                            region: region.clone(),
+                            stack_name: None,
+                            stackset: Some(name.clone()),
+                        },
                         format!("{a}/{region}: "),
                     ));
                 }
@@ -635,6 +645,7 @@ Resources:
             account: "111122223333".into(),
             region: region.into(),
             stack_name: stack_name.map(str::to_string),
+            stackset: stack_name.is_none().then(|| "set".to_string()),
         };
         let mut x = Resolver::new(&mut r, &template, pseudo, params, resources::identity);
         let v = expr.get("V").cloned().unwrap_or(Json { kind: JsonKind::Null, span: expr.span });
@@ -664,8 +675,12 @@ Resources:
         let template = read_template(&sources, tid).map_err(|e| e.to_string())?;
         let mut r = Reader::new(&mut sources);
         let params = parameters(&mut r, &template, &[]);
-        let pseudo =
-            Pseudo { account: "111122223333".into(), region: "us-east-1".into(), stack_name: Some("st".into()) };
+        let pseudo = Pseudo {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            stack_name: Some("st".into()),
+            stackset: None,
+        };
         let mut x = Resolver::new(&mut r, &template, pseudo, params, resources::identity);
         x.condition(name, template.span).map_err(|f| match f {
             Fail::Unknown { reason, .. } => format!("unknown: {reason}"),
@@ -707,6 +722,12 @@ Resources:
             resolve_in("!Ref AWS::StackName", None, "us-east-1").map_err(|e| e.starts_with("unknown:")),
             Err(true)
         );
+        // A StackSet instance's unnamed resources: the StackSet's prefix, made-up parts marked.
+        assert_eq!(
+            resolve_in("!Ref Unnamed", None, "us-east-1"),
+            Ok("StackSet-set-CFNGENERATED-Unnamed-CFNGENERATED".into())
+        );
+        assert_eq!(resolve_in("!Ref Key", None, "us-east-1"), Ok("cfn-stackset-set-Key".into()));
         assert_eq!(resolve("!Ref AWS::StackId").map_err(|e| e.starts_with("unknown:")), Err(true));
         assert_eq!(
             resolve("!Ref Nothing"),

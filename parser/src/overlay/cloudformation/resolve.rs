@@ -34,6 +34,8 @@ pub struct Pseudo {
     pub region: String,
     /// `None` for a StackSet instance, whose stack name AWS makes up (`StackSet-NAME-UUID`).
     pub stack_name: Option<String>,
+    /// The StackSet's name, for an instance of one.
+    pub stackset: Option<String>,
 }
 
 impl Pseudo {

@@ -111,11 +111,16 @@ fn prop<'t>(body: &'t Json, name: &str) -> Option<&'t Json> {
     body.get("Properties").and_then(|p| p.get(name))
 }
 
-/// The name CloudFormation generates for a resource given none: `STACK-LOGICALID-RANDOM`. The
-/// random part is unknown; keyproof writes `CFNGENERATED` in its place, which no policy of the
-/// snapshot names, while a pattern that names the stack's prefix still matches it.
+/// The name CloudFormation generates for a resource given none: `STACK-LOGICALID-RANDOM`, where a
+/// StackSet instance's stack is `StackSet-NAME-UUID`. The made-up parts are unknown; keyproof
+/// writes `CFNGENERATED` in their place, which no policy of the snapshot names, while a pattern on
+/// the stack's (or StackSet's) prefix still matches it, as it matches the real name.
 fn generated(x: &Resolver<'_, '_, '_>, logical: &str) -> String {
-    let stack = x.pseudo.stack_name.clone().unwrap_or_else(|| "StackSet-instance".to_string());
+    let stack = match (&x.pseudo.stack_name, &x.pseudo.stackset) {
+        (Some(s), _) => s.clone(),
+        (None, Some(set)) => format!("StackSet-{set}-CFNGENERATED"),
+        (None, None) => "CFNGENERATED".to_string(),
+    };
     let mut name = format!("{stack}-{logical}-CFNGENERATED");
     name.truncate(64);
     name
@@ -161,7 +166,11 @@ fn bool_prop(x: &mut Resolver<'_, '_, '_>, body: &Json, name: &str) -> R<Option<
 /// The key id keyproof gives a new key: AWS makes up a UUID (`mrk-` and a hex string for a
 /// multi-Region key), which no policy can name before it exists.
 fn placeholder_key_id(x: &Resolver<'_, '_, '_>, logical: &str, multi_region: bool) -> String {
-    let stack = x.pseudo.stack_name.clone().unwrap_or_else(|| "stackset".to_string());
+    let stack = match (&x.pseudo.stack_name, &x.pseudo.stackset) {
+        (Some(s), _) => s.clone(),
+        (None, Some(set)) => format!("stackset-{set}"),
+        (None, None) => "stack".to_string(),
+    };
     format!("{}cfn-{}-{}", if multi_region { "mrk-" } else { "" }, sanitize(&stack), sanitize(logical))
 }
 
