@@ -224,6 +224,7 @@ fn values_known_only_at_deployment_give_exit_2_with_their_place() {
         ("getatt-unknown-attribute", "Resources.Key.Properties.KeyPolicy: the unique id of `Reader` is made by AWS at deployment", "getatt-unknown-attribute.yaml:25:29"),
         ("transform", "the template uses the transform AWS::Serverless-2016-10-31: a macro rewrites the template at deployment, so what it deploys is not known", "transform.yaml:2:12"),
         ("condition", "Resources.Key (AWS::KMS::Key) exists only if condition SharedIsOn holds: `Fn::ImportValue` reads another stack's export, which is known only at deployment", "condition.yaml:3:24"),
+        ("aws-managed-policy", "the AWS managed policy `arn:aws:iam::aws:policy/AdministratorAccess` is attached, but its text is not in the snapshot", "aws-managed-policy.yaml:7:27"),
         ("ssm-parameter", "Resources.Reader: parameter `ReaderName` is read from SSM Parameter Store (`/keys/reader-role`) at deployment", "ssm-parameter.yaml:5:14"),
     ];
     for (name, message, place) in cases {

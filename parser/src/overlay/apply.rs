@@ -115,18 +115,21 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             iam.policies.retain(|p| p.arn.value != policy.arn.value);
             iam.policies.push(policy);
         }
-        Change::Role { account, role } => {
+        Change::Role { account, mut role } => {
             let Some(iam) = iam_of(raw, report, &account, role.span, "a role") else { return };
+            role.attached = known_policies(iam, r, report, &account, std::mem::take(&mut role.attached));
             iam.roles.retain(|x| x.name != role.name);
             iam.roles.push(role);
         }
-        Change::User { account, user } => {
+        Change::User { account, mut user } => {
             let Some(iam) = iam_of(raw, report, &account, user.span, "a user") else { return };
+            user.attached = known_policies(iam, r, report, &account, std::mem::take(&mut user.attached));
             iam.users.retain(|x| x.name != user.name);
             iam.users.push(user);
         }
-        Change::Group { account, group } => {
+        Change::Group { account, mut group } => {
             let Some(iam) = iam_of(raw, report, &account, group.span, "a group") else { return };
+            group.attached = known_policies(iam, r, report, &account, std::mem::take(&mut group.attached));
             iam.groups.retain(|x| x.name != group.name);
             iam.groups.push(group);
         }
@@ -270,6 +273,36 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             }
         }
     }
+}
+
+/// The attached policy ARNs that the account's IAM holds. An AWS managed policy whose text the
+/// snapshot lacks is unknown (what it allows is not known); a customer managed policy that is
+/// neither in the snapshot nor created is an error.
+fn known_policies(
+    iam: &IamFile,
+    r: &mut Reader<'_>,
+    report: &mut OverlayReport,
+    account: &str,
+    arns: Vec<Spanned<String>>,
+) -> Vec<Spanned<String>> {
+    let mut out = Vec::new();
+    for arn in arns {
+        if iam.policies.iter().any(|p| p.arn.value == arn.value) {
+            out.push(arn);
+        } else if arn.value.contains(":iam::aws:policy/") {
+            report.unknown.push(Spanned::new(
+                format!("the AWS managed policy `{}` is attached, but its text is not in the snapshot", arn.value),
+                arn.span,
+            ));
+        } else {
+            r.error(
+                arn.span,
+                format!("`{}` is neither in the snapshot's IAM policies of account {account} nor created", arn.value),
+                "unknown policy",
+            );
+        }
+    }
+    out
 }
 
 /// The IAM file of an account, or `None` with the change reported unknown when the account's
