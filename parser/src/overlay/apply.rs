@@ -118,12 +118,15 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
         Change::Role { account, mut role } => {
             let Some(iam) = iam_of(raw, report, &account, role.span, "a role") else { return };
             role.attached = known_policies(iam, r, report, &account, std::mem::take(&mut role.attached));
+            // Without its boundary the role may do more, never less: the unknown is reported.
+            role.boundary = role.boundary.take().and_then(|b| known_policies(iam, r, report, &account, vec![b]).pop());
             iam.roles.retain(|x| x.name != role.name);
             iam.roles.push(role);
         }
         Change::User { account, mut user } => {
             let Some(iam) = iam_of(raw, report, &account, user.span, "a user") else { return };
             user.attached = known_policies(iam, r, report, &account, std::mem::take(&mut user.attached));
+            user.boundary = user.boundary.take().and_then(|b| known_policies(iam, r, report, &account, vec![b]).pop());
             iam.users.retain(|x| x.name != user.name);
             iam.users.push(user);
         }
