@@ -194,6 +194,21 @@ impl Organization {
                         })
                 })
             });
+            let what = match node.kind {
+                OrgNodeKind::Root => "the root",
+                OrgNodeKind::OrganizationalUnit => "OU",
+                OrgNodeKind::Account => "account",
+            };
+            if node.scps.is_empty() {
+                notes.push(Spanned::new(
+                    format!(
+                        "no SCP is listed at {what} {}, where AWS requires at least one: answers that depend on it are unknown",
+                        self.name_path(idx)
+                    ),
+                    node.span,
+                ));
+                continue;
+            }
             if !allows_kms {
                 let what = match node.kind {
                     OrgNodeKind::Root => "the root",

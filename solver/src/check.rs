@@ -480,7 +480,15 @@ pub fn check_property(
                                 key: key.clone(),
                                 context: Default::default(),
                             };
-                            keyproof_model::eval::decide(snap, &request).ok()
+                            // Without the `where` context the request may replay otherwise: only a
+                            // deny explains why the `can` is false.
+                            keyproof_model::eval::decide(snap, &request).ok().filter(|d| {
+                                matches!(
+                                    d.decision,
+                                    keyproof_model::eval::Verdict::ImplicitDeny
+                                        | keyproof_model::eval::Verdict::ExplicitDeny
+                                )
+                            })
                         })
                         .collect();
                     counterexample =

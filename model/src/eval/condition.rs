@@ -59,7 +59,9 @@ pub fn eval_condition(c: &Condition, ctx: &Context, variables: bool, reasons: &m
     };
     match ctx.lookup(&c.key.value) {
         Lookup::Absent => unsettled(absent(op.base, op.set, op.if_exists, &values), absent_unsettled(c), reasons),
-        Lookup::Values(vs) => unsettled(present(op.base, op.set, vs, &values), multivalued_unsettled(c), reasons),
+        Lookup::Values(vs) => {
+            unsettled(present(op.base, op.set, vs, &values), multivalued_unsettled(c).filter(|_| vs.len() > 1), reasons)
+        }
         Lookup::Unknown(why) => {
             reasons.push(why);
             Tri::Unknown

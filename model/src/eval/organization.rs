@@ -121,6 +121,14 @@ fn pending(state: TypeState, what: &str, (deny, every): (Tri, Tri), trace: &mut 
     out
 }
 
+/// Why an SCP level that lists no SCP is unknown. Shared with the encoding.
+pub fn missing_scps_reason(org: &Organization, idx: petgraph::graph::NodeIndex) -> String {
+    format!(
+        "the snapshot lists no SCP at {}, where AWS requires at least one (Organizations DetachPolicy): what is attached there is unknown",
+        org.name_path(idx)
+    )
+}
+
 /// Why a pending policy type's layer is unknown.
 pub fn pending_reason(what: &str) -> String {
     format!("the {what} policy type is being enabled or disabled (PENDING_* in the root's PolicyTypes): whether {what}s apply is not settled")
@@ -184,6 +192,12 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
         if implicit_rcp_full_access {
             // RCPFullAWSAccess is attached here whether or not the snapshot lists it.
             level_allow = Tri::True;
+        } else if layer == Layer::Scp && attached.is_empty() && s.knockout != Some(super::Knockout::PolicyTypes) {
+            // "Every root, OU, and account must have at least one SCP attached" (Organizations
+            // API DetachPolicy): a level that lists none is a snapshot that does not say what is
+            // attached there, not a level that denies.
+            level_allow = Tri::Unknown;
+            trace.unknown(vec![missing_scps_reason(org, idx)]);
         }
         if !level_allow.is_true() {
             let outcome = if level_allow.is_false() { Outcome::Missing } else { Outcome::MayAllow };

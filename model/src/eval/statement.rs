@@ -142,6 +142,14 @@ pub fn named_matches(named: &NamedPrincipal, s: &Subject<'_>) -> (Tri, MatchKind
                     }
                 }
             }
+            // A federated-user session gets the permissions of resource-based policies that name
+            // the IAM user that created it, within its session policy (IAM UG
+            // access_policies_session); the calling user is not in the snapshot.
+            PrincipalRef::FederatedUser { account, .. }
+                if arn.starts_with(&format!("arn:aws:iam::{account}:user/")) =>
+            {
+                (Tri::Unknown, MatchKind::Exact)
+            }
             _ => (
                 Tri::from_bool(p.principal_arn.as_deref() == Some(arn.as_str()) || *arn == p.r.arn()),
                 MatchKind::Exact,

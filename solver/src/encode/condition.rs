@@ -66,7 +66,10 @@ pub fn encode_condition(c: &Condition, sc: &mut SymContext<'_>, variables: bool)
     let absent_t = |sc: &mut SymContext<'_>| tri(absent(op.base, op.set, op.if_exists, &values), sc, &why_absent);
     match sc.lookup(&c.key.value) {
         Sym::Absent => absent_t(sc),
-        Sym::Values(vs) => tri(present(op.base, op.set, &vs, &values), sc, &why_multi),
+        Sym::Values(vs) => {
+            let why = if vs.len() > 1 { &why_multi } else { &why_unknown_value };
+            tri(present(op.base, op.set, &vs, &values), sc, why)
+        }
         Sym::Unknown(why) => sc.unknown(why),
         Sym::OneOf(options, sel) => {
             let results: Vec<Tri> = options

@@ -5,7 +5,7 @@ use super::context::SymContext;
 use super::statement::applies;
 use super::Target;
 use crate::term::{and, constant, or, Term};
-use keyproof_model::eval::organization::{pending_reason, rcp_exemption, scp_exemption};
+use keyproof_model::eval::organization::{missing_scps_reason, pending_reason, rcp_exemption, scp_exemption};
 use keyproof_model::org::{Organization, TypeState};
 use keyproof_parser::policy::Effect;
 
@@ -67,6 +67,10 @@ fn levels(t: &Target<'_>, org: &Organization, account: &str, scp: bool, sc: &mut
         if !scp {
             // RCPFullAWSAccess is attached at every level when RCPs are enabled.
             level.push(constant(true));
+        } else if attached.is_empty() {
+            // A level that lists no SCP: what is attached there is one free choice, shared by
+            // every encoding over the context. Mirrors `levels`.
+            level.push(sc.unknown_fact(&format!("scp-missing:{}", node.id), missing_scps_reason(org, idx)));
         }
         every.push(or(level));
     }
