@@ -29,12 +29,17 @@ pub struct Params {
     pub seed: u64,
     /// Whether policies carry conditions on request keys (every operator family).
     pub conditions: bool,
+    /// The flavour of the comparison with an independent IAM simulator (`model/tests/oracle.rs`):
+    /// every account's IAM collected; `NotAction` and `NotResource` in identity policies,
+    /// boundaries and SCPs, `NotResource` in RCPs and key policies, more `NotPrincipal`;
+    /// conditions in boundaries too. Off, the generator writes exactly what it wrote before.
+    pub oracle: bool,
 }
 
 impl Params {
     /// A small organization for differential tests.
     pub fn small(seed: u64) -> Params {
-        Params { accounts: 4, roles_per_account: 2, keys: 2, grants_per_key: 1, seed, conditions: true }
+        Params { accounts: 4, roles_per_account: 2, keys: 2, grants_per_key: 1, seed, conditions: true, oracle: false }
     }
 }
 
@@ -203,7 +208,7 @@ impl Gen {
                 }
             };
             // Some workload accounts are not collected: their principals are open world.
-            let collected = i < 2 || !rng.gen_bool(0.1);
+            let collected = i < 2 || p.oracle || !rng.gen_bool(0.1);
             accounts.push(AccountPlan { id, name, ou, collected, roles: Vec::new(), users: Vec::new() });
         }
         let management = accounts[0].id.clone();
@@ -590,6 +595,40 @@ impl Gen {
                     "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": rcp_cond}]}),
             ));
         }
+        let oracle = self.p.oracle;
+        if oracle {
+            let deny_cond = self
+                .conditions(1, true)
+                .unwrap_or_else(|| json!({"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}));
+            policies.push(scp(
+                "p-allbutadmin",
+                "AllButKeyAdministration",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "AllButAdmin", "Effect": "Allow",
+                    "NotAction": ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Disable*"], "Resource": "*"}]}),
+            ));
+            policies.push(scp(
+                "p-onlysecuritykeys",
+                "UseOnlySecurityAccountKeys",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyOtherKeys", "Effect": "Deny",
+                    "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"], "NotResource": format!("arn:aws:kms:*:{}:key/*", self.security)}]}),
+            ));
+            policies.push(scp(
+                "p-denyallbutuse",
+                "DenyAllButUseUnder",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyAllButUse", "Effect": "Deny",
+                    "NotAction": ["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:ListGrants", "s3:*"],
+                    "Resource": "*", "Condition": deny_cond}]}),
+            ));
+            let rcp_cond = self
+                .conditions(1, true)
+                .unwrap_or_else(|| json!({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": self.org_id}}));
+            policies.push(rcp(
+                "p-rcpregion",
+                "RcpKeysOutsideUsEast1",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyOutsideUsEast1", "Effect": "Deny", "Principal": "*",
+                    "Action": ["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:CreateGrant"], "NotResource": "arn:aws:kms:us-east-1:*:key/*", "Condition": rcp_cond}]}),
+            ));
+        }
         // Attachments: FullAWSAccess and RCPFullAWSAccess at every level, with some exceptions
         // that leave a level allowed only by KmsUseOnly, plus the deny policies.
         let attach = |g: &mut Gen, level_deny: bool| -> Vec<String> {
@@ -598,6 +637,18 @@ impl Gen {
                 ids.push("p-FullAWSAccess".to_string());
             } else {
                 ids.push("p-kmsuseonly".to_string());
+            }
+            if oracle {
+                for (id, p) in [
+                    ("p-allbutadmin", 0.15),
+                    ("p-onlysecuritykeys", 0.15),
+                    ("p-denyallbutuse", 0.15),
+                    ("p-rcpregion", 0.2),
+                ] {
+                    if g.chance(p) {
+                        ids.push(id.to_string());
+                    }
+                }
             }
             if g.chance(0.95) {
                 ids.push("p-RCPFullAWSAccess".to_string());
@@ -710,7 +761,50 @@ impl Gen {
             let cond = self.conditions(1, true);
             statements.push(self.statement(&format!("{label}Deny"), "Deny", None, actions, json!("*"), cond));
         }
+        if self.p.oracle {
+            statements.extend(self.negated_identity_statements(label));
+        }
         json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    /// `NotAction` / `NotResource` statements for an identity policy (oracle flavour).
+    fn negated_identity_statements(&mut self, label: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        if self.chance(0.3) {
+            // Everything but key administration.
+            let not =
+                strs(&some(&mut self.rng, &["kms:ScheduleKeyDeletion", "kms:Put*", "kms:Disable*", "kms:Create*"], 3));
+            let cond = self.conditions(1, false);
+            let mut st = json!({"Sid": format!("{label}AllButAdmin"), "Effect": "Allow", "NotAction": not, "Resource": self.key_resource()});
+            if let (Some(c), Value::Object(m)) = (cond, &mut st) {
+                m.insert("Condition".into(), c);
+            }
+            out.push(st);
+        }
+        if self.chance(0.3) {
+            // Every key but one (or but the keys of another region).
+            let not = self.other_keys();
+            let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+            out.push(
+                json!({"Sid": format!("{label}NotThatKey"), "Effect": "Allow", "Action": actions, "NotResource": not}),
+            );
+        }
+        if self.chance(0.2) {
+            let not = self.other_keys();
+            let actions = strs(&some(&mut self.rng, &["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], 2));
+            out.push(json!({"Sid": format!("{label}DenyElsewhere"), "Effect": "Deny", "Action": actions, "NotResource": not}));
+        }
+        out
+    }
+
+    /// A `NotResource` value: one key of the organization, or every key of a region.
+    fn other_keys(&mut self) -> Value {
+        if !self.keys.is_empty() && self.chance(0.6) {
+            let k = &self.keys[self.rng.gen_range(0..self.keys.len())];
+            Value::String(k.arn.clone())
+        } else {
+            Value::String(format!("arn:aws:kms:{}:*:key/*", pick(&mut self.rng, REGIONS)))
+        }
     }
 
     fn managed(&self, account: &str, name: &str, doc: Value) -> Value {
@@ -730,6 +824,28 @@ impl Gen {
             vec![json!({"Sid": "Ceiling", "Effect": "Allow", "Action": boundary_actions, "Resource": "*"})];
         if self.chance(0.5) {
             boundary_stmt.push(json!({"Sid": "Grants", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:ListGrants"], "Resource": "*"}));
+        }
+        if self.p.oracle {
+            if let Some(c) = self.conditions(1, false) {
+                if let Some(Value::Object(m)) = boundary_stmt.first_mut() {
+                    m.insert("Condition".into(), c);
+                }
+            }
+            if self.chance(0.4) {
+                let not = strs(&some(
+                    &mut self.rng,
+                    &["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Disable*", "kms:Decrypt"],
+                    2,
+                ));
+                boundary_stmt.push(
+                    json!({"Sid": "AllButSome", "Effect": "Allow", "NotAction": not, "Resource": self.key_resource()}),
+                );
+            }
+            if self.chance(0.3) {
+                let not = self.other_keys();
+                boundary_stmt
+                    .push(json!({"Sid": "DenyOtherKeys", "Effect": "Deny", "Action": "kms:*", "NotResource": not}));
+            }
         }
         let boundary_doc = json!({"Version": "2012-10-17", "Statement": boundary_stmt});
         let group_doc = self.identity_policy("OpsGroup");
@@ -937,7 +1053,69 @@ impl Gen {
             st.push(json!({"Sid": "AllButAdmin", "Effect": "Allow", "Principal": {"AWS": "*"},
                 "NotAction": ["kms:Create*", "kms:Put*", "kms:Delete*", "kms:ScheduleKeyDeletion", "kms:Disable*"], "Resource": "*", "Condition": cond}));
         }
+        if self.p.oracle {
+            self.negated_key_statements(k, &mut st);
+        }
         json!({"Version": "2012-10-17", "Id": format!("key-policy-{}", &k.id[..8]), "Statement": st})
+    }
+
+    /// `NotResource`, `NotAction` and `NotPrincipal` statements for a key policy (oracle flavour).
+    fn negated_key_statements(&mut self, k: &KeyPlan, st: &mut Vec<Value>) {
+        let owner = k.account.clone();
+        if self.chance(0.3) {
+            // A NotResource that names another key: the statement covers this one.
+            let not = self.other_keys();
+            let who =
+                if self.chance(0.5) { format!("arn:aws:iam::{}:root", self.random_account()) } else { "*".to_string() };
+            let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+            let cond = self.conditions(1, false);
+            let mut s = json!({"Sid": "NotResourceUse", "Effect": "Allow", "Principal": {"AWS": who}, "Action": actions, "NotResource": not});
+            if let (Some(c), Value::Object(m)) = (cond, &mut s) {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
+        if self.chance(0.3) {
+            // Deny everyone but a role (its session, role and account all listed, as the IAM
+            // guide recommends) or but an account.
+            let mut keep: Vec<String> = vec![format!("arn:aws:iam::{owner}:root")];
+            if let Some(role) = self.random_role() {
+                let (acct, name) = role_parts(&role);
+                keep.push(format!("arn:aws:iam::{acct}:root"));
+                keep.push(role);
+                if self.chance(0.5) {
+                    keep.push(format!("arn:aws:sts::{acct}:assumed-role/{name}/batch-0"));
+                }
+            }
+            keep.dedup();
+            let actions = strs(&some(
+                &mut self.rng,
+                &["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:DescribeKey", "kms:Encrypt"],
+                2,
+            ));
+            let cond = self.conditions(1, true);
+            let mut s = json!({"Sid": "DenyAllButListed", "Effect": "Deny", "NotPrincipal": {"AWS": keep}, "Action": actions, "Resource": "*"});
+            if let (Some(c), Value::Object(m)) = (cond, &mut s) {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
+        if self.chance(0.25) {
+            let not = strs(&some(
+                &mut self.rng,
+                &["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+                3,
+            ));
+            let cond = self.conditions(1, true);
+            let mut s =
+                json!({"Sid": "DenyAllButUse", "Effect": "Deny", "Principal": "*", "NotAction": not, "Resource": "*"});
+            if let (Some(c), Value::Object(m)) =
+                (cond.or_else(|| Some(json!({"StringNotEquals": {"aws:PrincipalAccount": owner}}))), &mut s)
+            {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
     }
 
     fn grant(&mut self, k: &KeyPlan, gi: usize) -> Value {
