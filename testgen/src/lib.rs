@@ -303,9 +303,31 @@ impl Gen {
     /// One condition on a request key: `(operator, key, values)`. Records the key with sample
     /// values that match and values that do not.
     fn request_condition(&mut self, for_deny: bool) -> (String, String, Vec<String>) {
-        let choice = self.rng.gen_range(0..20);
+        let choice = if self.p.oracle { self.rng.gen_range(0..23) } else { self.rng.gen_range(0..20) };
         let sec = self.security.clone();
         match choice {
+            20 => {
+                // A set operator with IfExists, on a key that is often absent.
+                self.sample("kms:EncryptionContextKeys", &["Department", "Project", "team"]);
+                let op = pick(&mut self.rng, &["ForAllValues:StringEqualsIfExists", "ForAnyValue:StringLikeIfExists"]);
+                (op.into(), "kms:EncryptionContextKeys".into(), strs(&["Department", "Proj*"]))
+            }
+            21 => {
+                // A single-valued operator on a multivalued key.
+                let op = pick(&mut self.rng, &["StringLike", "StringNotLike"]);
+                let ou = self.rng.gen_range(0..self.ous.len());
+                let path = format!("{}*", self.ou_path(ou));
+                (op.into(), "aws:PrincipalOrgPaths".into(), vec![path])
+            }
+            22 => {
+                self.sample("aws:PrincipalTag/team", TEAMS);
+                let op = pick(&mut self.rng, &["StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "ArnNotLike"]);
+                if op == "ArnNotLike" {
+                    (op.into(), "aws:PrincipalArn".into(), vec!["arn:aws:iam::*:role/*Role*".into()])
+                } else {
+                    (op.into(), "aws:PrincipalTag/team".into(), vec![pick(&mut self.rng, TEAMS).to_uppercase()])
+                }
+            }
             0 => {
                 let svc = pick(&mut self.rng, SERVICES);
                 let region = pick(&mut self.rng, REGIONS);
@@ -909,11 +931,19 @@ impl Gen {
                 "GroupPolicyList": [], "AttachedManagedPolicies": [{"PolicyName": "KmsOps", "PolicyArn": format!("arn:aws:iam::{id}:policy/KmsOps")}]}));
             for (ui, arn) in self.accounts[ai].users.clone().iter().enumerate() {
                 let name = arn.rsplit('/').next().unwrap_or("alice");
-                users.push(
-                    json!({"Path": "/", "UserName": name, "UserId": format!("AIDA{}{:04}", &id[..8], ui), "Arn": arn,
+                let mut user = json!({"Path": "/", "UserName": name, "UserId": format!("AIDA{}{:04}", &id[..8], ui), "Arn": arn,
                     "CreateDate": "2024-03-12T10:15:30+00:00", "GroupList": ["KmsOperators"], "UserPolicyList": [],
-                    "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": pick(&mut self.rng, TEAMS)}]}),
-                );
+                    "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": pick(&mut self.rng, TEAMS)}]});
+                if self.p.oracle && self.chance(0.4) {
+                    if let Value::Object(m) = &mut user {
+                        m.insert(
+                            "PermissionsBoundary".into(),
+                            json!({"PermissionsBoundaryType": "Policy",
+                                   "PermissionsBoundaryArn": format!("arn:aws:iam::{id}:policy/WorkloadBoundary")}),
+                        );
+                    }
+                }
+                users.push(user);
             }
         }
         json!({"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies})
@@ -1062,6 +1092,35 @@ impl Gen {
     /// `NotResource`, `NotAction` and `NotPrincipal` statements for a key policy (oracle flavour).
     fn negated_key_statements(&mut self, k: &KeyPlan, st: &mut Vec<Value>) {
         let owner = k.account.clone();
+        if self.chance(0.4) {
+            // Principals named exactly: a user and a role session (which a permissions boundary
+            // does not limit, unlike a role ARN).
+            let mut names = Vec::new();
+            let n = self.accounts.len();
+            let a = &self.accounts[self.rng.gen_range(0..n)];
+            if let Some(u) = a.users.first() {
+                names.push(u.clone());
+            }
+            if let Some(role) = self.random_role() {
+                let (acct, name) = role_parts(&role);
+                names.push(format!(
+                    "arn:aws:sts::{acct}:assumed-role/{name}/{}",
+                    pick(&mut self.rng, &["batch-0", "alice"])
+                ));
+            }
+            if !names.is_empty() {
+                let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+                let cond = self.conditions(1, false);
+                st.push(self.statement(
+                    "NamedPrincipals",
+                    "Allow",
+                    Some(json!({"AWS": one_or_many(names)})),
+                    actions,
+                    json!("*"),
+                    cond,
+                ));
+            }
+        }
         if self.chance(0.3) {
             // A NotResource that names another key: the statement covers this one.
             let not = self.other_keys();
