@@ -192,6 +192,13 @@ pub mod raw {
         pub paths: BTreeMap<String, Vec<Node>>,
         /// Policy id → (type, document).
         pub policies: BTreeMap<String, (String, Value)>,
+        /// Whether the root has the SCP and the RCP type enabled (`list-roots` → `PolicyTypes`; a
+        /// type in transition counts as enabled here, keyproof answers `unknown` there). A type
+        /// that is not enabled does not apply at all (Organizations UG orgs_manage_policies,
+        /// enable-policy-type). A snapshot without `PolicyTypes` has a type enabled when a policy
+        /// of that type is attached somewhere.
+        pub scp_enabled: bool,
+        pub rcp_enabled: bool,
     }
 
     impl Org {
@@ -421,9 +428,19 @@ pub mod raw {
                     )
                 })
                 .collect();
+            let policies: BTreeMap<String, (String, Value)> = policies;
+            let enabled = |kind: &str| match v["Roots"][0].get("PolicyTypes").and_then(Value::as_array) {
+                Some(types) => types.iter().any(|t| t["Type"] == kind && t["Status"] != "DISABLED"),
+                None => paths
+                    .values()
+                    .flatten()
+                    .any(|n: &Node| n.policies.iter().any(|p| policies.get(p).is_some_and(|(t, _)| t == kind))),
+            };
             Org {
                 id: v["Organization"]["Id"].as_str().unwrap().to_string(),
                 management: v["Organization"]["MasterAccountId"].as_str().unwrap().to_string(),
+                scp_enabled: enabled("SERVICE_CONTROL_POLICY"),
+                rcp_enabled: enabled("RESOURCE_CONTROL_POLICY"),
                 paths,
                 policies,
             }
@@ -645,7 +662,9 @@ pub fn simulation(raw: &raw::Raw, request: &Request) -> Value {
     // management account, service-linked roles, service principals or principals outside the
     // organization (Organizations UG orgs_manage_policies_scps).
     let scps = match (org, who.account()) {
-        (Some(o), Some(a)) if a != o.management && !service_linked => o.levels(a, "SERVICE_CONTROL_POLICY"),
+        (Some(o), Some(a)) if o.scp_enabled && a != o.management && !service_linked => {
+            o.levels(a, "SERVICE_CONTROL_POLICY")
+        }
         _ => Vec::new(),
     };
     // RCPs restrict every caller's access to the resources of member accounts, except
@@ -653,7 +672,8 @@ pub fn simulation(raw: &raw::Raw, request: &Request) -> Value {
     // resources (Organizations UG orgs_manage_policies_rcps).
     let rcps = match org {
         Some(o)
-            if key.account != o.management
+            if o.rcp_enabled
+                && key.account != o.management
                 && key.customer_managed
                 && !service_linked
                 && !request.action.eq_ignore_ascii_case("kms:RetireGrant") =>
@@ -906,27 +926,6 @@ pub const KNOWN: &[Known] = &[
               oracle",
         remove: multivalued_without_set_operator,
     },
-    Known {
-        name: "a set operator with IfExists on an absent key",
-        doc: "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists",
-        why: "\"if the key is not present, evaluate the condition element as true\"; keyproof reads \
-              ForAnyValue:…IfExists and ForAllValues:…IfExists so, iam-simulate makes ForAnyValue on an \
-              absent key false despite IfExists. Removed by dropping, for the oracle, the set-operator \
-              IfExists conditions whose key the request does not carry",
-        remove: set_operator_if_exists_absent,
-    },
-    // FIXME(issue 9, item 1): keyproof reads a level whose snapshot lists no RCPFullAWSAccess as
-    // denying; AWS attaches it at every level when RCPs are enabled. The lead's change on main
-    // fixes the evaluator; this row goes with it.
-    Known {
-        name: "RCPFullAWSAccess not listed at a level",
-        doc: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
-        why: "RCPFullAWSAccess is attached to the root, every OU and every account when RCPs are \
-              enabled and cannot be detached; iam-simulate adds it at every level, keyproof (until the \
-              fix of issue 9) reads a level without it as denying. Removed by giving the oracle a \
-              deny-everything RCP at such a level",
-        remove: rcp_full_access_missing,
-    },
 ];
 
 fn root_user(case: &Case<'_>, q: &mut Question) -> bool {
@@ -1077,52 +1076,6 @@ fn multivalued_without_set_operator(_: &Case<'_>, q: &mut Question) -> bool {
         }
     });
     changed
-}
-
-fn set_operator_if_exists_absent(_: &Case<'_>, q: &mut Question) -> bool {
-    let present: Vec<String> = q.simulation["request"]["contextVariables"]
-        .as_object()
-        .map(|m| m.keys().map(|k| k.to_ascii_lowercase()).collect())
-        .unwrap_or_default();
-    let mut changed = false;
-    each_condition_block(&mut q.simulation, &mut |block| {
-        let ops: Vec<String> = block.keys().cloned().collect();
-        for op in ops {
-            let set = op.starts_with("ForAnyValue:") || op.starts_with("ForAllValues:");
-            if !set || !op.ends_with("IfExists") {
-                continue;
-            }
-            let Some(Value::Object(keys)) = block.get_mut(&op) else { continue };
-            let before = keys.len();
-            keys.retain(|k, _| present.contains(&k.to_ascii_lowercase()));
-            changed |= keys.len() != before;
-            if keys.is_empty() {
-                block.remove(&op);
-            }
-        }
-    });
-    changed
-}
-
-fn rcp_full_access_missing(case: &Case<'_>, q: &mut Question) -> bool {
-    let Some(org) = &case.raw.org else { return false };
-    let Some(path) = org.paths.get(&case.key().account) else { return false };
-    let allowing = |pid: &String| {
-        org.policies.get(pid).is_some_and(|(t, doc)| {
-            t == "RESOURCE_CONTROL_POLICY"
-                && doc["Statement"].as_array().is_some_and(|st| st.iter().any(|s| s["Effect"] == "Allow"))
-        })
-    };
-    let missing = path.iter().any(|n| !n.policies.iter().any(allowing));
-    let Some(levels) = q.simulation["resourceControlPolicies"].as_array_mut() else { return false };
-    if !missing || levels.is_empty() {
-        return false;
-    }
-    if let Some(Value::Array(policies)) = levels[0].get_mut("policies") {
-        policies.push(json!({"name": "deny-all", "policy": {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}}));
-    }
-    true
 }
 
 /// The rows whose causes, taken away together, make keyproof and the oracle agree: the fewest
