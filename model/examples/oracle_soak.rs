@@ -9,7 +9,8 @@
 //!
 //! The comparison and its table of known divergences are the ones of `tests/oracle.rs` (shared
 //! through `#[path]`); `KEYPROOF_ORACLE_VERBOSE` prints keyproof's trace, the simulation and the
-//! oracle's analysis of every divergence no row explains.
+//! oracle's analysis of every divergence no row explains, `KEYPROOF_ORACLE_DEBUG` each combination
+//! of rows tried on a divergence and the answers it got.
 
 #[path = "../tests/oracle.rs"]
 mod oracle;

@@ -894,7 +894,8 @@ pub const KNOWN: &[Known] = &[
         doc: "https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context",
         why: "a request's kms:EncryptionContext:<key> entries are condition keys AWS evaluates; \
               iam-simulate drops them from the request (its `ignoredContextKeys`), so its conditions see \
-              them absent. Removed by asking both without them (and without kms:EncryptionContextKeys)",
+              them absent. Removed by giving the oracle each of them, and every condition on them, \
+              under a stand-in key it keeps (aws:RequestTag/ec-<key>)",
         remove: encryption_context,
     },
     Known {
@@ -942,16 +943,39 @@ fn not_cross_account(case: &Case<'_>, q: &mut Question) -> bool {
     applies
 }
 
+/// The stand-in key under which the oracle sees `kms:EncryptionContext:<name>` (a request tag,
+/// which it does not drop and compares as a plain single-valued string key).
+fn encryption_context_stand_in(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    lower.strip_prefix("kms:encryptioncontext:").map(|name| format!("aws:RequestTag/ec-{name}"))
+}
+
 fn encryption_context(case: &Case<'_>, q: &mut Question) -> bool {
-    let is_ec = |k: &str| k.to_ascii_lowercase().starts_with("kms:encryptioncontext");
-    if !case.request.context.keys().any(|k| is_ec(k)) {
-        return false;
-    }
-    q.request.context.retain(|k, _| !is_ec(k));
+    let mut changed = false;
     if let Some(Value::Object(ctx)) = q.simulation["request"].get_mut("contextVariables") {
-        ctx.retain(|k, _| !is_ec(k));
+        for (k, vs) in &case.request.context {
+            if let (Some(stand_in), Some(v)) = (encryption_context_stand_in(k), vs.first()) {
+                ctx.remove(k);
+                ctx.insert(stand_in, json!(v));
+                changed = true;
+            }
+        }
     }
-    true
+    each_condition_block(&mut q.simulation, &mut |block| {
+        for keys in block.values_mut() {
+            let Value::Object(km) = keys else { continue };
+            let names: Vec<String> = km.keys().cloned().collect();
+            for name in names {
+                if let Some(stand_in) = encryption_context_stand_in(&name) {
+                    if let Some(v) = km.remove(&name) {
+                        km.insert(stand_in, v);
+                        changed = true;
+                    }
+                }
+            }
+        }
+    });
+    changed
 }
 
 /// The identities AWS checks against a NotPrincipal for this caller, as policies name them.
@@ -1108,10 +1132,18 @@ pub fn explain(case: &Case<'_>, oracle: &mut Oracle) -> Option<Vec<&'static str>
         } else {
             match decide(case.snapshot, &q.request) {
                 Ok(d) if d.decision != Verdict::Unknown => d.decision,
-                _ => continue,
+                other => {
+                    if std::env::var_os("KEYPROOF_ORACLE_DEBUG").is_some() {
+                        eprintln!("rows {combo:?}: keyproof {:?}", other.map(|d| (d.decision, d.unknown)));
+                    }
+                    continue;
+                }
             }
         };
         let answer = oracle.ask(&q.simulation);
+        if std::env::var_os("KEYPROOF_ORACLE_DEBUG").is_some() {
+            eprintln!("rows {combo:?}: keyproof {keyproof:?}, oracle {answer:?}, forced deny {}", q.oracle_denies);
+        }
         if matches!(answer, OracleAnswer::Error(_)) {
             continue;
         }

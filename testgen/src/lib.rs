@@ -307,10 +307,18 @@ impl Gen {
         let sec = self.security.clone();
         match choice {
             20 => {
-                // A set operator with IfExists, on a key that is often absent.
-                self.sample("kms:EncryptionContextKeys", &["Department", "Project", "team"]);
-                let op = pick(&mut self.rng, &["ForAllValues:StringEqualsIfExists", "ForAnyValue:StringLikeIfExists"]);
-                (op.into(), "kms:EncryptionContextKeys".into(), strs(&["Department", "Proj*"]))
+                // A set operator with IfExists, on a key that is often absent (not the encryption
+                // context's keys, which the oracle sees without their values).
+                if self.chance(0.5) {
+                    self.sample("kms:GrantOperations", GRANT_OPERATIONS);
+                    let op = "ForAllValues:StringEqualsIfExists";
+                    (op.into(), "kms:GrantOperations".into(), strs(&["Decrypt", "Encrypt", "DescribeKey"]))
+                } else {
+                    let op = "ForAnyValue:StringLikeIfExists";
+                    let ou = self.rng.gen_range(0..self.ous.len());
+                    let path = format!("{}*", self.ou_path(ou));
+                    (op.into(), "aws:PrincipalOrgPaths".into(), vec![path])
+                }
             }
             21 => {
                 // A single-valued operator on a multivalued key.
@@ -743,6 +751,22 @@ impl Gen {
         if let Some(t) = types {
             root["PolicyTypes"] = t;
         }
+        let policies: Vec<Value> = if self.p.oracle {
+            policies
+                .into_iter()
+                .map(|mut p| {
+                    let managed = p["PolicySummary"]["AwsManaged"] == true;
+                    if let Some(doc) = p["Content"].as_str().and_then(|c| serde_json::from_str::<Value>(c).ok()) {
+                        if !managed {
+                            p["Content"] = Value::String(self.vary_case(doc).to_string());
+                        }
+                    }
+                    p
+                })
+                .collect()
+        } else {
+            policies
+        };
         json!({
             "Organization": {"Id": self.org_id, "MasterAccountId": self.management},
             "Roots": [root],
@@ -786,7 +810,53 @@ impl Gen {
         if self.p.oracle {
             statements.extend(self.negated_identity_statements(label));
         }
-        json!({"Version": "2012-10-17", "Statement": statements})
+        let doc = json!({"Version": "2012-10-17", "Statement": statements});
+        self.vary_case(doc)
+    }
+
+    /// Oracle flavour: some action names and condition key names in another case (both are
+    /// case-insensitive: IAM UG reference_policies_elements_action, reference_policies_elements_condition).
+    /// Tag keys and encryption context keys keep their case.
+    fn vary_case(&mut self, mut doc: Value) -> Value {
+        if !self.p.oracle {
+            return doc;
+        }
+        let Some(statements) = doc.get_mut("Statement").and_then(Value::as_array_mut) else { return doc };
+        for st in statements {
+            let Value::Object(m) = st else { continue };
+            for el in ["Action", "NotAction"] {
+                let flip = self.chance(0.2);
+                let upper = self.chance(0.5);
+                match m.get_mut(el) {
+                    Some(Value::String(a)) if flip => *a = if upper { a.to_uppercase() } else { a.to_lowercase() },
+                    Some(Value::Array(xs)) if flip => {
+                        for a in xs.iter_mut() {
+                            if let Value::String(t) = a {
+                                *t = if upper { t.to_uppercase() } else { t.to_lowercase() };
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Value::Object(ops)) = m.get_mut("Condition") {
+                for keys in ops.values_mut() {
+                    let Value::Object(km) = keys else { continue };
+                    let names: Vec<String> = km.keys().cloned().collect();
+                    for name in names {
+                        if name.contains('/') || name.to_lowercase().starts_with("kms:encryptioncontext:") {
+                            continue;
+                        }
+                        if self.chance(0.2) {
+                            if let Some(v) = km.remove(&name) {
+                                km.insert(name.to_lowercase(), v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        doc
     }
 
     /// `NotAction` / `NotResource` statements for an identity policy (oracle flavour).
@@ -870,6 +940,7 @@ impl Gen {
             }
         }
         let boundary_doc = json!({"Version": "2012-10-17", "Statement": boundary_stmt});
+        let boundary_doc = self.vary_case(boundary_doc);
         let group_doc = self.identity_policy("OpsGroup");
         let policies = vec![
             self.managed(&id, "CentralKmsUse", use_doc),
@@ -1086,7 +1157,8 @@ impl Gen {
         if self.p.oracle {
             self.negated_key_statements(k, &mut st);
         }
-        json!({"Version": "2012-10-17", "Id": format!("key-policy-{}", &k.id[..8]), "Statement": st})
+        let doc = json!({"Version": "2012-10-17", "Id": format!("key-policy-{}", &k.id[..8]), "Statement": st});
+        self.vary_case(doc)
     }
 
     /// `NotResource`, `NotAction` and `NotPrincipal` statements for a key policy (oracle flavour).
