@@ -947,6 +947,18 @@ impl Gen {
             self.managed(&id, "WorkloadBoundary", boundary_doc),
             self.managed(&id, "KmsOps", group_doc),
         ];
+        let mut policies = policies;
+        if self.p.oracle {
+            // Older versions that are not the default: they must not count (IAM UG
+            // access_policies_managed-versioning).
+            for p in policies.iter_mut() {
+                if let Some(Value::Array(versions)) = p.get_mut("PolicyVersionList") {
+                    versions.push(json!({"Document": {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]},
+                        "VersionId": "v0", "IsDefaultVersion": false, "CreateDate": "2023-01-01T00:00:00+00:00"}));
+                }
+            }
+        }
         let mut roles = Vec::new();
         let plans = self.accounts[ai].roles.clone();
         for (ri, r) in plans.iter().enumerate() {
@@ -997,9 +1009,14 @@ impl Gen {
         let mut users = Vec::new();
         let mut groups = Vec::new();
         if !self.accounts[ai].users.is_empty() {
+            let group_inline: Vec<Value> = if self.p.oracle && self.chance(0.5) {
+                vec![json!({"PolicyName": "GroupInline", "PolicyDocument": self.identity_policy("GroupInline")})]
+            } else {
+                Vec::new()
+            };
             groups.push(json!({"Path": "/", "GroupName": "KmsOperators", "GroupId": format!("AGPA{}0001", &id[..8]),
                 "Arn": format!("arn:aws:iam::{id}:group/KmsOperators"), "CreateDate": "2024-03-12T10:15:30+00:00",
-                "GroupPolicyList": [], "AttachedManagedPolicies": [{"PolicyName": "KmsOps", "PolicyArn": format!("arn:aws:iam::{id}:policy/KmsOps")}]}));
+                "GroupPolicyList": group_inline, "AttachedManagedPolicies": [{"PolicyName": "KmsOps", "PolicyArn": format!("arn:aws:iam::{id}:policy/KmsOps")}]}));
             for (ui, arn) in self.accounts[ai].users.clone().iter().enumerate() {
                 let name = arn.rsplit('/').next().unwrap_or("alice");
                 let mut user = json!({"Path": "/", "UserName": name, "UserId": format!("AIDA{}{:04}", &id[..8], ui), "Arn": arn,
