@@ -47,6 +47,7 @@ fn main() {
         grants_per_key: arg(&args, "--grants", 20_000) / arg(&args, "--keys", 2000).max(1),
         seed: arg(&args, "--seed", 7) as u64,
         conditions: true,
+        oracle: false,
     };
     let dir = std::env::temp_dir().join(format!("keyproof-bench-{}", std::process::id()));
     let t = Instant::now();

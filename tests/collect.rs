@@ -1,5 +1,6 @@
 //! `keyproof collect` end to end against a local moto server (`moto[server]` from PyPI, which
-//! `.ci/run` installs): `collect/tests/moto_setup.py` builds an organization (OUs, accounts, an
+//! `scripts/setup --test-tools` installs into the project's virtual environment `.venv-test/`;
+//! this test runs that environment's Python, never the system's): `collect/tests/moto_setup.py` builds an organization (OUs, accounts, an
 //! SCP), IAM users, groups, roles, managed policies and a permissions boundary, KMS keys with
 //! policies, a grant and aliases in two regions; the collector runs against the server with
 //! the credentials of a read-only IAM user, and the snapshot it writes is loaded with
@@ -44,29 +45,38 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// The Python of the project's test environment, which `scripts/setup --test-tools` creates with
+/// moto and boto3 in it.
+fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    let ready = std::process::Command::new(&python)
+        .args(["-c", "import moto.server, boto3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ready,
+        "{} with moto[server] is missing: this test needs it; run `./scripts/setup --test-tools` \
+         (the README's test command does)",
+        python.display()
+    );
+    python
+}
+
 fn start_moto() -> Moto {
     let port = free_port().to_string();
-    let spawn = |program: &str, pre: &[&str]| {
-        std::process::Command::new(program)
-            .args(pre)
-            .args(["-H", "127.0.0.1", "-p", &port])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let child = spawn("moto_server", &[]).or_else(|_| spawn("python3", &["-m", "moto.server"])).unwrap_or_else(|e| {
-        panic!(
-            "cannot start the moto server ({e}): this test needs it; install it with \
-             `python3 -m pip install 'moto[server]'` (as .ci/run does)"
-        )
-    });
+    let child = std::process::Command::new(venv_python())
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the moto server ({e}); run `./scripts/setup --test-tools`"));
     let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
     let start = Instant::now();
     loop {
         if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!(
-                "the moto server exited at start ({status}); install it with `python3 -m pip install 'moto[server]'`"
-            );
+            panic!("the moto server exited at start ({status}); run `./scripts/setup --test-tools`");
         }
         if std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok() {
             return moto;
@@ -81,7 +91,8 @@ fn start_moto() -> Moto {
 /// Runs the setup script: the organization, and the ids it created.
 fn setup(moto: &Moto) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("collect/tests/moto_setup.py");
-    let out = std::process::Command::new("python3").arg(&script).arg(&moto.url).output().expect("cannot run python3");
+    let out =
+        std::process::Command::new(venv_python()).arg(&script).arg(&moto.url).output().expect("cannot run python");
     assert!(
         out.status.success(),
         "the moto setup failed:\n{}{}",

@@ -260,6 +260,7 @@ pub fn small_params(seed: u64) -> Params {
         grants_per_key: rng.gen_range(0..=1),
         seed,
         conditions: true,
+        oracle: false,
     }
 }
 

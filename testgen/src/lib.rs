@@ -29,12 +29,17 @@ pub struct Params {
     pub seed: u64,
     /// Whether policies carry conditions on request keys (every operator family).
     pub conditions: bool,
+    /// The flavour of the comparison with an independent IAM simulator (`model/tests/oracle.rs`):
+    /// every account's IAM collected; `NotAction` and `NotResource` in identity policies,
+    /// boundaries and SCPs, `NotResource` in RCPs and key policies, more `NotPrincipal`;
+    /// conditions in boundaries too. Off, the generator writes exactly what it wrote before.
+    pub oracle: bool,
 }
 
 impl Params {
     /// A small organization for differential tests.
     pub fn small(seed: u64) -> Params {
-        Params { accounts: 4, roles_per_account: 2, keys: 2, grants_per_key: 1, seed, conditions: true }
+        Params { accounts: 4, roles_per_account: 2, keys: 2, grants_per_key: 1, seed, conditions: true, oracle: false }
     }
 }
 
@@ -203,7 +208,7 @@ impl Gen {
                 }
             };
             // Some workload accounts are not collected: their principals are open world.
-            let collected = i < 2 || !rng.gen_bool(0.1);
+            let collected = i < 2 || p.oracle || !rng.gen_bool(0.1);
             accounts.push(AccountPlan { id, name, ou, collected, roles: Vec::new(), users: Vec::new() });
         }
         let management = accounts[0].id.clone();
@@ -298,9 +303,39 @@ impl Gen {
     /// One condition on a request key: `(operator, key, values)`. Records the key with sample
     /// values that match and values that do not.
     fn request_condition(&mut self, for_deny: bool) -> (String, String, Vec<String>) {
-        let choice = self.rng.gen_range(0..20);
+        let choice = if self.p.oracle { self.rng.gen_range(0..23) } else { self.rng.gen_range(0..20) };
         let sec = self.security.clone();
         match choice {
+            20 => {
+                // A set operator with IfExists, on a key that is often absent (not the encryption
+                // context's keys, which the oracle sees without their values).
+                if self.chance(0.5) {
+                    self.sample("kms:GrantOperations", GRANT_OPERATIONS);
+                    let op = "ForAllValues:StringEqualsIfExists";
+                    (op.into(), "kms:GrantOperations".into(), strs(&["Decrypt", "Encrypt", "DescribeKey"]))
+                } else {
+                    let op = "ForAnyValue:StringLikeIfExists";
+                    let ou = self.rng.gen_range(0..self.ous.len());
+                    let path = format!("{}*", self.ou_path(ou));
+                    (op.into(), "aws:PrincipalOrgPaths".into(), vec![path])
+                }
+            }
+            21 => {
+                // A single-valued operator on a multivalued key.
+                let op = pick(&mut self.rng, &["StringLike", "StringNotLike"]);
+                let ou = self.rng.gen_range(0..self.ous.len());
+                let path = format!("{}*", self.ou_path(ou));
+                (op.into(), "aws:PrincipalOrgPaths".into(), vec![path])
+            }
+            22 => {
+                self.sample("aws:PrincipalTag/team", TEAMS);
+                let op = pick(&mut self.rng, &["StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "ArnNotLike"]);
+                if op == "ArnNotLike" {
+                    (op.into(), "aws:PrincipalArn".into(), vec!["arn:aws:iam::*:role/*Role*".into()])
+                } else {
+                    (op.into(), "aws:PrincipalTag/team".into(), vec![pick(&mut self.rng, TEAMS).to_uppercase()])
+                }
+            }
             0 => {
                 let svc = pick(&mut self.rng, SERVICES);
                 let region = pick(&mut self.rng, REGIONS);
@@ -590,6 +625,40 @@ impl Gen {
                     "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": rcp_cond}]}),
             ));
         }
+        let oracle = self.p.oracle;
+        if oracle {
+            let deny_cond = self
+                .conditions(1, true)
+                .unwrap_or_else(|| json!({"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}));
+            policies.push(scp(
+                "p-allbutadmin",
+                "AllButKeyAdministration",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "AllButAdmin", "Effect": "Allow",
+                    "NotAction": ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Disable*"], "Resource": "*"}]}),
+            ));
+            policies.push(scp(
+                "p-onlysecuritykeys",
+                "UseOnlySecurityAccountKeys",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyOtherKeys", "Effect": "Deny",
+                    "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"], "NotResource": format!("arn:aws:kms:*:{}:key/*", self.security)}]}),
+            ));
+            policies.push(scp(
+                "p-denyallbutuse",
+                "DenyAllButUseUnder",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyAllButUse", "Effect": "Deny",
+                    "NotAction": ["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:ListGrants", "s3:*"],
+                    "Resource": "*", "Condition": deny_cond}]}),
+            ));
+            let rcp_cond = self
+                .conditions(1, true)
+                .unwrap_or_else(|| json!({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": self.org_id}}));
+            policies.push(rcp(
+                "p-rcpregion",
+                "RcpKeysOutsideUsEast1",
+                json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyOutsideUsEast1", "Effect": "Deny", "Principal": "*",
+                    "Action": ["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:CreateGrant"], "NotResource": "arn:aws:kms:us-east-1:*:key/*", "Condition": rcp_cond}]}),
+            ));
+        }
         // Attachments: FullAWSAccess and RCPFullAWSAccess at every level, with some exceptions
         // that leave a level allowed only by KmsUseOnly, plus the deny policies.
         let attach = |g: &mut Gen, level_deny: bool| -> Vec<String> {
@@ -598,6 +667,18 @@ impl Gen {
                 ids.push("p-FullAWSAccess".to_string());
             } else {
                 ids.push("p-kmsuseonly".to_string());
+            }
+            if oracle {
+                for (id, p) in [
+                    ("p-allbutadmin", 0.15),
+                    ("p-onlysecuritykeys", 0.15),
+                    ("p-denyallbutuse", 0.15),
+                    ("p-rcpregion", 0.2),
+                ] {
+                    if g.chance(p) {
+                        ids.push(id.to_string());
+                    }
+                }
             }
             if g.chance(0.95) {
                 ids.push("p-RCPFullAWSAccess".to_string());
@@ -670,6 +751,22 @@ impl Gen {
         if let Some(t) = types {
             root["PolicyTypes"] = t;
         }
+        let policies: Vec<Value> = if self.p.oracle {
+            policies
+                .into_iter()
+                .map(|mut p| {
+                    let managed = p["PolicySummary"]["AwsManaged"] == true;
+                    if let Some(doc) = p["Content"].as_str().and_then(|c| serde_json::from_str::<Value>(c).ok()) {
+                        if !managed {
+                            p["Content"] = Value::String(self.vary_case(doc).to_string());
+                        }
+                    }
+                    p
+                })
+                .collect()
+        } else {
+            policies
+        };
         json!({
             "Organization": {"Id": self.org_id, "MasterAccountId": self.management},
             "Roots": [root],
@@ -710,7 +807,96 @@ impl Gen {
             let cond = self.conditions(1, true);
             statements.push(self.statement(&format!("{label}Deny"), "Deny", None, actions, json!("*"), cond));
         }
-        json!({"Version": "2012-10-17", "Statement": statements})
+        if self.p.oracle {
+            statements.extend(self.negated_identity_statements(label));
+        }
+        let doc = json!({"Version": "2012-10-17", "Statement": statements});
+        self.vary_case(doc)
+    }
+
+    /// Oracle flavour: some action names and condition key names in another case (both are
+    /// case-insensitive: IAM UG reference_policies_elements_action, reference_policies_elements_condition).
+    /// Tag keys and encryption context keys keep their case.
+    fn vary_case(&mut self, mut doc: Value) -> Value {
+        if !self.p.oracle {
+            return doc;
+        }
+        let Some(statements) = doc.get_mut("Statement").and_then(Value::as_array_mut) else { return doc };
+        for st in statements {
+            let Value::Object(m) = st else { continue };
+            for el in ["Action", "NotAction"] {
+                let flip = self.chance(0.2);
+                let upper = self.chance(0.5);
+                match m.get_mut(el) {
+                    Some(Value::String(a)) if flip => *a = if upper { a.to_uppercase() } else { a.to_lowercase() },
+                    Some(Value::Array(xs)) if flip => {
+                        for a in xs.iter_mut() {
+                            if let Value::String(t) = a {
+                                *t = if upper { t.to_uppercase() } else { t.to_lowercase() };
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Value::Object(ops)) = m.get_mut("Condition") {
+                for keys in ops.values_mut() {
+                    let Value::Object(km) = keys else { continue };
+                    let names: Vec<String> = km.keys().cloned().collect();
+                    for name in names {
+                        if name.contains('/') || name.to_lowercase().starts_with("kms:encryptioncontext:") {
+                            continue;
+                        }
+                        if self.chance(0.2) {
+                            if let Some(v) = km.remove(&name) {
+                                km.insert(name.to_lowercase(), v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        doc
+    }
+
+    /// `NotAction` / `NotResource` statements for an identity policy (oracle flavour).
+    fn negated_identity_statements(&mut self, label: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        if self.chance(0.3) {
+            // Everything but key administration.
+            let not =
+                strs(&some(&mut self.rng, &["kms:ScheduleKeyDeletion", "kms:Put*", "kms:Disable*", "kms:Create*"], 3));
+            let cond = self.conditions(1, false);
+            let mut st = json!({"Sid": format!("{label}AllButAdmin"), "Effect": "Allow", "NotAction": not, "Resource": self.key_resource()});
+            if let (Some(c), Value::Object(m)) = (cond, &mut st) {
+                m.insert("Condition".into(), c);
+            }
+            out.push(st);
+        }
+        if self.chance(0.3) {
+            // Every key but one (or but the keys of another region).
+            let not = self.other_keys();
+            let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+            out.push(
+                json!({"Sid": format!("{label}NotThatKey"), "Effect": "Allow", "Action": actions, "NotResource": not}),
+            );
+        }
+        if self.chance(0.2) {
+            let not = self.other_keys();
+            let actions = strs(&some(&mut self.rng, &["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], 2));
+            out.push(json!({"Sid": format!("{label}DenyElsewhere"), "Effect": "Deny", "Action": actions, "NotResource": not}));
+        }
+        out
+    }
+
+    /// A `NotResource` value: one key of the organization, or every key of a region.
+    fn other_keys(&mut self) -> Value {
+        if !self.keys.is_empty() && self.chance(0.6) {
+            let k = &self.keys[self.rng.gen_range(0..self.keys.len())];
+            Value::String(k.arn.clone())
+        } else {
+            Value::String(format!("arn:aws:kms:{}:*:key/*", pick(&mut self.rng, REGIONS)))
+        }
     }
 
     fn managed(&self, account: &str, name: &str, doc: Value) -> Value {
@@ -731,13 +917,48 @@ impl Gen {
         if self.chance(0.5) {
             boundary_stmt.push(json!({"Sid": "Grants", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:ListGrants"], "Resource": "*"}));
         }
+        if self.p.oracle {
+            if let Some(c) = self.conditions(1, false) {
+                if let Some(Value::Object(m)) = boundary_stmt.first_mut() {
+                    m.insert("Condition".into(), c);
+                }
+            }
+            if self.chance(0.4) {
+                let not = strs(&some(
+                    &mut self.rng,
+                    &["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Disable*", "kms:Decrypt"],
+                    2,
+                ));
+                boundary_stmt.push(
+                    json!({"Sid": "AllButSome", "Effect": "Allow", "NotAction": not, "Resource": self.key_resource()}),
+                );
+            }
+            if self.chance(0.3) {
+                let not = self.other_keys();
+                boundary_stmt
+                    .push(json!({"Sid": "DenyOtherKeys", "Effect": "Deny", "Action": "kms:*", "NotResource": not}));
+            }
+        }
         let boundary_doc = json!({"Version": "2012-10-17", "Statement": boundary_stmt});
+        let boundary_doc = self.vary_case(boundary_doc);
         let group_doc = self.identity_policy("OpsGroup");
         let policies = vec![
             self.managed(&id, "CentralKmsUse", use_doc),
             self.managed(&id, "WorkloadBoundary", boundary_doc),
             self.managed(&id, "KmsOps", group_doc),
         ];
+        let mut policies = policies;
+        if self.p.oracle {
+            // Older versions that are not the default: they must not count (IAM UG
+            // access_policies_managed-versioning).
+            for p in policies.iter_mut() {
+                if let Some(Value::Array(versions)) = p.get_mut("PolicyVersionList") {
+                    versions.push(json!({"Document": {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]},
+                        "VersionId": "v0", "IsDefaultVersion": false, "CreateDate": "2023-01-01T00:00:00+00:00"}));
+                }
+            }
+        }
         let mut roles = Vec::new();
         let plans = self.accounts[ai].roles.clone();
         for (ri, r) in plans.iter().enumerate() {
@@ -788,16 +1009,29 @@ impl Gen {
         let mut users = Vec::new();
         let mut groups = Vec::new();
         if !self.accounts[ai].users.is_empty() {
+            let group_inline: Vec<Value> = if self.p.oracle && self.chance(0.5) {
+                vec![json!({"PolicyName": "GroupInline", "PolicyDocument": self.identity_policy("GroupInline")})]
+            } else {
+                Vec::new()
+            };
             groups.push(json!({"Path": "/", "GroupName": "KmsOperators", "GroupId": format!("AGPA{}0001", &id[..8]),
                 "Arn": format!("arn:aws:iam::{id}:group/KmsOperators"), "CreateDate": "2024-03-12T10:15:30+00:00",
-                "GroupPolicyList": [], "AttachedManagedPolicies": [{"PolicyName": "KmsOps", "PolicyArn": format!("arn:aws:iam::{id}:policy/KmsOps")}]}));
+                "GroupPolicyList": group_inline, "AttachedManagedPolicies": [{"PolicyName": "KmsOps", "PolicyArn": format!("arn:aws:iam::{id}:policy/KmsOps")}]}));
             for (ui, arn) in self.accounts[ai].users.clone().iter().enumerate() {
                 let name = arn.rsplit('/').next().unwrap_or("alice");
-                users.push(
-                    json!({"Path": "/", "UserName": name, "UserId": format!("AIDA{}{:04}", &id[..8], ui), "Arn": arn,
+                let mut user = json!({"Path": "/", "UserName": name, "UserId": format!("AIDA{}{:04}", &id[..8], ui), "Arn": arn,
                     "CreateDate": "2024-03-12T10:15:30+00:00", "GroupList": ["KmsOperators"], "UserPolicyList": [],
-                    "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": pick(&mut self.rng, TEAMS)}]}),
-                );
+                    "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": pick(&mut self.rng, TEAMS)}]});
+                if self.p.oracle && self.chance(0.4) {
+                    if let Value::Object(m) = &mut user {
+                        m.insert(
+                            "PermissionsBoundary".into(),
+                            json!({"PermissionsBoundaryType": "Policy",
+                                   "PermissionsBoundaryArn": format!("arn:aws:iam::{id}:policy/WorkloadBoundary")}),
+                        );
+                    }
+                }
+                users.push(user);
             }
         }
         json!({"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies})
@@ -937,7 +1171,99 @@ impl Gen {
             st.push(json!({"Sid": "AllButAdmin", "Effect": "Allow", "Principal": {"AWS": "*"},
                 "NotAction": ["kms:Create*", "kms:Put*", "kms:Delete*", "kms:ScheduleKeyDeletion", "kms:Disable*"], "Resource": "*", "Condition": cond}));
         }
-        json!({"Version": "2012-10-17", "Id": format!("key-policy-{}", &k.id[..8]), "Statement": st})
+        if self.p.oracle {
+            self.negated_key_statements(k, &mut st);
+        }
+        let doc = json!({"Version": "2012-10-17", "Id": format!("key-policy-{}", &k.id[..8]), "Statement": st});
+        self.vary_case(doc)
+    }
+
+    /// `NotResource`, `NotAction` and `NotPrincipal` statements for a key policy (oracle flavour).
+    fn negated_key_statements(&mut self, k: &KeyPlan, st: &mut Vec<Value>) {
+        let owner = k.account.clone();
+        if self.chance(0.4) {
+            // Principals named exactly: a user and a role session (which a permissions boundary
+            // does not limit, unlike a role ARN).
+            let mut names = Vec::new();
+            let n = self.accounts.len();
+            let a = &self.accounts[self.rng.gen_range(0..n)];
+            if let Some(u) = a.users.first() {
+                names.push(u.clone());
+            }
+            if let Some(role) = self.random_role() {
+                let (acct, name) = role_parts(&role);
+                names.push(format!(
+                    "arn:aws:sts::{acct}:assumed-role/{name}/{}",
+                    pick(&mut self.rng, &["batch-0", "alice"])
+                ));
+            }
+            if !names.is_empty() {
+                let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+                let cond = self.conditions(1, false);
+                st.push(self.statement(
+                    "NamedPrincipals",
+                    "Allow",
+                    Some(json!({"AWS": one_or_many(names)})),
+                    actions,
+                    json!("*"),
+                    cond,
+                ));
+            }
+        }
+        if self.chance(0.3) {
+            // A NotResource that names another key: the statement covers this one.
+            let not = self.other_keys();
+            let who =
+                if self.chance(0.5) { format!("arn:aws:iam::{}:root", self.random_account()) } else { "*".to_string() };
+            let actions = strs(&some(&mut self.rng, USE_ACTIONS, 3));
+            let cond = self.conditions(1, false);
+            let mut s = json!({"Sid": "NotResourceUse", "Effect": "Allow", "Principal": {"AWS": who}, "Action": actions, "NotResource": not});
+            if let (Some(c), Value::Object(m)) = (cond, &mut s) {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
+        if self.chance(0.3) {
+            // Deny everyone but a role (its session, role and account all listed, as the IAM
+            // guide recommends) or but an account.
+            let mut keep: Vec<String> = vec![format!("arn:aws:iam::{owner}:root")];
+            if let Some(role) = self.random_role() {
+                let (acct, name) = role_parts(&role);
+                keep.push(format!("arn:aws:iam::{acct}:root"));
+                keep.push(role);
+                if self.chance(0.5) {
+                    keep.push(format!("arn:aws:sts::{acct}:assumed-role/{name}/batch-0"));
+                }
+            }
+            keep.dedup();
+            let actions = strs(&some(
+                &mut self.rng,
+                &["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:DescribeKey", "kms:Encrypt"],
+                2,
+            ));
+            let cond = self.conditions(1, true);
+            let mut s = json!({"Sid": "DenyAllButListed", "Effect": "Deny", "NotPrincipal": {"AWS": keep}, "Action": actions, "Resource": "*"});
+            if let (Some(c), Value::Object(m)) = (cond, &mut s) {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
+        if self.chance(0.25) {
+            let not = strs(&some(
+                &mut self.rng,
+                &["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+                3,
+            ));
+            let cond = self.conditions(1, true);
+            let mut s =
+                json!({"Sid": "DenyAllButUse", "Effect": "Deny", "Principal": "*", "NotAction": not, "Resource": "*"});
+            if let (Some(c), Value::Object(m)) =
+                (cond.or_else(|| Some(json!({"StringNotEquals": {"aws:PrincipalAccount": owner}}))), &mut s)
+            {
+                m.insert("Condition".into(), c);
+            }
+            st.push(s);
+        }
     }
 
     fn grant(&mut self, k: &KeyPlan, gi: usize) -> Value {

@@ -16,7 +16,15 @@ const USAGE: &str =
 
 fn parse(args: &[String]) -> Result<(PathBuf, Params, usize), String> {
     let mut out = None;
-    let mut p = Params { accounts: 10, roles_per_account: 3, keys: 20, grants_per_key: 0, seed: 1, conditions: true };
+    let mut p = Params {
+        accounts: 10,
+        roles_per_account: 3,
+        keys: 20,
+        grants_per_key: 0,
+        seed: 1,
+        conditions: true,
+        oracle: false,
+    };
     let mut grants = 40usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
