@@ -327,3 +327,45 @@ fn a_fixed_principal_property_names_its_principal() {
     assert_eq!(denied["key"], "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321");
     assert_eq!(denied["because"][0]["outcome"], "missing", "{r}");
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A `"*"` statement that lets in every account whose id starts with 1111 lets in accounts the
+/// snapshot never names: "any other account" must not be proved unable to decrypt (its stand-in
+/// account id matches no such pattern, so the id is a free choice there).
+#[test]
+fn an_account_id_pattern_covers_accounts_the_snapshot_never_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap");
+    copy_dir(std::path::Path::new(&scenario("org-without-rcps")), &snap);
+    let key = snap.join("accounts/111100000001/kms/us-east-1/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "KeyAdmins", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111100000001:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Accounts1111", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringLike": {"aws:PrincipalAccount": "1111*"}}}]});
+    v["Policy"] = Value::String(policy.to_string());
+    std::fs::write(&key, v.to_string()).unwrap();
+    let props = dir.path().join("p.kp");
+    std::fs::write(
+        &props,
+        "property only_org { forall principal: can(principal, kms:Decrypt, key \"alias/shared\") implies principal in org }\n",
+    )
+    .unwrap();
+    let (code, v) =
+        check(&["check", props.to_str().unwrap(), "--snapshot", snap.to_str().unwrap(), "--format", "json"]);
+    let r = result(&v, "only_org");
+    assert_eq!(r["status"], "unknown", "{v}");
+    assert_ne!(code, 0, "{v}");
+}

@@ -285,7 +285,25 @@ pub fn represent(
     let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
     sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
     sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
+    if account == crate::domain::OTHER_ACCOUNT {
+        free_other_account(sc);
+    }
     Some(v)
+}
+
+/// "Any other account" has a stand-in account id; where some condition compares account ids
+/// with a partial wildcard (`Bounds::account_patterns`), the id (and so the ARN) it is compared
+/// with is a free choice instead, so that a proof covers every account id. A request that relies
+/// on it does not replay and is reported as undecided, never as an answer.
+fn free_other_account(sc: &mut SymContext<'_>) {
+    if !sc.bounds.account_patterns {
+        return;
+    }
+    let why =
+        "the account id of any other AWS account is compared with a pattern, which keyproof does not encode for it";
+    for key in ["aws:principalaccount", "kms:calleraccount", "aws:principalarn"] {
+        sc.overrides.insert(key.into(), Sym::Unknown(why.to_string()));
+    }
 }
 
 /// "Any federated user of account A": the session name (GetFederationToken's `Name`, 2 to 32
@@ -321,6 +339,9 @@ fn represent_federated(
     let why =
         format!("{}the name of a federated user of account {account} is not fixed", keyproof_model::context::OUTSIDE);
     sc.overrides.insert("aws:userid".into(), Sym::Unknown(why));
+    if account == crate::domain::OTHER_ACCOUNT {
+        free_other_account(sc);
+    }
     v
 }
 

@@ -20,6 +20,22 @@ pub struct Bounds {
     conditions: HashMap<String, usize>,
     /// Encryption context keys named anywhere: lower case → first spelling.
     pub ec_names: BTreeMap<String, String>,
+    /// Some condition compares the principal's account id (`aws:PrincipalAccount`,
+    /// `kms:CallerAccount`, the account field of `aws:PrincipalArn`) with a partial wildcard
+    /// (`1111*`): the stand-in account id of "any other account" cannot then stand for every
+    /// account id, so those keys become free choices for it (`query::represent`).
+    pub account_patterns: bool,
+}
+
+/// Whether a condition value on a principal-account key is a pattern that some account ids
+/// match and others do not.
+fn partial_account_pattern(key: &str, value: &str) -> bool {
+    let partial = |t: &str| t != "*" && t.contains(['*', '?']);
+    match key {
+        "aws:principalaccount" | "kms:calleraccount" => partial(value),
+        "aws:principalarn" => value.split(':').nth(4).is_some_and(partial),
+        _ => false,
+    }
 }
 
 impl Bounds {
@@ -33,6 +49,9 @@ impl Bounds {
             for s in &d.statements {
                 for c in &s.conditions {
                     let k = c.key.value.to_lowercase();
+                    if c.values.iter().any(|v| partial_account_pattern(&k, &v.value)) {
+                        b.account_patterns = true;
+                    }
                     *b.conditions.entry(k.clone()).or_default() += 1;
                     if let Some(name) = c.key.value.get(EC_PREFIX.len()..) {
                         if k.starts_with(EC_PREFIX) {
@@ -68,6 +87,7 @@ impl Bounds {
         for (k, v) in &other.ec_names {
             self.ec_names.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        self.account_patterns |= other.account_patterns;
     }
 }
 
