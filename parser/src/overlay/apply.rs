@@ -12,7 +12,7 @@ use crate::overlay::OverlayReport;
 use crate::policy::{Policy, PolicyKind};
 use crate::snapshot::{
     AccountFiles, IamFile, IamGroup, IamRole, IamUser, InlinePolicy, KeyFile, ManagedPolicy, OrgNode, OrgPolicy,
-    PolicyTypeEntry, RawSnapshot,
+    PolicyTypeEntry, RawGrant, RawSnapshot, Tag,
 };
 use crate::source::{Span, Spanned};
 
@@ -62,6 +62,34 @@ pub enum Change {
     /// The policy types enabled on the root (`list-roots` → `PolicyTypes`); a type not listed is
     /// not enabled.
     PolicyTypes { types: Vec<PolicyTypeEntry>, span: Span },
+    /// A key deleted, named by ARN.
+    KeyDeleted { key_arn: Spanned<String> },
+    /// A key's policy replaced.
+    KeyPolicy { key_arn: Spanned<String>, policy: Policy },
+    /// A key's tags replaced.
+    KeyTags { key_arn: Spanned<String>, tags: Vec<Tag> },
+    /// A grant added to a key.
+    Grant { key_arn: Spanned<String>, grant: Box<RawGrant> },
+    /// A grant retired (removed) from a key.
+    GrantRetired { key_arn: Spanned<String>, grant_id: Spanned<String> },
+    /// An alias removed from whichever key has it (nothing when no key has it).
+    AliasDeleted { name: Spanned<String> },
+    /// A customer managed policy deleted, and detached from every principal.
+    ManagedPolicyDeleted { account: String, arn: Spanned<String> },
+    /// A role, user or group deleted (nothing when it is not there).
+    PrincipalDeleted { account: String, owner: Owner, name: Spanned<String> },
+    /// An inline policy removed from a principal (nothing when it is not there).
+    InlineDeleted { account: String, owner: Owner, owner_name: Spanned<String>, name: Spanned<String> },
+    /// A managed policy detached from a principal (nothing when it is not attached).
+    Detach { account: String, owner: Owner, owner_name: Spanned<String>, policy_arn: Spanned<String> },
+    /// A user removed from a group (nothing when it is not a member).
+    MemberRemoved { account: String, user: Spanned<String>, group: Spanned<String> },
+    /// An SCP or RCP deleted, and detached from every root, OU and account.
+    OrgPolicyDeleted { id: Spanned<String> },
+    /// An existing SCP or RCP attached to a root, OU or account.
+    OrgAttach { policy_id: Spanned<String>, target: Spanned<String> },
+    /// An SCP or RCP detached from a root, OU or account (nothing when it is not attached).
+    OrgDetach { policy_id: Spanned<String>, target: Spanned<String> },
 }
 
 impl Change {
@@ -258,6 +286,129 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
                 span,
             )),
         },
+        Change::KeyDeleted { key_arn } => match find_key(raw, &key_arn.value, None) {
+            Some((ai, ki)) => {
+                raw.accounts[ai].keys.remove(ki);
+            }
+            None => missing_key(r, &key_arn, "deletes"),
+        },
+        Change::KeyPolicy { key_arn, policy } => match find_key(raw, &key_arn.value, None) {
+            Some((ai, ki)) => raw.accounts[ai].keys[ki].policy = Some(policy),
+            None => missing_key(r, &key_arn, "replaces the policy of"),
+        },
+        Change::KeyTags { key_arn, tags } => match find_key(raw, &key_arn.value, None) {
+            Some((ai, ki)) => raw.accounts[ai].keys[ki].tags = tags,
+            None => missing_key(r, &key_arn, "tags"),
+        },
+        Change::Grant { key_arn, grant } => match find_key(raw, &key_arn.value, None) {
+            Some((ai, ki)) => raw.accounts[ai].keys[ki].grants.push(*grant),
+            None => missing_key(r, &key_arn, "adds a grant to"),
+        },
+        Change::GrantRetired { key_arn, grant_id } => {
+            let removed = find_key(raw, &key_arn.value, None).is_some_and(|(ai, ki)| {
+                let grants = &mut raw.accounts[ai].keys[ki].grants;
+                let n = grants.len();
+                grants.retain(|g| g.grant_id.value != grant_id.value);
+                grants.len() < n
+            });
+            if !removed {
+                r.error(
+                    grant_id.span,
+                    format!(
+                        "grant `{}` on key `{}` is retired, but it is not in the snapshot",
+                        grant_id.value, key_arn.value
+                    ),
+                    "unknown grant",
+                );
+            }
+        }
+        Change::AliasDeleted { name } => {
+            for a in &mut raw.accounts {
+                for k in &mut a.keys {
+                    k.aliases.retain(|al| al.value != name.value);
+                }
+            }
+        }
+        Change::ManagedPolicyDeleted { account, arn } => {
+            let Some(iam) = collected_iam(raw, &account) else { return };
+            iam.policies.retain(|p| p.arn.value != arn.value);
+            for r in &mut iam.roles {
+                r.attached.retain(|a| a.value != arn.value);
+            }
+            for u in &mut iam.users {
+                u.attached.retain(|a| a.value != arn.value);
+            }
+            for g in &mut iam.groups {
+                g.attached.retain(|a| a.value != arn.value);
+            }
+        }
+        Change::PrincipalDeleted { account, owner, name } => {
+            let Some(iam) = collected_iam(raw, &account) else { return };
+            match owner {
+                Owner::Role => iam.roles.retain(|r| r.name != name.value),
+                Owner::User => iam.users.retain(|u| u.name != name.value),
+                Owner::Group => iam.groups.retain(|g| g.name != name.value),
+            }
+        }
+        Change::InlineDeleted { account, owner, owner_name, name } => {
+            let Some(iam) = collected_iam(raw, &account) else { return };
+            if let Some(l) = inline_list(iam, owner.word(), &owner_name.value) {
+                l.retain(|p| p.name.value != name.value);
+            }
+        }
+        Change::Detach { account, owner, owner_name, policy_arn } => {
+            let Some(iam) = collected_iam(raw, &account) else { return };
+            if let Some(l) = attached_list(iam, owner.word(), &owner_name.value) {
+                l.retain(|x| x.value != policy_arn.value);
+            }
+        }
+        Change::MemberRemoved { account, user, group } => {
+            let Some(iam) = collected_iam(raw, &account) else { return };
+            if let Some(u) = iam.users.iter_mut().find(|u| u.name == user.value) {
+                u.groups.retain(|g| g.value != group.value);
+            }
+        }
+        Change::OrgPolicyDeleted { id } => {
+            if let Some(org) = raw.organization.as_mut() {
+                org.policies.retain(|p| p.id.value != id.value);
+                detach_everywhere(&mut org.roots, &id.value);
+            }
+        }
+        Change::OrgAttach { policy_id, target } => {
+            let Some(org) = raw.organization.as_mut() else {
+                report.unknown.push(Spanned::new(
+                    format!(
+                        "Organizations policy `{}` is attached, but the snapshot has no organization.json",
+                        policy_id.value
+                    ),
+                    policy_id.span,
+                ));
+                return;
+            };
+            let known_policy = org.policies.iter().any(|p| p.id.value == policy_id.value)
+                || org.other_policy_ids.contains(&policy_id.value);
+            match find_node(&mut org.roots, &target.value) {
+                Some(node) if known_policy => node.policy_ids.push(policy_id),
+                Some(_) => r.error(
+                    policy_id.span,
+                    format!("policy `{}` is neither in organization.json nor created", policy_id.value),
+                    "unknown policy",
+                ),
+                None => r.error(
+                    target.span,
+                    format!(
+                        "policy `{}` is attached to `{}`, which is not a root, OU or account of the organization",
+                        policy_id.value, target.value
+                    ),
+                    "unknown target",
+                ),
+            }
+        }
+        Change::OrgDetach { policy_id, target } => {
+            if let Some(node) = raw.organization.as_mut().and_then(|o| find_node(&mut o.roots, &target.value)) {
+                node.policy_ids.retain(|p| p.value != policy_id.value);
+            }
+        }
         Change::OrgUnit { node, parent } => {
             let Some(org) = raw.organization.as_mut() else {
                 report.unknown.push(Spanned::new(
@@ -276,6 +427,21 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
             }
         }
     }
+}
+
+/// A change names a key that neither the snapshot nor the overlay holds.
+fn missing_key(r: &mut Reader<'_>, key_arn: &Spanned<String>, verb: &str) {
+    r.error(
+        key_arn.span,
+        format!("the overlay {verb} key `{}`, which is neither in the snapshot nor created", key_arn.value),
+        "unknown key",
+    );
+}
+
+/// The IAM file of an account, when it was collected. Removing something from an account whose
+/// IAM is not in the snapshot removes nothing (the front-end reports the change unknown).
+fn collected_iam<'s>(raw: &'s mut RawSnapshot, account: &str) -> Option<&'s mut IamFile> {
+    raw.accounts.iter_mut().find(|a| a.id == account).and_then(|a| a.iam.as_mut())
 }
 
 /// The attached policy ARNs that the account's IAM holds. An AWS managed policy whose text the

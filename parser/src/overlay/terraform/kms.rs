@@ -55,8 +55,9 @@ impl<'j> Overlay<'_, 'j> {
         let before_arn = res.before.and_then(|b| b.get("arn")).and_then(Json::as_str).map(str::to_string);
         if res.deletes() {
             match before_arn.as_deref().and_then(|arn| self.find_key(arn, res)) {
-                Some((ai, ki)) => {
-                    self.raw.accounts[ai].keys.remove(ki);
+                Some(found) => {
+                    let key_arn = self.key_arn(found, res);
+                    self.change(Change::KeyDeleted { key_arn });
                 }
                 None => self.r.error(
                     res.span,
@@ -132,7 +133,7 @@ impl<'j> Overlay<'_, 'j> {
             };
             self.change(Change::Key(Box::new(key)));
         } else if res.updates() {
-            let Some((ai, ki)) = before_arn.as_deref().and_then(|arn| self.find_key(arn, res)) else {
+            let Some(found) = before_arn.as_deref().and_then(|arn| self.find_key(arn, res)) else {
                 self.r.error(
                     res.span,
                     format!(
@@ -145,11 +146,11 @@ impl<'j> Overlay<'_, 'j> {
                 return;
             };
             let tags = self.tags(res);
-            let key = &mut self.raw.accounts[ai].keys[ki];
-            if let Some(p) = policy {
-                key.policy = Some(p);
+            let key_arn = self.key_arn(found, res);
+            if let Some(policy) = policy {
+                self.change(Change::KeyPolicy { key_arn: key_arn.clone(), policy });
             }
-            key.tags = tags;
+            self.change(Change::KeyTags { key_arn, tags });
         }
     }
 
@@ -159,10 +160,11 @@ impl<'j> Overlay<'_, 'j> {
             // nothing): the snapshot's policy stays.
             return;
         }
-        let Some((ai, ki)) = self.target_key(res, "key_id") else { return };
+        let Some(found) = self.target_key(res, "key_id") else { return };
         let policy = self.policy(res, "policy", PolicyKind::KeyPolicy, "the key's access cannot be decided");
-        if let Some(p) = policy {
-            self.raw.accounts[ai].keys[ki].policy = Some(p);
+        if let Some(policy) = policy {
+            let key_arn = self.key_arn(found, res);
+            self.change(Change::KeyPolicy { key_arn, policy });
         }
     }
 
@@ -171,13 +173,13 @@ impl<'j> Overlay<'_, 'j> {
             let grant_id = res.before.and_then(|b| b.get("grant_id")).and_then(Json::as_str).unwrap_or_default();
             let key_id = res.before.and_then(|b| b.get("key_id")).and_then(Json::as_str).unwrap_or_default();
             let found = self.find_key(key_id, res);
-            let removed = found.is_some_and(|(ai, ki)| {
-                let grants = &mut self.raw.accounts[ai].keys[ki].grants;
-                let n = grants.len();
-                grants.retain(|g| g.grant_id.value != grant_id);
-                grants.len() < n
-            });
-            if !removed {
+            let held = found
+                .filter(|&(ai, ki)| self.raw.accounts[ai].keys[ki].grants.iter().any(|g| g.grant_id.value == grant_id));
+            if let Some(found) = held {
+                let key_arn = self.key_arn(found, res);
+                let grant_id = Spanned::new(grant_id.to_string(), res.span);
+                self.change(Change::GrantRetired { key_arn, grant_id });
+            } else {
                 self.r.error(
                     res.span,
                     format!(
@@ -191,7 +193,7 @@ impl<'j> Overlay<'_, 'j> {
                 return;
             }
         }
-        let Some((ai, ki)) = self.target_key(res, "key_id") else { return };
+        let Some(found) = self.target_key(res, "key_id") else { return };
         let Some(grantee) = self.string(res, "grantee_principal", "it names who the grant is for") else {
             if !matches!(after_attr(res, "grantee_principal"), Val::Unknown) {
                 self.r.error(res.span, format!("{} has no `grantee_principal`", res.address), "missing grantee");
@@ -235,8 +237,9 @@ impl<'j> Overlay<'_, 'j> {
             Val::Known(v) => v.as_str().unwrap_or(&res.address).to_string(),
             _ => res.address.clone(),
         };
-        let account = self.raw.accounts[ai].id.clone();
-        self.raw.accounts[ai].keys[ki].grants.push(RawGrant {
+        let account = self.raw.accounts[found.0].id.clone();
+        let key_arn = self.key_arn(found, res);
+        let grant = Box::new(RawGrant {
             grant_id: Spanned::new(grant_id, res.span),
             name: string_of(res, "name").or_else(|| Some(res.address.clone())),
             key_id: None,
@@ -248,16 +251,13 @@ impl<'j> Overlay<'_, 'j> {
             context_subset,
             span: res.span,
         });
+        self.change(Change::Grant { key_arn, grant });
     }
 
     pub(super) fn kms_alias(&mut self, res: &Res<'j>) {
         if res.deletes() || res.updates() {
             if let Some(name) = res.before.and_then(|b| b.get("name")).and_then(Json::as_str) {
-                for a in &mut self.raw.accounts {
-                    for k in &mut a.keys {
-                        k.aliases.retain(|al| al.value != name);
-                    }
-                }
+                self.change(Change::AliasDeleted { name: Spanned::new(name.to_string(), res.span) });
             }
             if !res.creates() && !res.updates() {
                 return;
@@ -268,5 +268,10 @@ impl<'j> Overlay<'_, 'j> {
         let key = &self.raw.accounts[ai].keys[ki];
         let key_arn = Spanned::new(key.arn.value.clone(), name.span);
         self.change(Change::Alias { key_arn, name });
+    }
+
+    /// The ARN of a key found in the snapshot, by which a change names it, at the resource.
+    fn key_arn(&self, (ai, ki): (usize, usize), res: &Res<'_>) -> Spanned<String> {
+        Spanned::new(self.raw.accounts[ai].keys[ki].arn.value.clone(), res.span)
     }
 }
