@@ -1,11 +1,18 @@
-//! The one place where an overlay changes a raw snapshot: the primitives that both front-ends
-//! (Terraform plans, CloudFormation templates) use, and [`apply`], which applies a list of
-//! [`Change`]s.
+//! The one place where an overlay changes a raw snapshot. Both front-ends (Terraform plans,
+//! CloudFormation templates) turn their input into [`Change`]s — keys, key policies, grants and
+//! aliases; managed and inline policies, principals, attachments and group memberships;
+//! Organizations policies, their attachments, OUs and policy types; each created, changed or
+//! deleted — and [`apply`] applies them. The front-ends only read the snapshot (to resolve what
+//! a change names); the helpers that edit it are private to this module.
 //!
 //! A change names what it changes by the identifiers the snapshot uses (an account id, a key ARN,
 //! a role name, an OU id) and carries the span of the plan or template text it came from, so that
 //! an error ("attaches a policy to role `x`, which is neither in the snapshot nor created") and
-//! every element the change adds point back at that text.
+//! every element the change adds point back at that text. A front-end that words its errors
+//! after its own input (Terraform names the resource address) checks what a change names before
+//! it hands the change over. Removing a principal, policy, attachment, membership or alias that
+//! is not there removes nothing; deleting a key, or retiring a grant, that is not there is an
+//! error.
 
 use crate::json::Reader;
 use crate::overlay::OverlayReport;
@@ -32,6 +39,26 @@ impl Owner {
             Owner::Group => "group",
         }
     }
+}
+
+impl Owner {
+    /// The owner a Terraform attribute or CloudFormation property names (`role`, `user`,
+    /// `group`).
+    pub fn from_word(word: &str) -> Owner {
+        match word {
+            "role" => Owner::Role,
+            "user" => Owner::User,
+            _ => Owner::Group,
+        }
+    }
+}
+
+/// A role, user or group, for a change that may create or change any of them.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Role(IamRole),
+    User(IamUser),
+    Group(IamGroup),
 }
 
 /// One change to the raw snapshot, as a front-end resolved it.
@@ -62,6 +89,11 @@ pub enum Change {
     /// The policy types enabled on the root (`list-roots` → `PolicyTypes`); a type not listed is
     /// not enabled.
     PolicyTypes { types: Vec<PolicyTypeEntry>, span: Span },
+    /// A role, user or group created or changed in place: it replaces the principal of its kind
+    /// named `before_name` or its own name, keeping that one's unique id and, where it gives
+    /// none itself, its inline policies, attached policies and (a user's) groups, which are
+    /// changes of their own.
+    Principal { account: String, principal: Principal, before_name: Option<String> },
     /// A key deleted, named by ARN.
     KeyDeleted { key_arn: Spanned<String> },
     /// A key's policy replaced.
@@ -286,6 +318,45 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
                 span,
             )),
         },
+        Change::Principal { account, principal, before_name } => {
+            let span = match &principal {
+                Principal::Role(p) => p.span,
+                Principal::User(p) => p.span,
+                Principal::Group(p) => p.span,
+            };
+            let Some(iam) = iam_of(raw, report, &account, span, "a principal") else { return };
+            let replaced = |name: &str, own: &str| Some(name) == before_name.as_deref() || name == own;
+            match principal {
+                Principal::Role(mut role) => {
+                    if let Some(i) = iam.roles.iter().position(|r| replaced(&r.name, &role.name)) {
+                        let old = iam.roles.remove(i);
+                        role.id = old.id;
+                        keep_if_empty(&mut role.inline, old.inline);
+                        keep_if_empty(&mut role.attached, old.attached);
+                    }
+                    iam.roles.push(role);
+                }
+                Principal::User(mut user) => {
+                    if let Some(i) = iam.users.iter().position(|u| replaced(&u.name, &user.name)) {
+                        let old = iam.users.remove(i);
+                        user.id = old.id;
+                        keep_if_empty(&mut user.groups, old.groups);
+                        keep_if_empty(&mut user.inline, old.inline);
+                        keep_if_empty(&mut user.attached, old.attached);
+                    }
+                    iam.users.push(user);
+                }
+                Principal::Group(mut group) => {
+                    if let Some(i) = iam.groups.iter().position(|g| replaced(&g.name, &group.name)) {
+                        let old = iam.groups.remove(i);
+                        group.id = old.id;
+                        keep_if_empty(&mut group.inline, old.inline);
+                        keep_if_empty(&mut group.attached, old.attached);
+                    }
+                    iam.groups.push(group);
+                }
+            }
+        }
         Change::KeyDeleted { key_arn } => match find_key(raw, &key_arn.value, None) {
             Some((ai, ki)) => {
                 raw.accounts[ai].keys.remove(ki);
@@ -429,6 +500,13 @@ fn apply_one(raw: &mut RawSnapshot, r: &mut Reader<'_>, report: &mut OverlayRepo
     }
 }
 
+/// Keeps the old list where the change gives none.
+fn keep_if_empty<T>(new: &mut Vec<T>, old: Vec<T>) {
+    if new.is_empty() {
+        *new = old;
+    }
+}
+
 /// A change names a key that neither the snapshot nor the overlay holds.
 fn missing_key(r: &mut Reader<'_>, key_arn: &Spanned<String>, verb: &str) {
     r.error(
@@ -495,7 +573,7 @@ fn iam_of<'s>(
 }
 
 /// The files of an account, added (empty) when the snapshot does not have it.
-pub fn account_mut<'s>(raw: &'s mut RawSnapshot, account: &str) -> &'s mut AccountFiles {
+fn account_mut<'s>(raw: &'s mut RawSnapshot, account: &str) -> &'s mut AccountFiles {
     if let Some(i) = raw.accounts.iter().position(|a| a.id == account) {
         return &mut raw.accounts[i];
     }
@@ -523,7 +601,7 @@ pub fn find_key(raw: &RawSnapshot, text: &str, region: Option<&str>) -> Option<(
     None
 }
 
-pub fn inline_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<InlinePolicy>> {
+fn inline_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<InlinePolicy>> {
     match owner_attr {
         "role" => iam.roles.iter_mut().find(|r| r.name == owner).map(|r| &mut r.inline),
         "user" => iam.users.iter_mut().find(|u| u.name == owner).map(|u| &mut u.inline),
@@ -531,7 +609,7 @@ pub fn inline_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> O
     }
 }
 
-pub fn attached_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<Spanned<String>>> {
+fn attached_list<'i>(iam: &'i mut IamFile, owner_attr: &str, owner: &str) -> Option<&'i mut Vec<Spanned<String>>> {
     match owner_attr {
         "role" => iam.roles.iter_mut().find(|r| r.name == owner).map(|r| &mut r.attached),
         "user" => iam.users.iter_mut().find(|u| u.name == owner).map(|u| &mut u.attached),
@@ -545,7 +623,7 @@ pub fn empty_policy(span: Span) -> Policy {
     Policy { kind: PolicyKind::KeyPolicy, version: None, id: None, statements: Vec::new(), span }
 }
 
-pub fn find_node<'n>(nodes: &'n mut [OrgNode], id: &str) -> Option<&'n mut OrgNode> {
+fn find_node<'n>(nodes: &'n mut [OrgNode], id: &str) -> Option<&'n mut OrgNode> {
     for n in nodes {
         if n.id.value == id {
             return Some(n);
@@ -557,7 +635,12 @@ pub fn find_node<'n>(nodes: &'n mut [OrgNode], id: &str) -> Option<&'n mut OrgNo
     None
 }
 
-pub fn detach_everywhere(nodes: &mut [OrgNode], id: &str) {
+/// Whether a root, OU or account of the organization has this id.
+pub fn holds_node(nodes: &[OrgNode], id: &str) -> bool {
+    nodes.iter().any(|n| n.id.value == id || holds_node(&n.children, id))
+}
+
+fn detach_everywhere(nodes: &mut [OrgNode], id: &str) {
     for n in nodes {
         n.policy_ids.retain(|p| p.value != id);
         detach_everywhere(&mut n.children, id);

@@ -3,25 +3,39 @@
 
 use super::{after_attr, configured, sanitize, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{attached_list, inline_list, Change};
+use crate::overlay::apply::{Change, Owner, Principal};
 use crate::policy::{parse_policy_value, PolicyKind};
 use crate::snapshot::{IamFile, IamGroup, IamRole, IamUser, InlinePolicy, ManagedPolicy};
 use crate::source::Spanned;
 
 impl<'j> Overlay<'_, 'j> {
-    /// The IAM file of the resource's account; `None` (reported) when the account's IAM was not
-    /// collected: adding principals to it would turn its open world into a closed one.
-    pub(super) fn iam_of(&mut self, res: &Res<'j>) -> Option<&mut IamFile> {
+    /// The resource's account, whose IAM the snapshot holds; `None` (reported) when the
+    /// account's IAM was not collected: adding principals to it would turn its open world into
+    /// a closed one.
+    pub(super) fn iam_account(&mut self, res: &Res<'j>) -> Option<String> {
         let (account, _) = self.placement(res)?;
-        let collected = self.raw.accounts.iter().any(|a| a.id == account && a.iam.is_some());
-        if !collected {
+        if self.iam_ref(&account).is_none() {
             self.unknown(
                 res,
                 format!("{} changes IAM in account {account}, whose IAM is not in the snapshot", res.address),
             );
             return None;
         }
-        self.account_mut(&account).iam.as_mut()
+        Some(account)
+    }
+
+    /// The IAM file of an account, as it stands (the changes applied so far included).
+    fn iam_ref(&self, account: &str) -> Option<&IamFile> {
+        self.raw.accounts.iter().find(|a| a.id == account).and_then(|a| a.iam.as_ref())
+    }
+
+    /// Whether the account's IAM holds the principal.
+    fn holds_principal(&self, account: &str, owner: Owner, name: &str) -> bool {
+        self.iam_ref(account).is_some_and(|iam| match owner {
+            Owner::Role => iam.roles.iter().any(|r| r.name == name),
+            Owner::User => iam.users.iter().any(|u| u.name == name),
+            Owner::Group => iam.groups.iter().any(|g| g.name == name),
+        })
     }
 
     pub(super) fn iam_policy(&mut self, res: &Res<'j>) {
@@ -42,23 +56,14 @@ impl<'j> Overlay<'_, 'j> {
             }
         };
         let name = string_of(res, "name").unwrap_or_default();
-        let Some(iam) = self.iam_of(res) else { return };
+        let Some(account) = self.iam_account(res) else { return };
         if res.deletes() {
-            if let Some(old) = &before_arn {
-                iam.policies.retain(|p| &p.arn.value != old);
-                for r in &mut iam.roles {
-                    r.attached.retain(|a| &a.value != old);
-                }
-                for u in &mut iam.users {
-                    u.attached.retain(|a| &a.value != old);
-                }
-                for g in &mut iam.groups {
-                    g.attached.retain(|a| &a.value != old);
-                }
+            if let Some(old) = before_arn {
+                let arn = Spanned::new(old, res.span);
+                self.change(Change::ManagedPolicyDeleted { account: account.clone(), arn });
             }
         }
         let Some(document) = document else { return };
-        let Some((account, _)) = self.placement(res) else { return };
         let policy =
             ManagedPolicy { arn: Spanned::new(arn, res.span), name, default_version: Some(document), span: res.span };
         self.change(Change::ManagedPolicy { account, policy });
@@ -67,13 +72,11 @@ impl<'j> Overlay<'_, 'j> {
     pub(super) fn iam_principal(&mut self, res: &Res<'j>) {
         let kind = res.rtype.trim_start_matches("aws_iam_").to_string();
         let before_name = res.before.and_then(|b| b.get("name")).and_then(Json::as_str).map(str::to_string);
+        let owner = Owner::from_word(&kind);
         if res.deletes() {
-            if let (Some(name), Some(iam)) = (before_name.clone(), self.iam_of(res)) {
-                match kind.as_str() {
-                    "role" => iam.roles.retain(|r| r.name != name),
-                    "user" => iam.users.retain(|u| u.name != name),
-                    _ => iam.groups.retain(|g| g.name != name),
-                }
+            if let (Some(name), Some(account)) = (before_name.clone(), self.iam_account(res)) {
+                let name = Spanned::new(name, res.span);
+                self.change(Change::PrincipalDeleted { account, owner, name });
             }
             if !res.creates() && !res.updates() {
                 return;
@@ -138,64 +141,44 @@ impl<'j> Overlay<'_, 'j> {
             }
         }
         let id = format!("tf-unique-id-{}", sanitize(&res.address));
-        let Some(iam) = self.iam_of(res) else { return };
-        let arn_s = Spanned::new(arn, res.span);
-        match kind.as_str() {
-            "role" => {
-                let old = iam.roles.iter().position(|r| Some(&r.name) == before_name.as_ref() || r.name == name.value);
-                let (keep_inline, keep_attached, unique) = match old.map(|i| iam.roles.remove(i)) {
-                    Some(o) => (o.inline, o.attached, o.id),
-                    None => (Vec::new(), Vec::new(), id),
-                };
-                iam.roles.push(IamRole {
-                    arn: arn_s,
-                    name: name.value,
-                    path,
-                    id: unique,
-                    trust,
-                    inline: if inline.is_empty() { keep_inline } else { inline },
-                    attached: if attached.is_empty() { keep_attached } else { attached },
-                    boundary,
-                    tags,
-                    span: res.span,
-                });
-            }
-            "user" => {
-                let old = iam.users.iter().position(|u| Some(&u.name) == before_name.as_ref() || u.name == name.value);
-                let (groups, inline, attached, unique) = match old.map(|i| iam.users.remove(i)) {
-                    Some(o) => (o.groups, o.inline, o.attached, o.id),
-                    None => (Vec::new(), Vec::new(), Vec::new(), id),
-                };
-                iam.users.push(IamUser {
-                    arn: arn_s,
-                    name: name.value,
-                    path,
-                    id: unique,
-                    groups,
-                    inline,
-                    attached,
-                    boundary,
-                    tags,
-                    span: res.span,
-                });
-            }
-            _ => {
-                let old = iam.groups.iter().position(|g| Some(&g.name) == before_name.as_ref() || g.name == name.value);
-                let (inline, attached, unique) = match old.map(|i| iam.groups.remove(i)) {
-                    Some(o) => (o.inline, o.attached, o.id),
-                    None => (Vec::new(), Vec::new(), id),
-                };
-                iam.groups.push(IamGroup {
-                    arn: arn_s,
-                    name: name.value,
-                    path,
-                    id: unique,
-                    inline,
-                    attached,
-                    span: res.span,
-                });
-            }
-        }
+        let Some(account) = self.iam_account(res) else { return };
+        let arn = Spanned::new(arn, res.span);
+        let principal = match owner {
+            Owner::Role => Principal::Role(IamRole {
+                arn,
+                name: name.value,
+                path,
+                id,
+                trust,
+                inline,
+                attached,
+                boundary,
+                tags,
+                span: res.span,
+            }),
+            Owner::User => Principal::User(IamUser {
+                arn,
+                name: name.value,
+                path,
+                id,
+                groups: Vec::new(),
+                inline: Vec::new(),
+                attached: Vec::new(),
+                boundary,
+                tags,
+                span: res.span,
+            }),
+            Owner::Group => Principal::Group(IamGroup {
+                arn,
+                name: name.value,
+                path,
+                id,
+                inline: Vec::new(),
+                attached: Vec::new(),
+                span: res.span,
+            }),
+        };
+        self.change(Change::Principal { account, principal, before_name });
     }
 
     /// `aws_iam_{role,user,group}_policy`: an inline policy.
@@ -217,28 +200,29 @@ impl<'j> Overlay<'_, 'j> {
         };
         let owner = if document.is_some() { self.string(res, owner_attr, "it names the principal") } else { None };
         let name = string_of(res, "name").or_else(|| removal.1.clone()).unwrap_or_default();
-        let address = res.address.clone();
-        let span = res.span;
-        let Some(iam) = self.iam_of(res) else { return };
-        if let (Some(o), Some(n)) = (&removal.0, &removal.1) {
+        let kind = Owner::from_word(owner_attr);
+        let Some(account) = self.iam_account(res) else { return };
+        if let (Some(o), Some(n)) = (removal.0, removal.1) {
             if res.deletes() || res.updates() {
-                if let Some(l) = inline_list(iam, owner_attr, o) {
-                    l.retain(|p| &p.name.value != n);
-                }
+                let (owner_name, name) = (Spanned::new(o, res.span), Spanned::new(n, res.span));
+                self.change(Change::InlineDeleted { account: account.clone(), owner: kind, owner_name, name });
             }
         }
         let (Some(owner), Some(document)) = (owner, document) else { return };
-        match inline_list(iam, owner_attr, &owner.value) {
-            Some(l) => {
-                l.retain(|p| p.name.value != name);
-                l.push(InlinePolicy { name: Spanned::new(name, span), document });
-            }
-            None => self.r.error(
+        // The error names the resource; the change left to apply cannot fail.
+        if !self.holds_principal(&account, kind, &owner.value) {
+            self.r.error(
                 owner.span,
-                format!("{address} puts a policy on {owner_attr} `{}`, which is neither in the snapshot nor created by the plan", owner.value),
+                format!(
+                    "{} puts a policy on {owner_attr} `{}`, which is neither in the snapshot nor created by the plan",
+                    res.address, owner.value
+                ),
                 format!("unknown {owner_attr}"),
-            ),
+            );
+            return;
         }
+        let policy = InlinePolicy { name: Spanned::new(name, res.span), document };
+        self.change(Change::Inline { account, owner: kind, owner_name: owner, policy });
     }
 
     /// `aws_iam_{role,user,group}_policy_attachment`.
@@ -254,16 +238,18 @@ impl<'j> Overlay<'_, 'j> {
         let owner = if adding { self.string(res, owner_attr, "it names the principal") } else { None };
         let arn = if adding { self.string(res, "policy_arn", "it names the policy attached") } else { None };
         let address = res.address.clone();
-        let Some(iam) = self.iam_of(res) else { return };
-        if let (Some(o), Some(a)) = (&removal.0, &removal.1) {
+        let kind = Owner::from_word(owner_attr);
+        let Some(account) = self.iam_account(res) else { return };
+        if let (Some(o), Some(a)) = (removal.0, removal.1) {
             if res.deletes() {
-                if let Some(l) = attached_list(iam, owner_attr, o) {
-                    l.retain(|x| &x.value != a);
-                }
+                let (owner_name, policy_arn) = (Spanned::new(o, res.span), Spanned::new(a, res.span));
+                self.change(Change::Detach { account: account.clone(), owner: kind, owner_name, policy_arn });
             }
         }
         let (Some(owner), Some(arn)) = (owner, arn) else { return };
-        if arn.value.starts_with("arn:aws:iam::aws:policy/") && !iam.policies.iter().any(|p| p.arn.value == arn.value) {
+        // The errors and unknowns name the resource; the change left to apply cannot fail.
+        let held = self.iam_ref(&account).is_some_and(|iam| iam.policies.iter().any(|p| p.arn.value == arn.value));
+        if arn.value.starts_with("arn:aws:iam::aws:policy/") && !held {
             // An AWS managed policy that the snapshot does not hold: its text is not known.
             self.unknown(
                 res,
@@ -271,7 +257,7 @@ impl<'j> Overlay<'_, 'j> {
             );
             return;
         }
-        if !iam.policies.iter().any(|p| p.arn.value == arn.value) {
+        if !held {
             self.r.error(
                 arn.span,
                 format!(
@@ -282,18 +268,15 @@ impl<'j> Overlay<'_, 'j> {
             );
             return;
         }
-        match attached_list(iam, owner_attr, &owner.value) {
-            Some(l) => {
-                if !l.iter().any(|x| x.value == arn.value) {
-                    l.push(arn);
-                }
-            }
-            None => self.r.error(
+        if !self.holds_principal(&account, kind, &owner.value) {
+            self.r.error(
                 owner.span,
                 format!("{address} attaches a policy to {owner_attr} `{}`, which is neither in the snapshot nor created by the plan", owner.value),
                 format!("unknown {owner_attr}"),
-            ),
+            );
+            return;
         }
+        self.change(Change::Attach { account, owner: kind, owner_name: owner, policy_arn: arn });
     }
 
     /// `aws_iam_user_group_membership` (a user's groups) and `aws_iam_group_membership` (a
@@ -318,29 +301,28 @@ impl<'j> Overlay<'_, 'j> {
         };
         let removed = if res.deletes() || res.updates() { pairs(res.before) } else { Vec::new() };
         let added = if res.creates() || res.updates() { pairs(res.after) } else { Vec::new() };
-        let address = res.address.clone();
         let span = res.span;
-        let Some(iam) = self.iam_of(res) else { return };
+        let Some(account) = self.iam_account(res) else { return };
         for (user, group) in removed {
-            if let Some(u) = iam.users.iter_mut().find(|u| u.name == user) {
-                u.groups.retain(|g| g.value != group);
-            }
+            let (user, group) = (Spanned::new(user, span), Spanned::new(group, span));
+            self.change(Change::MemberRemoved { account: account.clone(), user, group });
         }
         let mut missing = Vec::new();
         for (user, group) in added {
-            match iam.users.iter_mut().find(|u| u.name == user) {
-                Some(u) => {
-                    if !u.groups.iter().any(|g| g.value == group) {
-                        u.groups.push(Spanned::new(group, span));
-                    }
-                }
-                None => missing.push(user),
+            if self.holds_principal(&account, Owner::User, &user) {
+                let (user, group) = (Spanned::new(user, span), Spanned::new(group, span));
+                self.change(Change::Member { account: account.clone(), user, group });
+            } else {
+                missing.push(user);
             }
         }
         for user in missing {
             self.r.error(
                 span,
-                format!("{address} names user `{user}`, which is neither in the snapshot nor created by the plan"),
+                format!(
+                    "{} names user `{user}`, which is neither in the snapshot nor created by the plan",
+                    res.address
+                ),
                 "unknown user",
             );
         }

@@ -2,10 +2,10 @@
 
 use super::{after_attr, configured, constant, references, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{account_mut, empty_policy, find_key, Change};
+use crate::overlay::apply::{empty_policy, find_key, Change};
 use crate::overlay::default_key_policy;
 use crate::policy::PolicyKind;
-use crate::snapshot::{AccountFiles, KeyFile, RawGrant, Tag};
+use crate::snapshot::{KeyFile, RawGrant, Tag};
 use crate::source::Spanned;
 
 impl<'j> Overlay<'_, 'j> {
@@ -30,10 +30,6 @@ impl<'j> Overlay<'_, 'j> {
     pub(super) fn find_key(&self, text: &str, res: &Res<'_>) -> Option<(usize, usize)> {
         let region = constant(res.provider, "region").and_then(Json::as_str).or(self.options.region.as_deref());
         find_key(self.raw, text, region)
-    }
-
-    pub(super) fn account_mut(&mut self, account: &str) -> &mut AccountFiles {
-        account_mut(self.raw, account)
     }
 
     pub(super) fn tags(&mut self, res: &Res<'j>) -> Vec<Tag> {

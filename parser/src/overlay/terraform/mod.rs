@@ -14,8 +14,10 @@
 //! listed in [`PlanReport::not_modelled`].
 //!
 //! The module is split by concept: this file reads the plan and decides the values known only
-//! after apply; `kms.rs`, `iam.rs` and `org.rs` turn each resource type into changes of the raw
-//! snapshot, through the shared primitives of [`crate::overlay::apply`].
+//! after apply; `kms.rs`, `iam.rs` and `org.rs` turn each resource type into
+//! [`crate::overlay::apply::Change`]s, which [`crate::overlay::apply::apply`] applies to the raw
+//! snapshot one resource at a time in dependency order (so a resource sees what the ones before
+//! it created). They only read the snapshot, to resolve and check what a change names.
 //!
 //! Every policy read from the plan keeps its span: the embedded document's source is named after
 //! the plan file, the Terraform resource address and the JSON path of the attribute.

@@ -2,7 +2,7 @@
 
 use super::{after_attr, string_of, Overlay, Res, Val};
 use crate::json::Json;
-use crate::overlay::apply::{detach_everywhere, find_node, Change};
+use crate::overlay::apply::{holds_node, Change};
 use crate::policy::PolicyKind;
 use crate::snapshot::{OrgPolicy, OrgPolicyType, PolicyTypeEntry, PolicyTypeStatus};
 use crate::source::Spanned;
@@ -18,9 +18,8 @@ impl<'j> Overlay<'_, 'j> {
         }
         let before_id = res.before.and_then(|b| b.get("id")).and_then(Json::as_str).map(str::to_string);
         if res.deletes() {
-            if let (Some(id), Some(org)) = (&before_id, self.raw.organization.as_mut()) {
-                org.policies.retain(|p| &p.id.value != id);
-                detach_everywhere(&mut org.roots, id);
+            if let Some(id) = &before_id {
+                self.change(Change::OrgPolicyDeleted { id: Spanned::new(id.clone(), res.span) });
             }
             if !res.creates() {
                 return;
@@ -60,11 +59,8 @@ impl<'j> Overlay<'_, 'j> {
         let before = |attr: &str| res.before.and_then(|b| b.get(attr)).and_then(Json::as_str).map(str::to_string);
         if res.deletes() {
             if let (Some(pid), Some(target)) = (before("policy_id"), before("target_id")) {
-                if let Some(org) = self.raw.organization.as_mut() {
-                    if let Some(node) = find_node(&mut org.roots, &target) {
-                        node.policy_ids.retain(|p| p.value != pid);
-                    }
-                }
+                let (policy_id, target) = (Spanned::new(pid, res.span), Spanned::new(target, res.span));
+                self.change(Change::OrgDetach { policy_id, target });
             }
             if !res.creates() {
                 return;
@@ -72,12 +68,13 @@ impl<'j> Overlay<'_, 'j> {
         }
         let Some(pid) = self.string(res, "policy_id", "it names the policy attached") else { return };
         let Some(target) = self.string(res, "target_id", "it names where the policy is attached") else { return };
-        let Some(org) = self.raw.organization.as_mut() else { return };
+        let Some(org) = self.raw.organization.as_ref() else { return };
         let known_policy =
             org.policies.iter().any(|p| p.id.value == pid.value) || org.other_policy_ids.contains(&pid.value);
-        match find_node(&mut org.roots, &target.value) {
-            Some(node) if known_policy => node.policy_ids.push(pid),
-            Some(_) => self.r.error(
+        // The errors name the resource; what is left to apply cannot fail.
+        match holds_node(&org.roots, &target.value) {
+            true if known_policy => self.change(Change::OrgAttach { policy_id: pid, target }),
+            true => self.r.error(
                 pid.span,
                 format!(
                     "{} attaches policy `{}`, which is neither in organization.json nor created by the plan",
@@ -85,7 +82,7 @@ impl<'j> Overlay<'_, 'j> {
                 ),
                 "unknown policy",
             ),
-            None => self.r.error(
+            false => self.r.error(
                 target.span,
                 format!("{} attaches a policy to `{}`, which is not in the organization", res.address, target.value),
                 "unknown root, OU or account",
