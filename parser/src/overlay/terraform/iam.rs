@@ -307,23 +307,28 @@ impl<'j> Overlay<'_, 'j> {
             let (user, group) = (Spanned::new(user, span), Spanned::new(group, span));
             self.change(Change::MemberRemoved { account: account.clone(), user, group });
         }
+        // The errors name the resource; the changes left to apply cannot fail. A group that is
+        // neither in the snapshot nor created is an error as in CloudFormation (a membership of
+        // nothing would otherwise be added unnoticed).
         let mut missing = Vec::new();
         for (user, group) in added {
-            if self.holds_principal(&account, Owner::User, &user) {
+            if !self.holds_principal(&account, Owner::User, &user) {
+                missing.push(("user", user));
+            } else if !self.holds_principal(&account, Owner::Group, &group) {
+                missing.push(("group", group));
+            } else {
                 let (user, group) = (Spanned::new(user, span), Spanned::new(group, span));
                 self.change(Change::Member { account: account.clone(), user, group });
-            } else {
-                missing.push(user);
             }
         }
-        for user in missing {
+        for (kind, name) in missing {
             self.r.error(
                 span,
                 format!(
-                    "{} names user `{user}`, which is neither in the snapshot nor created by the plan",
+                    "{} names {kind} `{name}`, which is neither in the snapshot nor created by the plan",
                     res.address
                 ),
-                "unknown user",
+                format!("unknown {kind}"),
             );
         }
     }

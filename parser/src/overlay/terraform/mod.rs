@@ -687,4 +687,86 @@ mod tests {
             ["aws_organizations_organization.o: enabled policy types: SERVICE_CONTROL_POLICY, TAG_POLICY"]
         );
     }
+    /// A snapshot with one account whose IAM holds user `alice` (in group `ops`) and groups
+    /// `ops` and `devs`.
+    fn iam_snapshot() -> RawSnapshot {
+        use crate::snapshot::{AccountFiles, IamFile, IamGroup, IamUser};
+        let s = |v: &str| Spanned::new(v.to_string(), Span::default());
+        let group = |name: &str| IamGroup {
+            arn: s(&format!("arn:aws:iam::111122223333:group/{name}")),
+            name: name.into(),
+            path: "/".into(),
+            id: format!("AGPA{name}"),
+            inline: Vec::new(),
+            attached: Vec::new(),
+            span: Span::default(),
+        };
+        let alice = IamUser {
+            arn: s("arn:aws:iam::111122223333:user/alice"),
+            name: "alice".into(),
+            path: "/".into(),
+            id: "AIDAalice".into(),
+            groups: vec![s("ops")],
+            inline: Vec::new(),
+            attached: Vec::new(),
+            boundary: None,
+            tags: Vec::new(),
+            span: Span::default(),
+        };
+        let iam = IamFile {
+            users: vec![alice],
+            groups: vec![group("ops"), group("devs")],
+            roles: Vec::new(),
+            policies: Vec::new(),
+        };
+        RawSnapshot {
+            accounts: vec![AccountFiles {
+                id: "111122223333".into(),
+                iam: Some(iam),
+                keys: Vec::new(),
+                not_collected: None,
+                notes: Vec::new(),
+            }],
+            ..RawSnapshot::default()
+        }
+    }
+
+    fn membership_plan(groups: &str) -> String {
+        format!(
+            r#"{{"format_version": "1.2", "resource_changes": [{{"address": "aws_iam_user_group_membership.alice",
+            "type": "aws_iam_user_group_membership", "name": "alice", "change": {{"actions": ["update"],
+            "before": {{"user": "alice", "groups": ["ops"]}},
+            "after": {{"user": "alice", "groups": {groups}}}, "after_unknown": {{}}}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn a_membership_update_leaves_the_old_groups_and_joins_the_new() {
+        let mut sources = SourceMap::new();
+        let id = sources.add("plan.json", membership_plan(r#"["devs"]"#), None);
+        let json = parse_json(&sources, id).unwrap_or_else(|e| panic!("{e}"));
+        let mut raw = iam_snapshot();
+        let options = PlanOptions { account: Some("111122223333".into()), region: Some("us-east-1".into()) };
+        apply_plan(&mut raw, &mut sources, &json, &options).unwrap_or_else(|e| panic!("{e}"));
+        let groups: Vec<String> = raw.accounts[0]
+            .iam
+            .as_ref()
+            .map(|i| i.users[0].groups.iter().map(|g| g.value.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(groups, ["devs"]);
+    }
+
+    #[test]
+    fn a_membership_of_a_group_that_is_nowhere_is_an_error() {
+        let mut sources = SourceMap::new();
+        let id = sources.add("plan.json", membership_plan(r#"["devs", "ghosts"]"#), None);
+        let json = parse_json(&sources, id).unwrap_or_else(|e| panic!("{e}"));
+        let mut raw = iam_snapshot();
+        let options = PlanOptions { account: Some("111122223333".into()), region: Some("us-east-1".into()) };
+        let err = apply_plan(&mut raw, &mut sources, &json, &options).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).unwrap_or_default(),
+            "aws_iam_user_group_membership.alice names group `ghosts`, which is neither in the snapshot nor created by the plan"
+        );
+    }
 }
