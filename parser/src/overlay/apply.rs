@@ -92,7 +92,8 @@ pub enum Change {
     /// A role, user or group created or changed in place: it replaces the principal of its kind
     /// named `before_name` or its own name, keeping that one's unique id and, where it gives
     /// none itself, its inline policies, attached policies and (a user's) groups, which are
-    /// changes of their own.
+    /// changes of their own. Its attached policies and boundary are taken as given (a dangling
+    /// one is an error where the model resolves it), unlike [`Change::Role`]'s.
     Principal { account: String, principal: Principal, before_name: Option<String> },
     /// A key deleted, named by ARN.
     KeyDeleted { key_arn: Spanned<String> },
