@@ -3,11 +3,11 @@
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::err::CliError;
 use crate::output::emit;
-use keyproof_model::eval::{Outcome, TraceEntry};
+use keyproof_model::eval::{Decision, TraceEntry};
 use keyproof_model::Snapshot;
 use keyproof_parser::property::parse_properties;
 use keyproof_parser::SourceMap;
-use keyproof_solver::check::{check_property, named_principals, PropertyResult, Status};
+use keyproof_solver::check::{check_property_in, named_principals, PropertyResult, Shard, Status};
 use keyproof_solver::query::{Prover, Witness};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -24,10 +24,10 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
     let extra = named_principals(&file.properties);
     let prover = Prover::new(&snapshot, args.timeout, &extra);
-    let domain = prover.domain(&extra);
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let mut results = Vec::new();
     for p in &file.properties {
-        results.push(check_property(&prover, &sources, p, &domain)?);
+        results.push(check_property_in(&prover, &sources, p, prover.members(), shard)?);
     }
     let out = match args.format {
         CheckFormat::Text => render_text(&snapshot, &results),
@@ -59,10 +59,13 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
 
 /// The statements and grants that let a request through.
 pub fn because(snapshot: &Snapshot, w: &Witness) -> Vec<Value> {
-    w.decision
-        .deciding()
+    cited(snapshot, &w.decision)
+}
+
+/// The entries a report cites for a decision ([`Decision::because`]).
+fn cited(snapshot: &Snapshot, d: &Decision) -> Vec<Value> {
+    d.because()
         .into_iter()
-        .filter(|t| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow))
         .map(|t: &TraceEntry| {
             json!({
                 "layer": t.layer,
@@ -96,7 +99,7 @@ fn denial_json(d: &keyproof_model::eval::Decision) -> Value {
         "action": d.action,
         "key": d.key,
         "decision": d.decision,
-        "because": d.deciding().iter().map(|t| json!({
+        "because": d.because().iter().map(|t| json!({
             "layer": t.layer,
             "outcome": t.outcome,
             "policy": t.policy,
@@ -164,7 +167,7 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
             for d in &c.denials {
                 let _ =
                     writeln!(s, "        {} cannot {} on {}: {}", d.principal, d.action, d.key, d.decision.as_str());
-                for t in d.deciding() {
+                for t in d.because() {
                     let what = match (&t.policy, &t.statement) {
                         (Some(p), Some(st)) => format!("{p}, statement {st}: "),
                         (Some(p), None) => format!("{p}: "),

@@ -93,6 +93,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u32,
 
+    /// Decide only the keys of shard I of N (a stable partition by key ARN), so that N jobs
+    /// share an organization; the shards' answers together are the whole answer. A property
+    /// without a key variable is decided whole in one shard.
+    #[arg(long, value_name = "I/N", value_parser = keyproof_solver::check::Shard::parse)]
+    pub shard: Option<keyproof_solver::check::Shard>,
+
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
 }

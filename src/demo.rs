@@ -35,6 +35,7 @@ pub fn run() -> Result<i32, CliError> {
         snapshot: None,
         format: CheckFormat::Text,
         timeout: 10_000,
+        shard: None,
         plan: Default::default(),
     });
     let _ = std::fs::remove_dir_all(&dir);

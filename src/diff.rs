@@ -6,7 +6,6 @@ use crate::err::CliError;
 use crate::output::emit;
 use crate::plan::PlanArgs;
 use clap::Args;
-use keyproof_model::eval::TraceEntry;
 use keyproof_model::Snapshot;
 use keyproof_parser::overlay::OverlayReport;
 use keyproof_solver::diff::{diff, group, AccessClass, Change, Diff};
@@ -124,14 +123,6 @@ fn allowing<'s>(c: &AccessClass, after: &'s Snapshot, before: &'s Snapshot) -> &
     }
 }
 
-fn what(t: &TraceEntry) -> String {
-    match (&t.policy, &t.statement) {
-        (Some(p), Some(s)) => format!("{p}, statement {s}"),
-        (Some(p), None) => p.clone(),
-        _ => t.detail.clone(),
-    }
-}
-
 fn class_json(c: &AccessClass, after: &Snapshot, before: &Snapshot) -> Value {
     let snap = allowing(c, after, before);
     let e = &c.example;
@@ -219,7 +210,7 @@ fn render_text(
                     s,
                     "        {} by {}{}",
                     if change == Change::Added { "allowed" } else { "was allowed" },
-                    what(t),
+                    t.cited(),
                     t.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()
                 );
             }
@@ -323,7 +314,7 @@ fn sarif(
                     "artifactLocation": { "uri": uri(snap, dir, outer, plan_here) },
                     "region": region(snap, outer),
                 },
-                "message": { "text": what(t) },
+                "message": { "text": t.cited() },
             }));
             // The Terraform address: of the embedded policy's source, or the id of a grant the
             // plan creates (named after its resource).

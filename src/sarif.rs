@@ -45,8 +45,7 @@ pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, resul
             .counterexample
             .iter()
             .flat_map(|c| c.witnesses.iter())
-            .flat_map(|w| w.decision.deciding())
-            .filter(|t| t.outcome == keyproof_model::eval::Outcome::Allows)
+            .flat_map(|w| w.decision.because())
             .filter_map(|t| t.span)
             .enumerate()
             .map(|(i, span)| {

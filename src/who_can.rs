@@ -17,8 +17,7 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
         .ok_or_else(|| ModelError::InvalidAction { action: args.action.clone() })?;
     let key = snapshot.key(&args.key)?;
     let prover = Prover::new(&snapshot, args.timeout, &[]);
-    let domain = prover.domain(&[]);
-    let answer = who_can(&prover, &domain, action, key).map_err(CliError::Internal)?;
+    let answer = who_can(&prover, prover.members(), action, key).map_err(CliError::Internal)?;
     match args.snapshot.format {
         Format::Json => {
             let mut v = serde_json::to_value(&answer)?;

@@ -328,6 +328,147 @@ fn a_fixed_principal_property_names_its_principal() {
     assert_eq!(denied["because"][0]["outcome"], "missing", "{r}");
 }
 
+/// `--shard I/N`: the shards' answers together are the whole answer — every property's
+/// violations, instance counts and verdict.
+#[test]
+fn shards_together_are_the_whole_answer() {
+    let props = "corpus/central-kms/properties.kp";
+    let (_, whole) = check(&["check", props, "--format", "json"]);
+    let shards: Vec<Value> =
+        (1..=3).map(|i| check(&["check", props, "--format", "json", "--shard", &format!("{i}/3")]).1).collect();
+    for w in whole["results"].as_array().unwrap() {
+        let name = w["property"].as_str().unwrap();
+        let parts: Vec<&Value> = shards.iter().map(|s| result(s, name)).collect();
+        let instances: u64 = parts.iter().map(|p| p["instances"].as_u64().unwrap()).sum();
+        assert_eq!(instances, w["instances"].as_u64().unwrap(), "{name}");
+        let pairs = |r: &Value| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = r["violations"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| (x["principal"].as_str().unwrap().to_string(), x["key"].as_str().unwrap().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let mut union: Vec<(String, String)> = parts.iter().flat_map(|p| pairs(p)).collect();
+        union.sort();
+        assert_eq!(union, pairs(w), "{name}");
+        let statuses: Vec<&str> = parts.iter().map(|p| p["status"].as_str().unwrap()).collect();
+        let combined = if statuses.contains(&"violated") {
+            "violated"
+        } else if statuses.contains(&"unknown") {
+            "unknown"
+        } else if statuses.contains(&"proved") {
+            "proved"
+        } else {
+            "vacuous"
+        };
+        assert_eq!(combined, w["status"], "{name}: {statuses:?}");
+    }
+    let out = Command::cargo_bin("keyproof").unwrap().args(["check", props, "--shard", "4/3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a shard outside 1..=N is a usage error");
+}
+
+/// Issue 10: who-can's `via`, check's `because`, lint's findings and diff's `because` cite the
+/// same statements for the same request (Dev's AppRole decrypting with the drifted replica).
+#[test]
+fn every_command_cites_the_same_statements() {
+    let replica = "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    let app = "arn:aws:iam::666677778888:role/AppRole";
+    let cite = |b: &Value| {
+        let what = match (b["policy"].as_str(), b["statement"].as_str()) {
+            (Some(p), Some(s)) => format!("{p}, statement {s}"),
+            (Some(p), None) => p.to_string(),
+            _ => b["detail"].as_str().unwrap().to_string(),
+        };
+        format!("{what} ({})", b["location"].as_str().unwrap())
+    };
+    // check
+    let (_, json) = check(&["check", "corpus/central-kms/properties.kp", "--format", "json"]);
+    let r = result(&json, "dev_cannot_use_mrk_replica");
+    assert_eq!(r["counterexample"]["principal"], app);
+    assert_eq!(r["counterexample"]["context"], serde_json::json!({}));
+    let from_check: Vec<String> = r["because"].as_array().unwrap().iter().map(cite).collect();
+    assert_eq!(from_check.len(), 2, "{from_check:?}");
+    // who-can
+    let out = Command::cargo_bin("keyproof")
+        .unwrap()
+        .args(["who-can", "kms:Decrypt", replica, "--format", "json"])
+        .output()
+        .unwrap();
+    let wc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = wc["principals"].as_array().unwrap().iter().find(|p| p["principal"] == app).unwrap();
+    assert_eq!(entry["example_context"], serde_json::json!({}));
+    let from_who_can: Vec<String> =
+        entry["via"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(from_who_can, from_check);
+    // lint (KP011, replica drift)
+    let out = Command::cargo_bin("keyproof")
+        .unwrap()
+        .args(["lint", "--config", "corpus/central-kms/keyproof.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    let lint: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let request = lint["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["requests"].as_array().into_iter().flatten())
+        .find(|q| q["principal"] == app && q["action"] == "kms:Decrypt" && q["key"] == replica)
+        .unwrap();
+    assert_eq!(request["context"], serde_json::json!({}));
+    let from_lint: Vec<String> = request["because"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{} ({})", b["what"].as_str().unwrap(), b["location"].as_str().unwrap()))
+        .collect();
+    assert_eq!(from_lint, from_check);
+    // diff: before, the replica's policy does not have the drifted statement.
+    let before = std::env::temp_dir().join(format!("kp-cite-before-{}", std::process::id()));
+    copy_dir(std::path::Path::new("corpus/central-kms"), &before);
+    let file = before.join("accounts/111122223333/kms/us-west-2/mrk-1234abcd12ab34cd56ef1234567890ab.json");
+    let mut key: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut policy: Value = serde_json::from_str(key["Policy"].as_str().unwrap()).unwrap();
+    policy["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "AllowUseFromProdAndTestOUs");
+    key["Policy"] = Value::String(policy.to_string());
+    std::fs::write(&file, serde_json::to_string_pretty(&key).unwrap()).unwrap();
+    let out = Command::cargo_bin("keyproof")
+        .unwrap()
+        .args(["diff", before.to_str().unwrap(), "corpus/central-kms", "--format", "json"])
+        .output()
+        .unwrap();
+    let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let class = diff["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["example"]["principal"] == app && c["example"]["action"] == "kms:Decrypt" && c["key"] == replica)
+        .unwrap_or_else(|| panic!("no added class for {app} on the replica: {diff}"));
+    assert_eq!(class["example"]["context"], serde_json::json!({}));
+    let mut from_diff: Vec<String> = class["because"].as_array().unwrap().iter().map(cite).collect();
+    from_diff.sort();
+    let mut sorted_check = from_check.clone();
+    sorted_check.sort();
+    assert_eq!(from_diff, sorted_check);
+    let _ = std::fs::remove_dir_all(&before);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

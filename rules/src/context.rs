@@ -84,7 +84,7 @@ impl<'s> LintContext<'s> {
         // federated representatives add no finding of their own (SOUNDNESS.md, lint). `check`
         // keeps them in `forall principal`.
         let domain: Vec<Member> =
-            prover.domain(&[]).into_iter().filter(|m| !matches!(m.kind, Kind::AnyFederatedUser(_))).collect();
+            prover.members().iter().filter(|&m| !matches!(m.kind, Kind::AnyFederatedUser(_))).cloned().collect();
         let (security, security_note) = if config.security_accounts.is_empty() {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for k in snapshot.keys().iter().filter(|k| k.customer_managed) {

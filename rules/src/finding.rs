@@ -1,7 +1,7 @@
 //! What a rule reports: a finding on a key, with the replayed requests that show it when it is
 //! about access, and its places in the snapshot files.
 
-use keyproof_model::eval::{Layer, Outcome};
+use keyproof_model::eval::Layer;
 use keyproof_model::Snapshot;
 use keyproof_parser::Span;
 use keyproof_solver::query::Witness;
@@ -108,21 +108,9 @@ impl ReplayedRequest {
             assumptions: w.assumptions.clone(),
             because: w
                 .decision
-                .trace
-                .iter()
-                .filter(|t| {
-                    matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
-                        && matches!(t.layer, Layer::KeyPolicy | Layer::Grant | Layer::Identity | Layer::Boundary)
-                })
-                .map(|t| Cause {
-                    layer: t.layer,
-                    what: match (&t.policy, &t.statement) {
-                        (Some(p), Some(s)) => format!("{p}, statement {s}"),
-                        (Some(p), None) => p.clone(),
-                        _ => t.detail.clone(),
-                    },
-                    location: t.location.clone(),
-                })
+                .because()
+                .into_iter()
+                .map(|t| Cause { layer: t.layer, what: t.cited(), location: t.location.clone() })
                 .collect(),
         }
     }
@@ -188,10 +176,10 @@ impl Finding {
         let mut places = Vec::new();
         for w in witnesses {
             self.requests.push(ReplayedRequest::of(w));
-            for t in &w.decision.trace {
-                if !matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
-                    || !matches!(t.layer, Layer::KeyPolicy | Layer::Grant)
-                {
+            // The cited statements of the key's side: what the finding can point at in the
+            // key's own files.
+            for t in w.decision.because() {
+                if !matches!(t.layer, Layer::KeyPolicy | Layer::Grant) {
                     continue;
                 }
                 let Some(span) = t.span else { continue };

@@ -10,7 +10,9 @@
 use crate::domain::{Kind, Member};
 use crate::err::SolverError;
 use crate::query::{actions_matching, Can, Prover, Witness};
-use keyproof_model::context::resolve_principal;
+use keyproof_model::context::{resolve_principal, Request, ResolvedPrincipal};
+use keyproof_model::eval::{decide, Decision};
+use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
 use keyproof_model::tri::Tri;
 use keyproof_model::wildcard::glob;
@@ -18,6 +20,7 @@ use keyproof_parser::property::{Formula, KeyTerm, PrincipalTerm, Property, SetEx
 use keyproof_parser::{ParseError, SourceMap, Span};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -35,9 +38,9 @@ pub struct Counterexample {
     pub key: String,
     /// One replayed request per `can` that is true at the counterexample.
     pub witnesses: Vec<Witness>,
-    /// For each `can` that is false at the counterexample, the evaluator's decision on the
-    /// request without context: why it is denied (no request context allows it).
-    pub denials: Vec<keyproof_model::eval::Decision>,
+    /// For each `can` that is false at the counterexample, the evaluator's decision on that
+    /// request without context: why it is denied.
+    pub denials: Vec<Decision>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,8 @@ pub fn named_principals(props: &[Property]) -> Vec<String> {
 struct Ctx<'a, 's> {
     prover: &'a Prover<'s>,
     sources: &'a SourceMap,
+    /// The KMS actions each action pattern of the property covers, computed once.
+    actions: HashMap<String, Vec<&'static KmsAction>>,
 }
 
 impl Ctx<'_, '_> {
@@ -164,56 +169,63 @@ impl Ctx<'_, '_> {
 }
 
 /// The evaluation of a formula at one instance.
-struct Instance<'a> {
+struct Instance<'a, 's> {
     member: &'a Member,
+    /// The member as the evaluator sees it, resolved once per property.
+    resolved: &'a Resolved<'s>,
     key: Option<&'a Key>,
     witnesses: Vec<Witness>,
-    /// The `can` questions answered no: (principal, action, key ARN).
-    denied: Vec<(String, String, String)>,
+    /// The `can` atoms found false here (principal, first action, key): shown with the
+    /// evaluator's trace when the instance is the counterexample.
+    denied: Vec<(&'a Member, &'static KmsAction, &'a Key)>,
     unknown: Vec<String>,
     internal: Option<String>,
 }
 
-impl<'a> Instance<'a> {
-    fn new(member: &'a Member, key: Option<&'a Key>) -> Instance<'a> {
-        Instance { member, key, witnesses: Vec::new(), denied: Vec::new(), unknown: Vec::new(), internal: None }
-    }
-}
+type Resolved<'s> = Result<ResolvedPrincipal<'s>, String>;
 
-fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &[Member]) -> Result<Tri, SolverError> {
+/// The members the property's principal literals stand for, resolved once per property.
+type Literals<'s> = HashMap<String, (Member, Resolved<'s>)>;
+
+fn eval_formula<'a, 's>(
+    c: &Ctx<'a, 's>,
+    f: &Formula,
+    inst: &mut Instance<'a, 's>,
+    literals: &'a Literals<'s>,
+) -> Result<Tri, SolverError> {
     Ok(match f {
         Formula::Bool(b) => Tri::from_bool(*b),
-        Formula::Not(a) => eval_formula(c, a, inst, domain)?.not(),
+        Formula::Not(a) => eval_formula(c, a, inst, literals)?.not(),
         Formula::And(a, b) => {
             let (first, second) = cheap_first(a, b);
-            let x = eval_formula(c, first, inst, domain)?;
+            let x = eval_formula(c, first, inst, literals)?;
             if x.is_false() {
                 return Ok(Tri::False);
             }
-            x.and(eval_formula(c, second, inst, domain)?)
+            x.and(eval_formula(c, second, inst, literals)?)
         }
         Formula::Or(a, b) => {
             let (first, second) = cheap_first(a, b);
-            let x = eval_formula(c, first, inst, domain)?;
+            let x = eval_formula(c, first, inst, literals)?;
             if x.is_true() {
                 return Ok(Tri::True);
             }
-            x.or(eval_formula(c, second, inst, domain)?)
+            x.or(eval_formula(c, second, inst, literals)?)
         }
         Formula::Implies(a, b) => {
             // Consequent first when it is cheap: a true consequent makes the antecedent moot.
             if !has_can(b) {
-                let y = eval_formula(c, b, inst, domain)?;
+                let y = eval_formula(c, b, inst, literals)?;
                 if y.is_true() {
                     return Ok(Tri::True);
                 }
-                return Ok(eval_formula(c, a, inst, domain)?.not().or(y));
+                return Ok(eval_formula(c, a, inst, literals)?.not().or(y));
             }
-            let x = eval_formula(c, a, inst, domain)?;
+            let x = eval_formula(c, a, inst, literals)?;
             if x.is_false() {
                 return Ok(Tri::True);
             }
-            x.not().or(eval_formula(c, b, inst, domain)?)
+            x.not().or(eval_formula(c, b, inst, literals)?)
         }
         Formula::PrincipalIn(set, _) => Tri::from_bool(c.principal_in(inst.member, set)?),
         Formula::PrincipalEq(arn, negated, _) => {
@@ -242,28 +254,29 @@ fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &
             }
             None => return Err(c.error(*span, "`key` is not bound here".into(), "unbound")),
         },
-        Formula::Can { principal, action, key, context, span } => {
-            let member = match principal {
-                PrincipalTerm::Var(_) => inst.member.clone(),
-                PrincipalTerm::Literal(p) => literal_member(c, p, domain)?,
+        Formula::Can { principal, action, key, context, span: _ } => {
+            let (member, resolved): (&'a Member, &'a Resolved<'s>) = match principal {
+                PrincipalTerm::Var(_) => (inst.member, inst.resolved),
+                PrincipalTerm::Literal(p) => literals
+                    .get(&p.value)
+                    .map(|(m, r)| (m, r))
+                    .ok_or_else(|| SolverError::Internal(format!("principal `{}` was not resolved", p.value)))?,
             };
-            let k: &Key = match key {
+            let k: &'a Key = match key {
                 KeyTerm::Var(s) => inst.key.ok_or_else(|| c.error(*s, "`key` is not bound here".into(), "unbound"))?,
                 KeyTerm::Literal(text) => c.key_literal(text)?,
             };
-            let actions = actions_matching(&action.value);
-            if actions.is_empty() {
+            let actions: &[&'static KmsAction] = c.actions.get(&action.value).map_or(&[], Vec::as_slice);
+            let Some(&first_action) = actions.first() else {
                 return Err(c.error(
                     action.span,
                     format!("`{}` matches no KMS action on keys", action.value),
                     "no such action",
                 ));
-            }
-            let _ = span;
+            };
             let mut result = Tri::False;
-            let first_action = actions.first().map(|a| format!("kms:{}", a.name)).unwrap_or_default();
-            for a in actions {
-                match c.prover.can(&member, a, k, context.as_ref()) {
+            for &a in actions {
+                match c.prover.can_resolved(member, resolved, a, k, context.as_ref()) {
                     Can::Yes(w) => {
                         inst.witnesses.push(*w);
                         return Ok(Tri::True);
@@ -280,23 +293,11 @@ fn eval_formula(c: &Ctx<'_, '_>, f: &Formula, inst: &mut Instance<'_>, domain: &
                 }
             }
             if result.is_false() {
-                inst.denied.push((member.principal.clone(), first_action, k.arn.clone()));
+                inst.denied.push((member, first_action, k));
             }
             result
         }
     })
-}
-
-/// The first principal a `can` of the formula names literally.
-fn first_literal_principal(f: &Formula) -> Option<&keyproof_parser::Spanned<String>> {
-    match f {
-        Formula::Can { principal: PrincipalTerm::Literal(p), .. } => Some(p),
-        Formula::Not(a) => first_literal_principal(a),
-        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
-            first_literal_principal(a).or_else(|| first_literal_principal(b))
-        }
-        _ => None,
-    }
 }
 
 fn has_can(f: &Formula) -> bool {
@@ -313,6 +314,36 @@ fn cheap_first<'f>(a: &'f Formula, b: &'f Formula) -> (&'f Formula, &'f Formula)
         (b, a)
     } else {
         (a, b)
+    }
+}
+
+/// The actions of every `can` atom's action pattern.
+fn can_actions(f: &Formula, out: &mut HashMap<String, Vec<&'static KmsAction>>) {
+    match f {
+        Formula::Can { action, .. } => {
+            out.entry(action.value.clone()).or_insert_with(|| actions_matching(&action.value));
+        }
+        Formula::Not(a) => can_actions(a, out),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
+            can_actions(a, out);
+            can_actions(b, out)
+        }
+        _ => {}
+    }
+}
+
+/// The principal literals of a formula's `can` atoms, in order of appearance.
+fn can_literals(f: &Formula, out: &mut Vec<keyproof_parser::Spanned<String>>) {
+    match f {
+        Formula::Can { principal: PrincipalTerm::Literal(p), .. } if !out.iter().any(|q| q.value == p.value) => {
+            out.push(p.clone());
+        }
+        Formula::Not(a) => can_literals(a, out),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
+            can_literals(a, out);
+            can_literals(b, out)
+        }
+        _ => {}
     }
 }
 
@@ -342,6 +373,92 @@ fn literal_member(
     Ok(Member { kind, principal: p.value.clone(), account })
 }
 
+/// A stable part of the keys: `--shard I/N` decides the keys whose ARN hashes to `I` (1-based)
+/// modulo `N`, so that N jobs on the same snapshot cover every key exactly once, and a key stays
+/// in its shard when other keys are added or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `I/N` with 1 ≤ I ≤ N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text.split_once('/').ok_or_else(|| format!("`{text}` is not I/N (e.g. 1/4)"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("`{i}` is not a shard number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("`{n}` is not a shard count"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("shard `{text}`: need 1 ≤ I ≤ N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the key (by ARN) is in this shard.
+    pub fn has_key(&self, arn: &str) -> bool {
+        self.count <= 1 || fnv1a(arn) % u64::from(self.count) == u64::from(self.index - 1)
+    }
+
+    /// Whether a property without a key variable (decided wholly in one shard, the one its name
+    /// hashes to) belongs to this shard.
+    pub fn has_property(&self, name: &str) -> bool {
+        self.has_key(name)
+    }
+}
+
+/// FNV-1a: stable across runs, platforms and Rust versions (unlike `DefaultHasher`).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What the instances of one property reduce to, in bounded memory: the count, the first
+/// violations (with the first one's witnesses), the first distinct reasons for `unknown`, and
+/// the first failure. Each part remembers the instance index it came from, so that the parallel
+/// reduction gives the answer a sequential pass would.
+#[derive(Default)]
+struct Summary {
+    instances: usize,
+    counterexample: Option<(usize, Counterexample)>,
+    violations: Vec<(usize, Member, String)>,
+    unknown: Vec<String>,
+    /// The first undecided instance, named when no reason was given.
+    first_undecided: Option<(usize, String)>,
+    failure: Option<(usize, SolverError)>,
+}
+
+/// How many distinct reasons an `unknown` result keeps.
+const MAX_REASONS: usize = 5;
+
+impl Summary {
+    fn merge(mut self, other: Summary) -> Summary {
+        self.instances += other.instances;
+        self.counterexample = match (self.counterexample.take(), other.counterexample) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self.violations.extend(other.violations);
+        self.violations.sort_by_key(|v| v.0);
+        self.violations.truncate(MAX_VIOLATIONS);
+        for u in other.unknown {
+            if self.unknown.len() < MAX_REASONS && !self.unknown.contains(&u) {
+                self.unknown.push(u);
+            }
+        }
+        self.first_undecided = match (self.first_undecided.take(), other.first_undecided) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self.failure = match (self.failure.take(), other.failure) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
 /// Checks one property.
 pub fn check_property(
     prover: &Prover<'_>,
@@ -349,9 +466,33 @@ pub fn check_property(
     prop: &Property,
     domain: &[Member],
 ) -> Result<PropertyResult, SolverError> {
-    let c = Ctx { prover, sources };
+    check_property_in(prover, sources, prop, domain, Shard::WHOLE)
+}
+
+/// Checks one property on the keys of one shard (a property without a key variable is checked
+/// whole, in the shard [`Shard::has_property`] gives it; elsewhere it has no instance).
+pub fn check_property_in(
+    prover: &Prover<'_>,
+    sources: &SourceMap,
+    prop: &Property,
+    domain: &[Member],
+    shard: Shard,
+) -> Result<PropertyResult, SolverError> {
+    let mut actions = HashMap::new();
+    can_actions(&prop.body, &mut actions);
+    let c = Ctx { prover, sources, actions };
     let snap = prover.snapshot;
-    let mut fixed_member: Option<Member> = None;
+    let mut literal_list = Vec::new();
+    can_literals(&prop.body, &mut literal_list);
+    let mut literals: Literals<'_> = HashMap::new();
+    for p in &literal_list {
+        let m = literal_member(&c, p, domain)?;
+        let r = prover.resolve(&m);
+        literals.insert(p.value.clone(), (m, r));
+    }
+    // Without a principal variable, the instance is the property's own principal: the one its
+    // `can` names (issue 9: a fixed-principal property is violated by that principal).
+    let fixed: Option<&Member> = literal_list.first().and_then(|p| literals.get(&p.value)).map(|(m, _)| m);
     let principals: Vec<&Member> = match prop.binder(Var::Principal) {
         Some(b) => {
             let mut out = Vec::new();
@@ -366,30 +507,14 @@ pub fn check_property(
             }
             out
         }
-        // No principal variable: the formula is about the principals it names. The instance is
-        // the first principal a `can` names (so that a counterexample names it), or any member.
-        None => match first_literal_principal(&prop.body) {
-            Some(p) => {
-                let m = literal_member(&c, p, domain)?;
-                match domain.iter().find(|d| **d == m) {
-                    Some(d) => vec![d],
-                    None => {
-                        fixed_member = Some(m);
-                        vec![]
-                    }
-                }
-            }
-            None => vec![domain.first().ok_or_else(|| SolverError::Internal("empty principal domain".into()))?],
-        },
-    };
-    let principals: Vec<&Member> = match &fixed_member {
-        Some(m) if principals.is_empty() => vec![m],
-        _ => principals,
+        None => vec![fixed
+            .or_else(|| domain.first())
+            .ok_or_else(|| SolverError::Internal("empty principal domain".into()))?],
     };
     let keys: Vec<Option<&Key>> = match prop.binder(Var::Key) {
         Some(b) => {
             let mut out = Vec::new();
-            for k in snap.keys() {
+            for k in snap.keys().iter().filter(|k| shard.has_key(&k.arn)) {
                 let keep = match &b.domain {
                     Some(set) => c.key_in(k, set)?,
                     None => true,
@@ -400,7 +525,8 @@ pub fn check_property(
             }
             out
         }
-        None => vec![None],
+        None if shard.has_property(&prop.name.value) => vec![None],
+        None => Vec::new(),
     };
     let base = PropertyResult {
         property: prop.name.value.clone(),
@@ -412,22 +538,39 @@ pub fn check_property(
         violations: Vec::new(),
     };
     if principals.is_empty() || keys.is_empty() {
-        let which = if principals.is_empty() { "no principal" } else { "no key" };
-        return Ok(PropertyResult {
-            reason: Some(format!("{which} of the snapshot is in the quantified set")),
-            ..base
-        });
+        let which = if principals.is_empty() {
+            "no principal of the snapshot is in the quantified set".to_string()
+        } else if shard != Shard::WHOLE && prop.binder(Var::Key).is_none() {
+            format!("checked in another shard than {}/{}", shard.index, shard.count)
+        } else if shard != Shard::WHOLE {
+            format!("no key of shard {}/{} is in the quantified set", shard.index, shard.count)
+        } else {
+            "no key of the snapshot is in the quantified set".to_string()
+        };
+        return Ok(PropertyResult { reason: Some(which), ..base });
     }
-    let instances: Vec<(&Member, Option<&Key>)> =
-        keys.iter().flat_map(|k| principals.iter().map(move |m| (*m, *k))).collect();
+    // Instance `i` is key `i / |principals|`, principal `i % |principals|`: nothing is
+    // materialised, and each instance is reduced into the summary as soon as it is decided.
+    let resolved: Vec<Resolved<'_>> = principals.iter().map(|m| prover.resolve(m)).collect();
+    let per_key = principals.len();
+    let total = keys.len() * per_key;
+    let literals = &literals;
+    let instance = |i: usize| Instance {
+        member: principals[i % per_key],
+        resolved: &resolved[i % per_key],
+        key: keys[i / per_key],
+        witnesses: Vec::new(),
+        denied: Vec::new(),
+        unknown: Vec::new(),
+        internal: None,
+    };
     // `A implies B` where no instance satisfies A says nothing, whatever B is: vacuous, like an
     // empty quantified set (`principal in ou "X"` for an OU with no principal).
     if let Formula::Implies(antecedent, _) = &prop.body {
         if !has_can(antecedent) {
             let mut satisfied = false;
-            for (m, k) in &instances {
-                let mut inst = Instance::new(m, *k);
-                if !eval_formula(&c, antecedent, &mut inst, domain)?.is_false() {
+            for i in 0..total {
+                if !eval_formula(&c, antecedent, &mut instance(i), literals)?.is_false() {
                     satisfied = true;
                     break;
                 }
@@ -435,87 +578,106 @@ pub fn check_property(
             if !satisfied {
                 return Ok(PropertyResult {
                     reason: Some("no principal and key of the quantified sets satisfy the antecedent".into()),
-                    instances: instances.len(),
+                    instances: total,
                     ..base
                 });
             }
         }
     }
-    let results: Vec<Result<(Tri, Instance<'_>), SolverError>> = instances
-        .par_iter()
-        .map(|(m, k)| {
-            let mut inst = Instance::new(m, *k);
-            let t = eval_formula(&c, &prop.body, &mut inst, domain)?;
-            Ok((t, inst))
-        })
-        .collect();
-    let mut unknown: Vec<String> = Vec::new();
-    let n = results.len();
-    let mut counterexample: Option<Counterexample> = None;
-    let mut violations = Vec::new();
-    for r in results {
-        let (t, inst) = r?;
-        if let Some(why) = inst.internal {
-            return Err(SolverError::Internal(why));
-        }
-        match t {
-            Tri::False => {
-                let key = inst
-                    .key
-                    .map(|k| k.arn.clone())
-                    .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
-                    .or_else(|| inst.denied.first().map(|d| d.2.clone()))
-                    .unwrap_or_default();
-                if violations.len() < MAX_VIOLATIONS {
-                    violations.push((inst.member.clone(), key.clone()));
-                }
-                if counterexample.is_none() {
-                    let denials = inst
-                        .denied
-                        .iter()
-                        .filter_map(|(principal, action, key)| {
-                            let request = keyproof_model::context::Request {
-                                principal: principal.clone(),
-                                action: action.clone(),
-                                key: key.clone(),
-                                context: Default::default(),
-                            };
-                            // Without the `where` context the request may replay otherwise: only a
-                            // deny explains why the `can` is false.
-                            keyproof_model::eval::decide(snap, &request).ok().filter(|d| {
-                                matches!(
-                                    d.decision,
-                                    keyproof_model::eval::Verdict::ImplicitDeny
-                                        | keyproof_model::eval::Verdict::ExplicitDeny
-                                )
-                            })
-                        })
-                        .collect();
-                    counterexample =
-                        Some(Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials });
-                }
+    let summary = (0..total)
+        .into_par_iter()
+        .fold(Summary::default, |mut acc, i| {
+            acc.instances += 1;
+            if acc.failure.is_some() {
+                return acc;
             }
-            Tri::Unknown => {
-                for u in inst.unknown {
-                    if !unknown.contains(&u) {
-                        unknown.push(u);
+            let mut inst = instance(i);
+            let t = match eval_formula(&c, &prop.body, &mut inst, literals) {
+                Ok(t) => t,
+                Err(e) => {
+                    acc.failure = Some((i, e));
+                    return acc;
+                }
+            };
+            if let Some(why) = inst.internal {
+                acc.failure = Some((i, SolverError::Internal(why)));
+                return acc;
+            }
+            match t {
+                Tri::False => {
+                    let key = inst
+                        .key
+                        .map(|k| k.arn.clone())
+                        .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
+                        .or_else(|| inst.denied.first().map(|d| d.2.arn.clone()))
+                        .unwrap_or_default();
+                    if acc.violations.len() < MAX_VIOLATIONS {
+                        acc.violations.push((i, inst.member.clone(), key.clone()));
+                    }
+                    if acc.counterexample.is_none() {
+                        let denials = inst.denied.iter().filter_map(|(m, a, k)| denial(c.prover, m, a, k)).collect();
+                        acc.counterexample = Some((
+                            i,
+                            Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials },
+                        ));
                     }
                 }
-                if unknown.is_empty() {
-                    unknown.push(format!("undecided for {}", inst.member.describe()));
+                Tri::Unknown => {
+                    for u in inst.unknown {
+                        if acc.unknown.len() < MAX_REASONS && !acc.unknown.contains(&u) {
+                            acc.unknown.push(u);
+                        }
+                    }
+                    if acc.first_undecided.is_none() {
+                        acc.first_undecided = Some((i, inst.member.describe()));
+                    }
                 }
+                Tri::True => {}
             }
-            Tri::True => {}
-        }
+            acc
+        })
+        .reduce(Summary::default, Summary::merge);
+    if let Some((_, e)) = summary.failure {
+        return Err(e);
     }
+    let n = summary.instances;
+    let violations: Vec<(Member, String)> = summary.violations.into_iter().map(|(_, m, k)| (m, k)).collect();
     // A confirmed counterexample decides the property even if other instances are undecided.
-    if counterexample.is_some() {
-        return Ok(PropertyResult { status: Status::Violated, counterexample, violations, instances: n, ..base });
+    if let Some((_, ce)) = summary.counterexample {
+        return Ok(PropertyResult {
+            status: Status::Violated,
+            counterexample: Some(ce),
+            violations,
+            instances: n,
+            ..base
+        });
+    }
+    let mut unknown = summary.unknown;
+    if unknown.is_empty() {
+        if let Some((_, who)) = summary.first_undecided {
+            unknown.push(format!("undecided for {who}"));
+        }
     }
     if unknown.is_empty() {
         Ok(PropertyResult { status: Status::Proved, instances: n, ..base })
     } else {
-        unknown.truncate(5);
         Ok(PropertyResult { status: Status::Unknown, reason: Some(unknown.join("; ")), instances: n, ..base })
     }
+}
+
+/// Why a `can` that is false at the counterexample is denied: the evaluator's decision on the
+/// request with nothing in its context but what the snapshot fixes. The solver showed that no
+/// context allows it; this trace shows the statements (or the missing ones) that deny it.
+fn denial(prover: &Prover<'_>, member: &Member, action: &'static KmsAction, key: &Key) -> Option<Decision> {
+    let request = Request {
+        principal: member.principal.clone(),
+        action: format!("kms:{}", action.name),
+        key: key.arn.clone(),
+        context: std::collections::BTreeMap::new(),
+    };
+    // Without the `where` context the request may replay otherwise: only a deny explains why
+    // the `can` is false.
+    decide(prover.snapshot, &request).ok().filter(|d| {
+        matches!(d.decision, keyproof_model::eval::Verdict::ImplicitDeny | keyproof_model::eval::Verdict::ExplicitDeny)
+    })
 }

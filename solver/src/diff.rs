@@ -13,7 +13,7 @@
 //! ([`same_inputs`]): a (principal, key) pair whose policies, grants, SCP and RCP paths and
 //! fixed context are identical on both sides cannot differ and is never encoded.
 
-use crate::domain::{principals, Kind, Member};
+use crate::domain::{Kind, Member};
 use crate::encode::context::{Bounds, SymContext};
 use crate::encode::{allowed, Target};
 use crate::query::{read_request, represent, Prover};
@@ -101,8 +101,9 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
     let mut bounds = Bounds::of(after);
     bounds.merge(&Bounds::of(before));
     let mut named_outside: HashMap<String, Vec<String>> = HashMap::new();
-    for snap in [before, after] {
-        let prover = Prover::new(snap, timeout_ms, &[]);
+    // Each state's domain and named principals, computed once.
+    let provers = [Prover::new(before, timeout_ms, &[]), Prover::new(after, timeout_ms, &[])];
+    for prover in &provers {
         for (account, names) in prover.named_outside() {
             let list = named_outside.entry(account.clone()).or_default();
             for n in names {
@@ -117,9 +118,9 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
     // The principal domain of both states: a principal named only on one side is still a
     // principal the other side must be asked about.
     let mut members: BTreeMap<String, Member> = BTreeMap::new();
-    for snap in [before, after] {
-        for m in principals(snap, &[]) {
-            members.entry(m.principal.clone()).or_insert(m);
+    for prover in &provers {
+        for m in prover.members() {
+            members.entry(m.principal.clone()).or_insert_with(|| m.clone());
         }
     }
     let domain: Vec<Member> = members.into_values().collect();
@@ -469,11 +470,16 @@ impl AccessClass {
     /// The statements and grants that allow the example, on the side that allows it; those
     /// that did not allow it on the other side (what the change brought) first.
     pub fn because(&self) -> Vec<&keyproof_model::eval::TraceEntry> {
-        let allows = |t: &&keyproof_model::eval::TraceEntry| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow);
-        let mut out: Vec<&keyproof_model::eval::TraceEntry> =
-            self.example.allowed.trace.iter().filter(allows).collect();
+        // The cited statements are `Decision::because`'s, as in every other report; only their
+        // order is the diff's own.
+        let mut out: Vec<&keyproof_model::eval::TraceEntry> = self.example.allowed.because();
         let before: Vec<(&Option<String>, &Option<String>, &String)> = match &self.example.other {
-            Ok(d) => d.trace.iter().filter(allows).map(|t| (&t.policy, &t.statement, &t.detail)).collect(),
+            Ok(d) => d
+                .trace
+                .iter()
+                .filter(|t| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow))
+                .map(|t| (&t.policy, &t.statement, &t.detail))
+                .collect(),
             Err(_) => Vec::new(),
         };
         out.sort_by_key(|t| before.contains(&(&t.policy, &t.statement, &t.detail)));

@@ -15,15 +15,17 @@ use keyproof_model::eval::key_policy::works_cross_account;
 use keyproof_model::eval::statement::{named_matches, principal_matches, MatchKind};
 use keyproof_model::eval::Subject;
 use keyproof_model::eval::{decide, Decision, Verdict};
-use keyproof_model::principal::PrincipalRef;
+use keyproof_model::principal::{NamedPrincipal, PrincipalRef};
 use keyproof_model::reference::{KmsAction, Reference};
 use keyproof_model::snapshot::{Key, Snapshot};
 use keyproof_model::tri::Tri;
 use keyproof_model::wildcard::glob;
 use keyproof_model::wildcard::{action_matches, resource_matches};
-use keyproof_parser::policy::Effect;
+use keyproof_parser::policy::{Effect, PrincipalKind};
 use keyproof_parser::property::ContextCond;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A request the solver found and the evaluator confirmed.
 #[derive(Debug, Clone)]
@@ -49,7 +51,8 @@ pub enum Can {
     Internal(String),
 }
 
-/// Everything the prover needs about a snapshot, computed once.
+/// Everything the prover needs about a snapshot, computed once: the principal domain, the
+/// accounts it names, the principals named outside it, and the answers already found.
 pub struct Prover<'s> {
     pub snapshot: &'s Snapshot,
     pub bounds: Bounds,
@@ -57,6 +60,49 @@ pub struct Prover<'s> {
     mentioned: BTreeSet<String>,
     /// ARNs named for each account outside the snapshot (a representative is none of them).
     named_outside: HashMap<String, Vec<String>>,
+    /// The principal domain with the extra principals given to [`Prover::new`].
+    domain: Vec<Member>,
+    extra: Vec<String>,
+    /// The solver's answers by question ([`question_text`]): the equivalence classes of
+    /// requests. Two members whose encoded questions are the same term — everything the
+    /// snapshot fixes about them folded to the same constants — have the same answer, so the
+    /// question is solved once per class; each member's witness is still read back from its own
+    /// context and replayed through the evaluator. An input that some policy, grant or condition
+    /// looks at (an ARN, an account id, a tag) makes the terms differ, so such members are never
+    /// grouped.
+    answers: Mutex<Answers>,
+    /// Off only in the tests that compare grouped with ungrouped answers.
+    pub grouping: bool,
+    /// Per action, per key ARN.
+    gates: RwLock<HashMap<&'static str, HashMap<String, Arc<KeyGate>>>>,
+    /// Questions that reached the solver step, and those actually solved (not answered by
+    /// their class).
+    asked: AtomicUsize,
+    solved: AtomicUsize,
+}
+
+/// The answer cache, bounded in memory: cleared when its questions exceed [`MAX_CACHED_BYTES`].
+#[derive(Default)]
+struct Answers {
+    by_question: HashMap<String, Answer>,
+    bytes: usize,
+}
+
+/// How many bytes of question text the answer cache holds before it starts afresh.
+const MAX_CACHED_BYTES: usize = 256 << 20;
+
+/// The text that identifies a question to the solver: its variables (sorts and what they stand
+/// for), the goal and the side conditions, exactly (`Debug` prints every literal escaped). Two
+/// questions with the same text are the same formula, so they have the same answer and, because
+/// the solver starts afresh for every question, the same model.
+fn question_text(vars: &crate::term::Vars, goal: &Term, side: &[Term]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for v in &vars.vars {
+        let _ = write!(s, "{:?}:{:?};", v.sort, v.role);
+    }
+    let _ = write!(s, "\u{0}{goal:?}\u{0}{side:?}");
+    s
 }
 
 /// Role and user names (IAM reference_iam-quotas: `[\w+=,.@-]+`).
@@ -95,31 +141,95 @@ impl<'s> Prover<'s> {
             timeout_ms,
             mentioned: mentioned_accounts(snapshot, extra_principals),
             named_outside,
+            domain,
+            extra: extra_principals.to_vec(),
+            answers: Mutex::new(Answers::default()),
+            grouping: true,
+            gates: RwLock::new(HashMap::new()),
+            asked: AtomicUsize::new(0),
+            solved: AtomicUsize::new(0),
         }
     }
 
-    /// The principal domain (see [`crate::domain`]).
+    /// The principal domain (see [`crate::domain`]), computed once in [`Prover::new`].
+    pub fn members(&self) -> &[Member] {
+        &self.domain
+    }
+
+    /// The principal domain with `extra` principals: the one computed in [`Prover::new`] when
+    /// `extra` are the principals given there.
     pub fn domain(&self, extra: &[String]) -> Vec<Member> {
+        if extra == self.extra.as_slice() {
+            return self.domain.clone();
+        }
         crate::domain::principals(self.snapshot, extra)
+    }
+
+    /// (questions that needed the solver, questions it actually solved): the difference is what
+    /// the equivalence classes saved.
+    pub fn solver_questions(&self) -> (usize, usize) {
+        (self.asked.load(Ordering::Relaxed), self.solved.load(Ordering::Relaxed))
+    }
+
+    /// Solves a question, once per equivalence class (see `answers`).
+    fn solve(&self, sc: &SymContext<'_>, goal: &Term) -> Answer {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        if !self.grouping {
+            self.solved.fetch_add(1, Ordering::Relaxed);
+            return check(&sc.vars, goal, &sc.side, self.timeout_ms);
+        }
+        let text = question_text(&sc.vars, goal, &sc.side);
+        if let Some(a) = self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned()) {
+            return a;
+        }
+        self.solved.fetch_add(1, Ordering::Relaxed);
+        let a = check(&sc.vars, goal, &sc.side, self.timeout_ms);
+        if let Ok(mut c) = self.answers.lock() {
+            if c.bytes + text.len() > MAX_CACHED_BYTES {
+                *c = Answers::default();
+            }
+            c.bytes += text.len();
+            c.by_question.insert(text, a.clone());
+        }
+        a
     }
 
     /// Can `member` perform `action` on `key` under some context satisfying `cond`?
     pub fn can(&self, member: &Member, action: &'static KmsAction, key: &Key, cond: Option<&ContextCond>) -> Can {
-        let principal = match resolve_principal(self.snapshot, &member.principal) {
+        self.can_resolved(member, &self.resolve(member), action, key, cond)
+    }
+
+    /// The member as the evaluator sees it (resolved once by callers that ask many questions
+    /// about one member).
+    pub fn resolve(&self, member: &Member) -> Result<ResolvedPrincipal<'s>, String> {
+        resolve_principal(self.snapshot, &member.principal)
+            .map_err(|e| format!("cannot resolve `{}`: {e}", member.principal))
+    }
+
+    /// [`Prover::can`] with the member already resolved ([`Prover::resolve`]).
+    pub fn can_resolved(
+        &self,
+        member: &Member,
+        resolved: &Result<ResolvedPrincipal<'s>, String>,
+        action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Can {
+        let principal = match resolved {
             Ok(p) => p,
-            Err(e) => return Can::Unknown(format!("cannot resolve `{}`: {e}", member.principal)),
+            Err(e) => return Can::Unknown(e.clone()),
         };
-        if !self.may_be_allowed(&principal, action, key) {
+        if !self.may_be_allowed(principal, action, key) {
             return Can::No;
         }
-        let base = match build_context(self.snapshot, &principal, key, action, &BTreeMap::new()) {
+        let base = match build_context(self.snapshot, principal, key, action, &BTreeMap::new()) {
             Ok(b) => b,
             Err(e) => return Can::Unknown(e.to_string()),
         };
         let mut sc = SymContext::new(&base, &self.bounds);
         sc.session_tags = principal.role.is_some_and(|r| r.session_tags_allowed());
         let name_var = represent(member, &mut sc, &self.named_outside);
-        let target = Target { snapshot: self.snapshot, principal: &principal, action, key, base: &base };
+        let target = Target { snapshot: self.snapshot, principal, action, key, base: &base };
         let mut goal = allowed(&target, &mut sc);
         if let Some(c) = cond {
             goal = and([goal, where_term(c, &mut sc)]);
@@ -127,7 +237,7 @@ impl<'s> Prover<'s> {
         if goal.as_const() == Some(false) {
             return Can::No;
         }
-        let values = match check(&sc.vars, &goal, &sc.side, self.timeout_ms) {
+        let values = match self.solve(&sc, &goal) {
             Answer::Unsat => return Can::No,
             Answer::Unknown(why) => {
                 return Can::Unknown(format!(
@@ -177,7 +287,7 @@ impl<'s> Prover<'s> {
     /// denies and conditions can only narrow this, so `false` means no request is allowed; the
     /// encoding decides everything else. Most principals of a large organization stop here.
     pub fn may_be_allowed(&self, p: &ResolvedPrincipal<'_>, action: &'static KmsAction, key: &Key) -> bool {
-        if p.r == PrincipalRef::Anonymous {
+        if p.r == PrincipalRef::Anonymous || !self.gate(key, action).admits(p) {
             return false;
         }
         let ctx = Context::new(action);
@@ -228,6 +338,22 @@ impl<'s> Prover<'s> {
         false
     }
 
+    /// Who the key's policy and grants can let in for the action at all, computed once per key
+    /// and action ([`KeyGate`]).
+    pub fn gate(&self, key: &Key, action: &'static KmsAction) -> Arc<KeyGate> {
+        let op = action.name.as_str();
+        if let Some(g) =
+            self.gates.read().ok().and_then(|m| m.get(op).and_then(|per_key| per_key.get(&key.arn)).cloned())
+        {
+            return g;
+        }
+        let g = Arc::new(KeyGate::of(self.snapshot, key, action));
+        if let Ok(mut m) = self.gates.write() {
+            m.entry(op).or_default().insert(key.arn.clone(), g.clone());
+        }
+        g
+    }
+
     /// Every account the snapshot names.
     pub fn mentioned(&self) -> &BTreeSet<String> {
         &self.mentioned
@@ -236,6 +362,79 @@ impl<'s> Prover<'s> {
     /// The principals the snapshot names in each account outside it.
     pub fn named_outside(&self) -> &HashMap<String, Vec<String>> {
         &self.named_outside
+    }
+}
+
+/// A coarser, per-key form of [`Prover::may_be_allowed`]: the accounts whose principals some
+/// Allow statement of the key policy covering the action, or some grant listing it, names —
+/// or "everyone" when a statement or grant could name a principal of any account (`"*"`,
+/// `NotPrincipal`, a unique id, a name keyproof cannot place in an account, `RetireGrant`).
+/// A principal it does not admit is not named by any statement or grant that could allow the
+/// action, so [`Prover::may_be_allowed`] is false for it: the gate only saves that scan, which
+/// over millions of principal × key instances is most of the time.
+#[derive(Debug, Default)]
+pub struct KeyGate {
+    everyone: bool,
+    services: bool,
+    accounts: BTreeSet<String>,
+}
+
+impl KeyGate {
+    fn of(snapshot: &Snapshot, key: &Key, action: &'static KmsAction) -> KeyGate {
+        let mut gate = KeyGate::default();
+        let op = action.name.as_str();
+        if op == "RetireGrant" && !key.grants.is_empty() {
+            gate.everyone = true;
+            return gate;
+        }
+        let name = |n: &NamedPrincipal, gate: &mut KeyGate| match n {
+            NamedPrincipal::Account(a) => {
+                gate.accounts.insert(a.clone());
+            }
+            NamedPrincipal::Service(_) => gate.services = true,
+            NamedPrincipal::Arn(arn) => {
+                match PrincipalRef::parse(arn).ok().and_then(|r| r.account().map(str::to_string)) {
+                    Some(a) => {
+                        gate.accounts.insert(a);
+                    }
+                    None => gate.everyone = true,
+                }
+            }
+            NamedPrincipal::Other(_) => {}
+            _ => gate.everyone = true,
+        };
+        for g in key.grants.iter().filter(|g| g.operations.iter().any(|o| o.value == op)) {
+            name(&g.grantee_principal, &mut gate);
+        }
+        let action_name = format!("kms:{op}");
+        for stmt in &snapshot.policy(key.policy).document.statements {
+            if stmt.effect.value != Effect::Allow || stmt.resource.is_none() {
+                continue;
+            }
+            let (Some(a), Some(pe)) = (&stmt.action, &stmt.principal) else { continue };
+            if a.values.iter().any(|x| action_matches(&x.value, &action_name)) == a.negated {
+                continue;
+            }
+            if pe.negated {
+                gate.everyone = true;
+            }
+            for e in &pe.entries {
+                match e.kind {
+                    PrincipalKind::Aws => name(&NamedPrincipal::from_aws(&e.value.value), &mut gate),
+                    PrincipalKind::Service => gate.services = true,
+                    PrincipalKind::Federated | PrincipalKind::CanonicalUser => {}
+                    _ => gate.everyone = true,
+                }
+            }
+        }
+        gate
+    }
+
+    /// Whether some statement or grant could name the principal.
+    pub fn admits(&self, p: &ResolvedPrincipal<'_>) -> bool {
+        self.everyone
+            || (self.services && matches!(p.r, PrincipalRef::Service(_)))
+            || p.account_id().is_some_and(|a| self.accounts.contains(a))
     }
 }
 

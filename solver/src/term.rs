@@ -3,7 +3,7 @@
 //! never reaches the solver; terms can be printed and compared.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A variable's index in [`Vars`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,9 +141,9 @@ pub enum Cmp {
 pub enum Term {
     Const(bool),
     Var(VarId),
-    Not(Rc<Term>),
-    And(Rc<[Term]>),
-    Or(Rc<[Term]>),
+    Not(Arc<Term>),
+    And(Arc<[Term]>),
+    Or(Arc<[Term]>),
     StrEq(Str, Str),
     InRe(Str, Re),
     /// A real variable compared with a decimal constant (kept as text for exactness).
@@ -171,7 +171,7 @@ pub fn not(t: Term) -> Term {
     match t {
         Term::Const(b) => Term::Const(!b),
         Term::Not(inner) => (*inner).clone(),
-        other => Term::Not(Rc::new(other)),
+        other => Term::Not(Arc::new(other)),
     }
 }
 

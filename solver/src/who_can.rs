@@ -5,7 +5,6 @@
 
 use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover, Witness};
-use keyproof_model::eval::{Layer, Outcome};
 use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
 use keyproof_parser::property::ContextCond;
@@ -81,23 +80,17 @@ fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key:
     out
 }
 
+/// The statements and grants that allow the example request ([`Decision::because`], as every
+/// report cites them), with their locations.
+///
+/// [`Decision::because`]: keyproof_model::eval::Decision::because
 fn via(w: &Witness) -> Vec<String> {
     w.decision
-        .trace
-        .iter()
-        .filter(|t| {
-            t.outcome == Outcome::Allows && matches!(t.layer, Layer::KeyPolicy | Layer::Grant | Layer::Identity)
-        })
-        .map(|t| {
-            let what = match (&t.policy, &t.statement) {
-                (Some(p), Some(s)) => format!("{p}, statement {s}"),
-                (Some(p), None) => p.clone(),
-                _ => t.detail.clone(),
-            };
-            match &t.location {
-                Some(l) => format!("{what} ({l})"),
-                None => what,
-            }
+        .because()
+        .into_iter()
+        .map(|t| match &t.location {
+            Some(l) => format!("{} ({l})", t.cited()),
+            None => t.cited(),
         })
         .collect()
 }
@@ -109,7 +102,18 @@ pub fn who_can(
     action: &'static KmsAction,
     key: &Key,
 ) -> Result<WhoCan, String> {
-    let answers: Vec<(&Member, Can)> = domain.par_iter().map(|m| (m, prover.can(m, action, key, None))).collect();
+    // Each allowed member's conditions are more questions: they are asked on the same worker.
+    let answers: Vec<(&Member, Can, Vec<String>)> = domain
+        .par_iter()
+        .map(|m| {
+            let a = prover.can(m, action, key, None);
+            let needs = match &a {
+                Can::Yes(w) => conditions(prover, w, action, key),
+                _ => Vec::new(),
+            };
+            (m, a, needs)
+        })
+        .collect();
     let mut out = WhoCan {
         key: key.arn.clone(),
         action: format!("kms:{}", action.name),
@@ -118,7 +122,7 @@ pub fn who_can(
         public: false,
         unknown: Vec::new(),
     };
-    for (m, a) in answers {
+    for (m, a, needs) in answers {
         match a {
             Can::Yes(w) => {
                 match &m.kind {
@@ -133,7 +137,7 @@ pub fn who_can(
                     kind: kind_name(&m.kind),
                     description: m.describe(),
                     via: via(&w),
-                    conditions: conditions(prover, &w, action, key),
+                    conditions: needs,
                     example_context: w.request.context.clone(),
                     assumptions: w.assumptions.clone(),
                 });

@@ -196,25 +196,56 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
     }
     // One solver per thread, kept between questions: building a Z3 solver (and its parameters)
     // costs more than most questions do.
-    SOLVER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let solver = match slot.take() {
-            Some((s, t)) if t == timeout_ms => s,
-            _ => {
-                let s = Solver::new();
-                let mut params = Params::new();
-                params.set_u32("timeout", timeout_ms);
-                s.set_params(&params);
-                s
-            }
-        };
-        // A reset solver answers as a new one would: examples do not depend on the questions
-        // asked before (nor on which thread asked them).
-        solver.reset();
-        let answer = solve_scoped(&solver, vars, goal, extra);
-        *slot = Some((solver, timeout_ms));
-        answer
+    SOLVER
+        .with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let solver = match slot.take() {
+                Some((s, t)) if t == timeout_ms => s,
+                _ => {
+                    let s = Solver::new();
+                    let mut params = Params::new();
+                    params.set_u32("timeout", timeout_ms);
+                    s.set_params(&params);
+                    s
+                }
+            };
+            solver.reset();
+            let answer = solve_scoped(&solver, vars, goal, extra);
+            *slot = Some((solver, timeout_ms));
+            answer
+        })
+        .and_then_model(|| fresh(vars, goal, extra, timeout_ms))
+}
+
+/// The question solved again in a Z3 context of its own. A reset solver decides a question as a
+/// new one would, but its model can still depend on the terms the thread's context built
+/// before (Z3's internal term order), so a satisfiable question's model — the example that is
+/// reported — is taken from a fresh context: it depends on the question alone, not on the
+/// questions asked before, on the thread, or on which member of an equivalence class asked.
+fn fresh(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answer {
+    let mut cfg = z3::Config::new();
+    cfg.set_timeout_msec(u64::from(timeout_ms));
+    z3::with_z3_config(&cfg, || {
+        let solver = Solver::new();
+        let mut params = Params::new();
+        params.set_u32("timeout", timeout_ms);
+        solver.set_params(&params);
+        solve_scoped(&solver, vars, goal, extra)
     })
+}
+
+impl Answer {
+    /// For a satisfiable answer, the answer of `again` (the deterministic model), unless that
+    /// one gives up; any other answer as it is.
+    fn and_then_model(self, again: impl FnOnce() -> Answer) -> Answer {
+        match self {
+            Answer::Sat(first) => match again() {
+                Answer::Sat(model) => Answer::Sat(model),
+                _ => Answer::Sat(first),
+            },
+            other => other,
+        }
+    }
 }
 
 thread_local! {

@@ -124,6 +124,14 @@ pub fn grant_layer(s: &Subject<'_>, identity: &IdentitySide, trace: &mut Trace<'
             Some(g.span),
             format!("grant to `{}` lists {op}", g.grantee.value),
         );
+        // A grant to an account lets its other principals in only through their IAM policies:
+        // a report cites those too (`Decision::because`).
+        let through_account = lists_op
+            && !matches!(s.principal.r, PrincipalRef::Root { .. })
+            && matches!(named_matches(&g.grantee_principal, s).1, MatchKind::Account);
+        if let Some(last) = trace.entries.last_mut() {
+            last.uses_identity = through_account;
+        }
     }
     allow
 }

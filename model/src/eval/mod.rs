@@ -166,7 +166,7 @@ pub struct TraceEntry {
     pub detail: String,
     #[serde(skip)]
     pub span: Option<Span>,
-    /// For a key policy allow: it relies on the principal's IAM policies.
+    /// For a key policy or grant allow: it relies on the principal's IAM policies.
     #[serde(skip)]
     pub uses_identity: bool,
 }
@@ -187,11 +187,14 @@ pub struct Decision {
 impl Decision {
     /// The trace entries that decide the request: for an allow, the key policy statements and
     /// grants that allow it, and the identity and boundary statements only where the key policy
-    /// relied on them (delegation to the account, cross-account use, a role's boundary); for a
+    /// or a grant relied on them (delegation to the account, cross-account use, a role's
+    /// boundary, a grant to an account); for a
     /// deny, the denying statements and what was missing.
     pub fn deciding(&self) -> Vec<&TraceEntry> {
         let key_policy_used_iam = self.trace.iter().any(|t| {
-            t.layer == Layer::KeyPolicy && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow) && t.uses_identity
+            matches!(t.layer, Layer::KeyPolicy | Layer::Grant)
+                && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
+                && t.uses_identity
         });
         self.trace
             .iter()
@@ -207,6 +210,33 @@ impl Decision {
                 Verdict::ImplicitDeny => matches!(t.outcome, Outcome::Missing | Outcome::Ineffective),
             })
             .collect()
+    }
+
+    /// The statements and grants a report cites for this decision: for an allow (or an
+    /// `unknown` that may allow), the entries of [`Decision::deciding`] that allow it — the key
+    /// policy statements and grants, and the identity and boundary statements only where the key
+    /// policy or a grant relied on them; for a deny, the denying statements and what was missing. who-can's
+    /// `via`, check's and diff's `because` and the rules' findings all cite exactly these, so one
+    /// request is explained the same way by every command.
+    pub fn because(&self) -> Vec<&TraceEntry> {
+        let deciding = self.deciding();
+        match self.decision {
+            Verdict::Allow | Verdict::Unknown => {
+                deciding.into_iter().filter(|t| matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)).collect()
+            }
+            Verdict::ExplicitDeny | Verdict::ImplicitDeny => deciding,
+        }
+    }
+}
+
+impl TraceEntry {
+    /// How a report names the entry: `policy, statement S`, the policy, or the detail.
+    pub fn cited(&self) -> String {
+        match (&self.policy, &self.statement) {
+            (Some(p), Some(s)) => format!("{p}, statement {s}"),
+            (Some(p), None) => p.clone(),
+            _ => self.detail.clone(),
+        }
     }
 }
 
