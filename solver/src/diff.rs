@@ -132,9 +132,23 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
     }
     let actions: Vec<&'static KmsAction> = Reference::get().actions().filter(|a| a.on_key).collect();
 
-    let pairs: Vec<(&Member, &str)> = keys.iter().flat_map(|k| domain.iter().map(move |m| (m, *k))).collect();
+    // What the change can affect, first: the keys and the principals whose own inputs differ.
+    // A pair of an unaffected key and an unaffected principal is identical on both sides and is
+    // never looked at again; only the others go through `same_inputs`, pair by pair.
+    let key_changed: Vec<bool> = keys.par_iter().map(|k| !key_unchanged(&states, k, &actions)).collect();
+    let reference_key = keys.iter().zip(&key_changed).find(|(_, changed)| !**changed).map(|(k, _)| *k);
+    let member_changed: Vec<bool> =
+        domain.par_iter().map(|m| !member_unchanged(&states, m, reference_key, &actions)).collect();
+    let pair_count = keys.len() * domain.len();
+    let candidates: Vec<(&Member, &str)> = keys
+        .iter()
+        .zip(&key_changed)
+        .flat_map(|(k, kc)| {
+            domain.iter().zip(&member_changed).filter(move |(_, mc)| *kc || **mc).map(move |(m, _)| (m, *k))
+        })
+        .collect();
     let differing: Vec<(&Member, &str)> =
-        pairs.par_iter().filter(|(m, k)| !same_inputs(&states, m, k, &actions)).copied().collect();
+        candidates.par_iter().filter(|(m, k)| !same_inputs(&states, m, k, &actions)).copied().collect();
     let questions: Vec<(&Member, &str, &'static KmsAction, Change)> = differing
         .iter()
         .flat_map(|(m, k)| {
@@ -144,8 +158,8 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
     let answers: Vec<(&Member, &str, &'static KmsAction, Change, Newly)> =
         questions.into_par_iter().map(|(m, k, a, c)| (m, k, a, c, newly(&states, m, k, a, c))).collect();
     let mut out = Diff {
-        pairs: pairs.len(),
-        pairs_identical: pairs.len() - differing.len(),
+        pairs: pair_count,
+        pairs_identical: pair_count - differing.len(),
         domain: domain.clone(),
         ..Diff::default()
     };
@@ -308,6 +322,70 @@ fn replay(
         ));
     }
     Newly::Unknown(reasons.join("; "))
+}
+
+/// Whether the key is the same in both states with everything about it that a decision reads:
+/// its own fields, policy and grants, the RCPs on its account's path, and the part of a
+/// request's context that follows from it (compared for one reference principal, the key
+/// account's root, for every action). When this holds for a key and [`member_unchanged`] for a
+/// principal, [`same_inputs`] holds for the pair: the decision reads nothing else.
+fn key_unchanged(s: &States<'_>, key_arn: &str, actions: &[&'static KmsAction]) -> bool {
+    let (Some(kb), Some(ka)) = (key_by_arn(s.before, key_arn), key_by_arn(s.after, key_arn)) else {
+        return false;
+    };
+    if !same_key(s.before, kb, s.after, ka) || !same_org_path(s.before, s.after, &ka.account, false) {
+        return false;
+    }
+    let root = format!("arn:aws:iam::{}:root", ka.account);
+    let (Ok(pb), Ok(pa)) = (resolve_principal(s.before, &root), resolve_principal(s.after, &root)) else {
+        return false;
+    };
+    same_contexts(s, (&pb, kb), (&pa, ka), actions)
+}
+
+/// Whether the principal is the same in both states with everything about it that a decision
+/// reads: its kind, policies, boundary, tags, the SCPs on its account's path and its place in
+/// the organization, and the part of a request's context that follows from it (compared on
+/// `reference`, a key unchanged on both sides; without one, the principal counts as changed).
+fn member_unchanged(s: &States<'_>, member: &Member, reference: Option<&str>, actions: &[&'static KmsAction]) -> bool {
+    let (pb, pa) = match (resolve_principal(s.before, &member.principal), resolve_principal(s.after, &member.principal))
+    {
+        // A principal that exists in neither state can do nothing in either.
+        (Err(_), Err(_)) => return true,
+        (Ok(b), Ok(a)) => (b, a),
+        _ => return false,
+    };
+    if !same_principal(s.before, &pb, s.after, &pa) {
+        return false;
+    }
+    if let Some(account) = pa.account_id() {
+        let path = |snap: &Snapshot| snap.org.as_ref().map(|o| o.org_path(account));
+        if !same_org_path(s.before, s.after, account, true) || path(s.before) != path(s.after) {
+            return false;
+        }
+    }
+    let Some(arn) = reference else { return false };
+    let (Some(kb), Some(ka)) = (key_by_arn(s.before, arn), key_by_arn(s.after, arn)) else { return false };
+    same_contexts(s, (&pb, kb), (&pa, ka), actions)
+}
+
+/// Whether the request contexts the snapshots fix for the principal and key are the same on
+/// both sides, for every action.
+fn same_contexts(
+    s: &States<'_>,
+    (pb, kb): (&ResolvedPrincipal<'_>, &Key),
+    (pa, ka): (&ResolvedPrincipal<'_>, &Key),
+    actions: &[&'static KmsAction],
+) -> bool {
+    actions.iter().all(|&action| {
+        match (
+            build_context(s.before, pb, kb, action, &BTreeMap::new()),
+            build_context(s.after, pa, ka, action, &BTreeMap::new()),
+        ) {
+            (Ok(b), Ok(a)) => b.principal_tags_unknown() == a.principal_tags_unknown() && b.entries().eq(a.entries()),
+            _ => false,
+        }
+    })
 }
 
 /// Whether everything that decides requests of `member` on `key` is the same in both states:
