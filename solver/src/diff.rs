@@ -18,7 +18,7 @@ use crate::encode::context::{Bounds, SymContext};
 use crate::encode::{allowed, Target};
 use crate::query::{read_request, represent, Prover};
 use crate::term::{and, not};
-use crate::z3_backend::{check, Answer};
+use crate::z3_backend::{check_model, Answer};
 use keyproof_model::context::{
     build_context, is_outside_reason, resolve_principal, Request, ResolvedPrincipal, OUTSIDE,
 };
@@ -230,7 +230,7 @@ fn newly(s: &States<'_>, member: &Member, key_arn: &str, action: &'static KmsAct
     if goal.as_const() == Some(false) {
         return Newly::No;
     }
-    let values = match check(&sc.vars, &goal, &sc.side, s.timeout_ms) {
+    let values = match check_model(&sc.vars, &goal, &sc.side, s.timeout_ms) {
         Answer::Unsat => return Newly::No,
         Answer::Unknown(why) => return Newly::Unknown(format!("the solver gave up ({why})")),
         Answer::Sat(v) => v,

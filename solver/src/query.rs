@@ -7,7 +7,7 @@ use crate::domain::{mentioned_accounts, Kind, Member};
 use crate::encode::context::{Bounds, Sym, SymContext, SymVal};
 use crate::encode::{allowed, Target};
 use crate::term::{and, constant, eval, in_re, not, or, str_eq, Re, Sort, Str, Term, VarRole};
-use crate::z3_backend::{check, Answer, Value};
+use crate::z3_backend::{check, check_model, Answer, Value};
 use keyproof_model::context::{
     build_context, is_outside_reason, resolve_principal, Context, Request, ResolvedPrincipal,
 };
@@ -84,7 +84,7 @@ pub struct Prover<'s> {
 /// The answer cache, bounded in memory: cleared when its questions exceed [`MAX_CACHED_BYTES`].
 #[derive(Default)]
 struct Answers {
-    by_question: HashMap<String, Answer>,
+    by_question: HashMap<String, (Answer, bool)>,
     bytes: usize,
 }
 
@@ -171,25 +171,87 @@ impl<'s> Prover<'s> {
         (self.asked.load(Ordering::Relaxed), self.solved.load(Ordering::Relaxed))
     }
 
-    /// Solves a question, once per equivalence class (see `answers`).
-    fn solve(&self, sc: &SymContext<'_>, goal: &Term) -> Answer {
+    /// Solves a question, once per equivalence class (see `answers`). Side conditions that share
+    /// no variable with the goal (the name of a representative principal when no policy looks
+    /// at it) are a question of their own: the conjunction of two questions over disjoint
+    /// variables is satisfiable exactly when both are, and its model is the union of theirs. So
+    /// the representatives of different accounts share the goal's answer when only their names
+    /// differ.
+    fn solve(&self, sc: &SymContext<'_>, goal: &Term, reported: bool) -> Answer {
+        let mut reach = BTreeSet::new();
+        crate::term::vars_of(goal, &mut reach);
+        let side_vars: Vec<BTreeSet<crate::term::VarId>> = sc
+            .side
+            .iter()
+            .map(|t| {
+                let mut v = BTreeSet::new();
+                crate::term::vars_of(t, &mut v);
+                v
+            })
+            .collect();
+        let mut linked = vec![false; sc.side.len()];
+        loop {
+            let mut grew = false;
+            for (i, vs) in side_vars.iter().enumerate() {
+                if !linked[i] && !vs.is_disjoint(&reach) {
+                    linked[i] = true;
+                    reach.extend(vs.iter().copied());
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        if linked.iter().all(|l| *l) {
+            return self.solve_part(sc, goal, &sc.side, reported);
+        }
+        let near: Vec<Term> = sc.side.iter().zip(&linked).filter(|(_, l)| **l).map(|(t, _)| t.clone()).collect();
+        let apart = crate::term::and(sc.side.iter().zip(&linked).filter(|(_, l)| !**l).map(|(t, _)| t.clone()));
+        match (self.solve_part(sc, goal, &near, reported), self.solve_part(sc, &apart, &[], reported)) {
+            (Answer::Sat(mut a), Answer::Sat(b)) => {
+                a.extend(b);
+                Answer::Sat(a)
+            }
+            (Answer::Unsat, _) | (_, Answer::Unsat) => Answer::Unsat,
+            (Answer::Unknown(why), _) | (_, Answer::Unknown(why)) => Answer::Unknown(why),
+        }
+    }
+
+    /// One question, looked up by its text before it is solved.
+    fn solve_part(&self, sc: &SymContext<'_>, goal: &Term, side: &[Term], reported: bool) -> Answer {
+        if goal.as_const() == Some(false) {
+            return Answer::Unsat;
+        }
         self.asked.fetch_add(1, Ordering::Relaxed);
         if !self.grouping {
             self.solved.fetch_add(1, Ordering::Relaxed);
-            return check(&sc.vars, goal, &sc.side, self.timeout_ms);
+            return if reported {
+                check_model(&sc.vars, goal, side, self.timeout_ms)
+            } else {
+                check(&sc.vars, goal, side, self.timeout_ms)
+            };
         }
-        let text = question_text(&sc.vars, goal, &sc.side);
-        if let Some(a) = self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned()) {
-            return a;
+        let text = question_text(&sc.vars, goal, side);
+        // A satisfiable answer found without a deterministic model serves only questions that
+        // do not report it.
+        if let Some((a, deterministic)) = self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned()) {
+            if deterministic || !reported || !matches!(a, Answer::Sat(_)) {
+                return a;
+            }
         }
         self.solved.fetch_add(1, Ordering::Relaxed);
-        let a = check(&sc.vars, goal, &sc.side, self.timeout_ms);
+        let a = if reported {
+            check_model(&sc.vars, goal, side, self.timeout_ms)
+        } else {
+            check(&sc.vars, goal, side, self.timeout_ms)
+        };
         if let Ok(mut c) = self.answers.lock() {
             if c.bytes + text.len() > MAX_CACHED_BYTES {
                 *c = Answers::default();
             }
             c.bytes += text.len();
-            c.by_question.insert(text, a.clone());
+            c.by_question.insert(text, (a.clone(), reported));
         }
         a
     }
@@ -197,6 +259,18 @@ impl<'s> Prover<'s> {
     /// Can `member` perform `action` on `key` under some context satisfying `cond`?
     pub fn can(&self, member: &Member, action: &'static KmsAction, key: &Key, cond: Option<&ContextCond>) -> Can {
         self.can_resolved(member, &self.resolve(member), action, key, cond)
+    }
+
+    /// [`Prover::can`] when only the yes or no matters (the witness is not reported): the
+    /// model is not made deterministic, which saves a second solve.
+    pub fn can_at_all(
+        &self,
+        member: &Member,
+        action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Can {
+        self.ask(member, &self.resolve(member), action, key, cond, false)
     }
 
     /// The member as the evaluator sees it (resolved once by callers that ask many questions
@@ -214,6 +288,22 @@ impl<'s> Prover<'s> {
         action: &'static KmsAction,
         key: &Key,
         cond: Option<&ContextCond>,
+    ) -> Can {
+        self.ask(member, resolved, action, key, cond, true)
+    }
+
+    /// The one question pipeline: the Rust pre-filter, the encoding, the solver (once per
+    /// equivalence class), the request read back and replayed through the evaluator, and the
+    /// verdict policy. `reported`: the witness is shown, so its model must not depend on the
+    /// questions asked before.
+    fn ask(
+        &self,
+        member: &Member,
+        resolved: &Result<ResolvedPrincipal<'s>, String>,
+        action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+        reported: bool,
     ) -> Can {
         let principal = match resolved {
             Ok(p) => p,
@@ -237,7 +327,7 @@ impl<'s> Prover<'s> {
         if goal.as_const() == Some(false) {
             return Can::No;
         }
-        let values = match self.solve(&sc, &goal) {
+        let values = match self.solve(&sc, &goal, reported) {
             Answer::Unsat => return Can::No,
             Answer::Unknown(why) => {
                 return Can::Unknown(format!(

@@ -155,6 +155,28 @@ pub enum Term {
     Ip6In(VarId, u128, u8),
 }
 
+/// The variables a term mentions.
+pub fn vars_of(t: &Term, out: &mut std::collections::BTreeSet<VarId>) {
+    let str_var = |s: &Str, out: &mut std::collections::BTreeSet<VarId>| {
+        if let Str::Var(v) = s {
+            out.insert(*v);
+        }
+    };
+    match t {
+        Term::Const(_) => {}
+        Term::Var(v) | Term::RealCmp(v, ..) | Term::IntCmp(v, ..) | Term::Ip4In(v, ..) | Term::Ip6In(v, ..) => {
+            out.insert(*v);
+        }
+        Term::Not(inner) => vars_of(inner, out),
+        Term::And(ts) | Term::Or(ts) => ts.iter().for_each(|t| vars_of(t, out)),
+        Term::StrEq(a, b) => {
+            str_var(a, out);
+            str_var(b, out)
+        }
+        Term::InRe(s, _) => str_var(s, out),
+    }
+}
+
 pub const TRUE: Term = Term::Const(true);
 pub const FALSE: Term = Term::Const(false);
 

@@ -65,12 +65,12 @@ fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key:
     let mut out = Vec::new();
     for (k, values) in &w.request.context {
         let without = ContextCond::Not(Box::new(ContextCond::Exists(cond(k))));
-        if !matches!(prover.can(&w.member, action, key, Some(&without)), Can::No) {
+        if !matches!(prover.can_at_all(&w.member, action, key, Some(&without)), Can::No) {
             continue;
         }
         if let [one] = values.as_slice() {
             let other = ContextCond::Eq { key: cond(k), value: cond(one), negated: true };
-            if matches!(prover.can(&w.member, action, key, Some(&other)), Can::No) {
+            if matches!(prover.can_at_all(&w.member, action, key, Some(&other)), Can::No) {
                 out.push(format!("only with {k} = {one}"));
                 continue;
             }

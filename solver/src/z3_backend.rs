@@ -196,25 +196,29 @@ pub fn check(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answe
     }
     // One solver per thread, kept between questions: building a Z3 solver (and its parameters)
     // costs more than most questions do.
-    SOLVER
-        .with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let solver = match slot.take() {
-                Some((s, t)) if t == timeout_ms => s,
-                _ => {
-                    let s = Solver::new();
-                    let mut params = Params::new();
-                    params.set_u32("timeout", timeout_ms);
-                    s.set_params(&params);
-                    s
-                }
-            };
-            solver.reset();
-            let answer = solve_scoped(&solver, vars, goal, extra);
-            *slot = Some((solver, timeout_ms));
-            answer
-        })
-        .and_then_model(|| fresh(vars, goal, extra, timeout_ms))
+    SOLVER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let solver = match slot.take() {
+            Some((s, t)) if t == timeout_ms => s,
+            _ => {
+                let s = Solver::new();
+                let mut params = Params::new();
+                params.set_u32("timeout", timeout_ms);
+                s.set_params(&params);
+                s
+            }
+        };
+        solver.reset();
+        let answer = solve_scoped(&solver, vars, goal, extra);
+        *slot = Some((solver, timeout_ms));
+        answer
+    })
+}
+
+/// [`check`], with the model of a satisfiable question taken from a fresh context
+/// ([`fresh`]): for the questions whose example is reported.
+pub fn check_model(vars: &Vars, goal: &Term, extra: &[Term], timeout_ms: u32) -> Answer {
+    check(vars, goal, extra, timeout_ms).and_then_model(|| fresh(vars, goal, extra, timeout_ms))
 }
 
 /// The question solved again in a Z3 context of its own. A reset solver decides a question as a
