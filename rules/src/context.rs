@@ -47,6 +47,14 @@ pub struct Undetermined {
     pub reason: String,
 }
 
+/// A cached answer: a decision, not its trace (a replayed request is decided again on use).
+#[derive(Debug, Clone)]
+enum Cached {
+    Yes { request: keyproof_model::Request, assumptions: Vec<String> },
+    No,
+    Unknown,
+}
+
 pub struct LintContext<'s> {
     pub snapshot: &'s Snapshot,
     pub config: &'s Config,
@@ -56,7 +64,7 @@ pub struct LintContext<'s> {
     pub security: Vec<String>,
     /// Set when the security accounts were inferred, to be said in the findings that use them.
     pub security_note: Option<String>,
-    cache: Mutex<HashMap<String, Answer>>,
+    cache: Mutex<HashMap<String, Cached>>,
     undetermined: Mutex<Vec<Undetermined>>,
     skipped: Mutex<Vec<(String, String)>>,
 }
@@ -125,17 +133,44 @@ impl<'s> LintContext<'s> {
         key: &Key,
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
+        // The Rust pre-filter settles most questions at once: they are neither cached nor asked.
+        if let (Some(kms_action), Ok(p)) =
+            (Reference::get().action(&format!("kms:{action}")), self.prover.resolve(member))
+        {
+            if !self.prover.may_be_allowed(&p, kms_action, key) {
+                return Ok(Answer::No);
+            }
+        }
         let cache_key = format!("{}|{action}|{}|{cond:?}", member.principal, key.arn);
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
-            if matches!(a, Answer::Unknown) {
-                // Record it for this rule too.
-                self.answer(rule, member, action, key, cond)?;
+            match a {
+                Cached::Unknown => {
+                    // Record it for this rule too.
+                    self.answer(rule, member, action, key, cond)?;
+                    return Ok(Answer::Unknown);
+                }
+                Cached::No => return Ok(Answer::No),
+                Cached::Yes { request, assumptions } => {
+                    // The cache holds the request, not its trace: the evaluator decides it again.
+                    if let Ok(decision) = keyproof_model::decide(self.snapshot, &request) {
+                        return Ok(Answer::Yes(Box::new(Witness {
+                            member: member.clone(),
+                            request,
+                            decision,
+                            assumptions,
+                        })));
+                    }
+                }
             }
-            return Ok(a);
         }
         let a = self.answer(rule, member, action, key, cond)?;
+        let cached = match &a {
+            Answer::Yes(w) => Cached::Yes { request: w.request.clone(), assumptions: w.assumptions.clone() },
+            Answer::No => Cached::No,
+            Answer::Unknown => Cached::Unknown,
+        };
         if let Ok(mut c) = self.cache.lock() {
-            c.insert(cache_key, a.clone());
+            c.insert(cache_key, cached);
         }
         Ok(a)
     }
