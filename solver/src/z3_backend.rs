@@ -538,6 +538,30 @@ mod tests {
         assert_eq!(a >> 96, net6 >> 96);
     }
 
+    /// The per-question time limit: a question the solver cannot finish in time is `Unknown`
+    /// with the solver's reason, never a yes or a no (the pigeonhole formula for 14 pigeons is
+    /// far beyond 100 ms for a CDCL solver).
+    #[test]
+    fn a_question_past_its_time_limit_is_unknown() {
+        let mut vars = Vars::default();
+        let (pigeons, holes) = (15usize, 14usize);
+        let p: Vec<Vec<VarId>> = (0..pigeons)
+            .map(|_| (0..holes).map(|_| vars.fresh(Sort::Bool, VarRole::Unknown("p".into()))).collect())
+            .collect();
+        let mut clauses: Vec<Term> = p.iter().map(|row| crate::term::or(row.iter().map(|v| var(*v)))).collect();
+        for j in 0..holes {
+            for (a, first) in p.iter().enumerate() {
+                for second in &p[a + 1..] {
+                    clauses.push(not(and([var(first[j]), var(second[j])])));
+                }
+            }
+        }
+        let start = std::time::Instant::now();
+        let answer = check(&vars, &and(clauses), &[], 100);
+        assert!(matches!(answer, Answer::Unknown(_)), "{answer:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+    }
+
     #[test]
     fn decimals() {
         assert_eq!(decimal(5, 2), "2.5");
