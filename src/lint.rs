@@ -43,6 +43,11 @@ pub struct LintArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u32,
 
+    /// Report only on the keys of shard I of N (a stable partition by key ARN, as for `check`):
+    /// the shards' findings together are the whole run's.
+    #[arg(long, value_name = "I/N", value_parser = keyproof_solver::check::Shard::parse)]
+    pub shard: Option<keyproof_solver::check::Shard>,
+
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
 }
@@ -84,7 +89,8 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     let config = load_config(args.config.as_ref())?;
     let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
     let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
-    let report = keyproof_rules::lint(&snapshot, &config, &selection, args.timeout)?;
+    let shard = args.shard.unwrap_or(keyproof_solver::check::Shard::WHOLE);
+    let report = keyproof_rules::lint_shard(&snapshot, &config, &selection, args.timeout, shard)?;
     let out = match args.format {
         CheckFormat::Text => render_text(&report),
         CheckFormat::Json => {

@@ -469,19 +469,6 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// A `"*"` statement that lets in every account whose id starts with 1111 lets in accounts the
 /// snapshot never names: "any other account" must not be proved unable to decrypt (its stand-in
 /// account id matches no such pattern, so the id is a free choice there).
@@ -509,4 +496,30 @@ fn an_account_id_pattern_covers_accounts_the_snapshot_never_names() {
     let r = result(&v, "only_org");
     assert_eq!(r["status"], "unknown", "{v}");
     assert_ne!(code, 0, "{v}");
+}
+
+/// `lint --shard I/N`: the shards' findings together are the whole run's.
+#[test]
+fn lint_shards_together_are_the_whole_run() {
+    let lint = |shard: Option<&str>| -> Vec<String> {
+        let mut args = vec!["lint", "--config", "corpus/central-kms/keyproof.toml", "--format", "json"];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        let out = Command::cargo_bin("keyproof").unwrap().args(&args).output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut f: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["code"].as_str().unwrap(), f["fingerprint"].as_str().unwrap()))
+            .collect();
+        f.sort();
+        f
+    };
+    let whole = lint(None);
+    assert!(whole.len() > 5, "{whole:?}");
+    let mut union: Vec<String> = ["1/2", "2/2"].iter().flat_map(|s| lint(Some(s))).collect();
+    union.sort();
+    assert_eq!(union, whole);
 }

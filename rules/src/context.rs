@@ -11,6 +11,7 @@ use keyproof_model::Snapshot;
 use keyproof_parser::policy::{Effect, PrincipalKind};
 use keyproof_parser::property::ContextCond;
 use keyproof_parser::{Span, Spanned};
+use keyproof_solver::check::Shard;
 use keyproof_solver::domain::{Kind, Member};
 use keyproof_solver::query::{Can, Prover, Witness};
 use rayon::prelude::*;
@@ -65,6 +66,8 @@ pub struct LintContext<'s> {
     /// Set when the security accounts were inferred, to be said in the findings that use them.
     pub security_note: Option<String>,
     cache: Mutex<HashMap<String, Cached>>,
+    /// The keys this run reports on (`--shard I/N`).
+    pub shard: Shard,
     undetermined: Mutex<Vec<Undetermined>>,
     skipped: Mutex<Vec<(String, String)>>,
 }
@@ -118,6 +121,7 @@ impl<'s> LintContext<'s> {
             security,
             security_note,
             cache: Mutex::new(HashMap::new()),
+            shard: Shard::WHOLE,
             undetermined: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
         }
@@ -241,6 +245,11 @@ impl<'s> LintContext<'s> {
         let mut u = self.undetermined.lock().map(|u| u.clone()).unwrap_or_default();
         u.sort();
         u
+    }
+
+    /// The keys the rules report on: every key of the snapshot, or those of `--shard I/N`.
+    pub fn keys(&self) -> Vec<&'s Key> {
+        self.snapshot.keys().iter().filter(|k| self.shard.has_key(&k.arn)).collect()
     }
 
     pub fn is_security(&self, account: &str) -> bool {

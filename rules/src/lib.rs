@@ -20,6 +20,7 @@ pub use registry::{find, Rule, RULES};
 
 use keyproof_model::wildcard::glob;
 use keyproof_model::Snapshot;
+use keyproof_solver::check::Shard;
 use serde::Serialize;
 
 /// Which rules run: `select` (empty = every rule) minus `ignore`, from the command line and the
@@ -56,6 +57,18 @@ pub fn lint(
     selection: &Selection,
     timeout_ms: u32,
 ) -> Result<LintReport, RulesError> {
+    lint_shard(snapshot, config, selection, timeout_ms, Shard::WHOLE)
+}
+
+/// [`lint`] reporting only on the keys of one shard (`--shard I/N`): the shards' findings
+/// together are the whole run's.
+pub fn lint_shard(
+    snapshot: &Snapshot,
+    config: &Config,
+    selection: &Selection,
+    timeout_ms: u32,
+    shard: Shard,
+) -> Result<LintReport, RulesError> {
     let select: Vec<&String> =
         if selection.select.is_empty() { config.select.iter().collect() } else { selection.select.iter().collect() };
     let mut chosen = Vec::new();
@@ -71,7 +84,8 @@ pub fn lint(
             chosen.push(rule);
         }
     }
-    let ctx = LintContext::new(snapshot, config, timeout_ms);
+    let mut ctx = LintContext::new(snapshot, config, timeout_ms);
+    ctx.shard = shard;
     let mut report = LintReport {
         rules: chosen.iter().map(|r| r.code).collect(),
         findings: Vec::new(),

@@ -33,7 +33,7 @@ const CODE: &str = "KP001";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         if ctx.is_security(&key.account) || ctx.config.key_exceptions.iter().any(|s| ctx.selects(s, key)) {
             continue;
         }

@@ -38,7 +38,7 @@ const ADMIN: [&str; 3] = ["PutKeyPolicy", "ScheduleKeyDeletion", "DisableKey"];
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         for action in ADMIN {
             let admins = ctx.who(CODE, action, key, None, |m| {
                 m.kind == Kind::Snapshot

@@ -39,7 +39,7 @@ const ADMIN: [&str; 5] = ["PutKeyPolicy", "ScheduleKeyDeletion", "DisableKey", "
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
     let no_service = without_service();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed && ctx.is_security(&k.account)) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed && ctx.is_security(&k.account)) {
         let mut per_member: Vec<(String, String, Vec<Box<Witness>>)> = Vec::new();
         for action in ADMIN {
             let cond = (action == "RevokeGrant").then_some(&no_service);

@@ -36,7 +36,7 @@ const CODE: &str = "KP004";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys() {
+    for key in ctx.keys() {
         let mut actions: Vec<&str> = ctx.use_actions(key).to_vec();
         actions.push("CreateGrant");
         let mut seen: Vec<String> = Vec::new();

@@ -33,7 +33,7 @@ const CODE: &str = "KP005";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys() {
+    for key in ctx.keys() {
         let mut actions: Vec<&str> = ctx.use_actions(key).to_vec();
         actions.push("CreateGrant");
         'actions: for action in actions {

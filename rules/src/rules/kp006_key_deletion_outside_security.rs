@@ -34,7 +34,7 @@ const CODE: &str = "KP006";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         let mut seen: Vec<String> = Vec::new();
         for action in ["ScheduleKeyDeletion", "DisableKey"] {
             let answers = ctx.who(CODE, action, key, None, |m| {

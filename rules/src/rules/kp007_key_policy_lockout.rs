@@ -33,7 +33,7 @@ const CODE: &str = "KP007";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         let answers = ctx.who(CODE, "PutKeyPolicy", key, None, |_| true)?;
         if answers.iter().all(|(_, a)| matches!(a, Answer::No)) {
             let policy = &ctx.snapshot.policy(key.policy).document;

@@ -39,7 +39,7 @@ const CODE: &str = "KP008";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         for g in &key.grants {
             if !g.operations.iter().any(|o| o.value == "CreateGrant") || ctx.is_admin(key, &g.grantee.value) {
                 continue;

@@ -40,7 +40,7 @@ const CODE: &str = "KP009";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys() {
+    for key in ctx.keys() {
         for g in &key.grants {
             let Some(problem) = problem(ctx, &g.grantee_principal) else { continue };
             let label = g.name.clone().unwrap_or_else(|| g.id.clone());

@@ -37,7 +37,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
         return Ok(out);
     }
     let is_allowed = |r: &str| allowed.iter().any(|a| a == r);
-    for key in ctx.snapshot.keys().iter().filter(|k| k.multi_region) {
+    for key in ctx.keys().into_iter().filter(|k| k.multi_region) {
         let is_replica = key.multi_region_type.as_deref() == Some("REPLICA");
         let primary_present = key.primary_arn.as_deref().is_some_and(|p| !ctx.snapshot.find_keys(p).is_empty());
         if !is_allowed(&key.region) && (!is_replica || !primary_present) {

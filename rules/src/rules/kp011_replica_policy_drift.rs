@@ -36,7 +36,7 @@ const CODE: &str = "KP011";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for replica in ctx.snapshot.keys().iter().filter(|k| k.multi_region_type.as_deref() == Some("REPLICA")) {
+    for replica in ctx.keys().into_iter().filter(|k| k.multi_region_type.as_deref() == Some("REPLICA")) {
         let Some(primary) = replica.primary_arn.as_deref().and_then(|p| ctx.snapshot.find_keys(p).first().copied())
         else {
             continue;

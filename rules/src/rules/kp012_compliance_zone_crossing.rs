@@ -45,7 +45,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
             })?);
         }
         let in_zone = |account: &str| org.node(account).is_some_and(|n| ous.iter().any(|&ou| org.is_under(n, ou)));
-        for key in ctx.snapshot.keys() {
+        for key in ctx.keys() {
             let by_name = zone.keys.iter().any(|s| ctx.selects(s, key));
             let by_tag = zone.key_tags.iter().any(|t| match t.split_once('=') {
                 Some((k, v)) => key.tags.get(k) == Some(v),

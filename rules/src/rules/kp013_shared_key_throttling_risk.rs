@@ -42,7 +42,7 @@ const CODE: &str = "KP013";
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
     let max = ctx.config.shared_key_max_accounts;
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         let services: Vec<String> =
             ctx.config.high_volume_services.iter().map(|s| format!("{s}.{}.amazonaws.com", key.region)).collect();
         let cond = one_of("kms:ViaService", &services);

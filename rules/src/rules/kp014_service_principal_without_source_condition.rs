@@ -35,7 +35,7 @@ const SOURCE_KEYS: [&str; 4] = ["aws:sourceaccount", "aws:sourcearn", "aws:sourc
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         for s in &ctx.snapshot.policy(key.policy).document.statements {
             let Some(pe) = &s.principal else { continue };
             if s.effect.value != Effect::Allow || pe.negated {

@@ -30,7 +30,7 @@ const CODE: &str = "KP015";
 
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         let symmetric = key.key_spec.as_deref().is_none_or(|s| s == "SYMMETRIC_DEFAULT");
         let kms_material = key.origin.as_deref().is_none_or(|o| o == "AWS_KMS");
         let replica = key.multi_region_type.as_deref() == Some("REPLICA");

@@ -42,7 +42,7 @@ const RESTRICTING: [&str; 5] =
 pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
     let no_service = without_service();
-    for key in ctx.snapshot.keys().iter().filter(|k| k.customer_managed) {
+    for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         for s in &ctx.snapshot.policy(key.policy).document.statements {
             let (Some(pe), Some(actions)) = (&s.principal, &s.action) else { continue };
             if s.effect.value != Effect::Allow || pe.negated {
