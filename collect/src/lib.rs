@@ -1,6 +1,6 @@
 //! `keyproof collect`: a snapshot of an AWS Organization's KMS access, read through the AWS APIs
 //! with read-only calls only, written in the layout that `keyproof_model::Snapshot::load` reads
-//! (DESIGN.md, "Snapshot: the input").
+//! (corpus/README.md, "A snapshot folder").
 //!
 //! - From the caller's account (the management account or a delegated administrator): the
 //!   organization, its roots, OUs and accounts, and the SCPs and RCPs attached to each of them

@@ -1,5 +1,5 @@
 //! The snapshot folder: `organization.json`, `accounts/<id>/iam.json` and
-//! `accounts/<id>/kms/<region>/<key-id>.json`, in the shapes the AWS CLI prints (DESIGN.md).
+//! `accounts/<id>/kms/<region>/<key-id>.json`, in the shapes the AWS CLI prints (corpus/README.md).
 //! Fields AWS may add over time are ignored; the fields keyproof uses are checked, and every
 //! problem in every file is reported together.
 
