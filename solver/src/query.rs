@@ -558,9 +558,22 @@ pub fn represent(
             ]),
         )
     };
-    let mut dom = vec![or([name("role"), name("user")])];
-    for named in named_outside.get(&account).into_iter().flatten() {
-        dom.push(not(str_eq(Str::Var(v), Str::Lit(named.clone()))));
+    name_is_principal(sc, v, or([name("role"), name("user")]), named_outside.get(&account));
+    let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
+    sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
+    sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
+    if account == crate::domain::OTHER_ACCOUNT {
+        free_other_account(sc);
+    }
+    Some(v)
+}
+
+/// A representative's name variable `v`: in `shape`, none of the `named` principals, and the
+/// request's `aws:PrincipalArn`.
+fn name_is_principal(sc: &mut SymContext<'_>, v: crate::term::VarId, shape: Term, named: Option<&Vec<String>>) {
+    let mut dom = vec![shape];
+    for n in named.into_iter().flatten() {
+        dom.push(not(str_eq(Str::Var(v), Str::Lit(n.clone()))));
     }
     sc.side.push(and(dom));
     sc.overrides.insert(
@@ -571,13 +584,6 @@ pub fn represent(
             kind: keyproof_model::reference::KeyType::Arn,
         },
     );
-    let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
-    sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
-    sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
-    if account == crate::domain::OTHER_ACCOUNT {
-        free_other_account(sc);
-    }
-    Some(v)
 }
 
 /// "Any other account" has a stand-in account id; where some condition compares account ids
@@ -604,7 +610,7 @@ fn represent_federated(
     named_outside: &HashMap<String, Vec<String>>,
 ) -> crate::term::VarId {
     let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the federated user".into()));
-    let mut dom = vec![in_re(
+    let shape = in_re(
         Str::Var(v),
         Re::Concat(vec![
             Re::Lit(format!("arn:aws:sts::{account}:federated-user/")),
@@ -612,19 +618,8 @@ fn represent_federated(
             name_chars(),
             Re::Star(Box::new(name_chars())),
         ]),
-    )];
-    for named in named_outside.get(account).into_iter().flatten() {
-        dom.push(not(str_eq(Str::Var(v), Str::Lit(named.clone()))));
-    }
-    sc.side.push(and(dom));
-    sc.overrides.insert(
-        "aws:principalarn".into(),
-        Sym::Single {
-            present: constant(true),
-            value: SymVal::Str(Str::Var(v)),
-            kind: keyproof_model::reference::KeyType::Arn,
-        },
     );
+    name_is_principal(sc, v, shape, named_outside.get(account));
     let why =
         format!("{}the name of a federated user of account {account} is not fixed", keyproof_model::context::OUTSIDE);
     sc.overrides.insert("aws:userid".into(), Sym::Unknown(why));
