@@ -39,7 +39,7 @@ impl<'j> Overlay<'_, 'j> {
     }
 
     pub(super) fn iam_policy(&mut self, res: &Res<'j>) {
-        let before_arn = res.before.and_then(|b| b.get("arn")).and_then(Json::as_str).map(str::to_string);
+        let before_arn = res.before_str("arn").map(str::to_string);
         let arn = match self.determined.get(&format!("{}.arn", res.address)).cloned().or(before_arn.clone()) {
             Some(a) => a,
             None => {
@@ -71,7 +71,7 @@ impl<'j> Overlay<'_, 'j> {
 
     pub(super) fn iam_principal(&mut self, res: &Res<'j>) {
         let kind = res.rtype.trim_start_matches("aws_iam_").to_string();
-        let before_name = res.before.and_then(|b| b.get("name")).and_then(Json::as_str).map(str::to_string);
+        let before_name = res.before_str("name").map(str::to_string);
         let owner = Owner::from_word(&kind);
         if res.deletes() {
             if let (Some(name), Some(account)) = (before_name.clone(), self.iam_account(res)) {
@@ -188,7 +188,7 @@ impl<'j> Overlay<'_, 'j> {
             "aws_iam_user_policy" => "user",
             _ => "group",
         };
-        let before = |attr: &str| res.before.and_then(|b| b.get(attr)).and_then(Json::as_str).map(str::to_string);
+        let before = |attr: &str| res.before_str(attr).map(str::to_string);
         let removal = (before(owner_attr), before("name"));
         let document = if res.deletes() && !res.creates() {
             None
@@ -232,7 +232,7 @@ impl<'j> Overlay<'_, 'j> {
             "aws_iam_user_policy_attachment" => "user",
             _ => "group",
         };
-        let before = |attr: &str| res.before.and_then(|b| b.get(attr)).and_then(Json::as_str).map(str::to_string);
+        let before = |attr: &str| res.before_str(attr).map(str::to_string);
         let removal = (before(owner_attr), before("policy_arn"));
         let adding = !res.deletes() || res.creates();
         let owner = if adding { self.string(res, owner_attr, "it names the principal") } else { None };

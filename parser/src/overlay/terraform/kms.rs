@@ -48,7 +48,7 @@ impl<'j> Overlay<'_, 'j> {
     }
 
     pub(super) fn kms_key(&mut self, res: &Res<'j>, all: &[Res<'j>]) {
-        let before_arn = res.before.and_then(|b| b.get("arn")).and_then(Json::as_str).map(str::to_string);
+        let before_arn = res.before_str("arn").map(str::to_string);
         if res.deletes() {
             match before_arn.as_deref().and_then(|arn| self.find_key(arn, res)) {
                 Some(found) => {
@@ -166,8 +166,8 @@ impl<'j> Overlay<'_, 'j> {
 
     pub(super) fn kms_grant(&mut self, res: &Res<'j>) {
         if res.deletes() {
-            let grant_id = res.before.and_then(|b| b.get("grant_id")).and_then(Json::as_str).unwrap_or_default();
-            let key_id = res.before.and_then(|b| b.get("key_id")).and_then(Json::as_str).unwrap_or_default();
+            let grant_id = res.before_str("grant_id").unwrap_or_default();
+            let key_id = res.before_str("key_id").unwrap_or_default();
             let found = self.find_key(key_id, res);
             let held = found
                 .filter(|&(ai, ki)| self.raw.accounts[ai].keys[ki].grants.iter().any(|g| g.grant_id.value == grant_id));
@@ -252,7 +252,7 @@ impl<'j> Overlay<'_, 'j> {
 
     pub(super) fn kms_alias(&mut self, res: &Res<'j>) {
         if res.deletes() || res.updates() {
-            if let Some(name) = res.before.and_then(|b| b.get("name")).and_then(Json::as_str) {
+            if let Some(name) = res.before_str("name") {
                 self.change(Change::AliasDeleted { name: Spanned::new(name.to_string(), res.span) });
             }
             if !res.creates() && !res.updates() {

@@ -88,7 +88,12 @@ struct Res<'j> {
     span: Span,
 }
 
-impl Res<'_> {
+impl<'j> Res<'j> {
+    /// A string attribute of the state before the change (what a deletion or replacement
+    /// removes).
+    fn before_str(&self, attr: &str) -> Option<&'j str> {
+        self.before.and_then(|b| b.get(attr)).and_then(Json::as_str)
+    }
     fn creates(&self) -> bool {
         self.actions.iter().any(|a| a == "create")
     }

@@ -1,7 +1,6 @@
 //! Terraform's Organizations resources: SCPs and RCPs and their attachments.
 
 use super::{after_attr, string_of, Overlay, Res, Val};
-use crate::json::Json;
 use crate::overlay::apply::{holds_node, Change};
 use crate::policy::PolicyKind;
 use crate::snapshot::{OrgPolicy, OrgPolicyType, PolicyTypeEntry, PolicyTypeStatus};
@@ -16,7 +15,7 @@ impl<'j> Overlay<'_, 'j> {
             );
             return;
         }
-        let before_id = res.before.and_then(|b| b.get("id")).and_then(Json::as_str).map(str::to_string);
+        let before_id = res.before_str("id").map(str::to_string);
         if res.deletes() {
             if let Some(id) = &before_id {
                 self.change(Change::OrgPolicyDeleted { id: Spanned::new(id.clone(), res.span) });
@@ -56,7 +55,7 @@ impl<'j> Overlay<'_, 'j> {
             );
             return;
         }
-        let before = |attr: &str| res.before.and_then(|b| b.get(attr)).and_then(Json::as_str).map(str::to_string);
+        let before = |attr: &str| res.before_str(attr).map(str::to_string);
         if res.deletes() {
             if let (Some(pid), Some(target)) = (before("policy_id"), before("target_id")) {
                 let (policy_id, target) = (Spanned::new(pid, res.span), Spanned::new(target, res.span));
