@@ -704,30 +704,7 @@ pub fn simulation(raw: &raw::Raw, request: &Request) -> Value {
 
 // ----- random requests --------------------------------------------------------------------------
 
-/// Key actions: the ones that can be granted, the administrative ones, the ones that do not work
-/// across accounts.
-pub const ACTIONS: &[&str] = &[
-    "kms:Decrypt",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:DescribeKey",
-    "kms:CreateGrant",
-    "kms:ListGrants",
-    "kms:RevokeGrant",
-    "kms:RetireGrant",
-    "kms:ScheduleKeyDeletion",
-    "kms:PutKeyPolicy",
-    "kms:DisableKey",
-    "kms:GetKeyPolicy",
-    "kms:TagResource",
-    "kms:EnableKeyRotation",
-    "kms:GenerateDataKeyPair",
-];
-
-const SERVICE_PRINCIPALS: &[&str] = &["s3.amazonaws.com", "cloudtrail.amazonaws.com", "logs.amazonaws.com"];
+use keyproof_testgen::{REQUEST_ACTIONS as ACTIONS, REQUEST_SERVICES as SERVICE_PRINCIPALS};
 
 fn pick<'a>(rng: &mut StdRng, xs: &'a [String]) -> &'a str {
     &xs[rng.gen_range(0..xs.len())]

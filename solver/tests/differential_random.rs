@@ -20,29 +20,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Key actions, with the ones that can be granted and the administrative ones.
-pub const ACTIONS: &[&str] = &[
-    "kms:Decrypt",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:DescribeKey",
-    "kms:CreateGrant",
-    "kms:ListGrants",
-    "kms:RevokeGrant",
-    "kms:RetireGrant",
-    "kms:ScheduleKeyDeletion",
-    "kms:PutKeyPolicy",
-    "kms:DisableKey",
-    "kms:GetKeyPolicy",
-    "kms:TagResource",
-    "kms:EnableKeyRotation",
-    "kms:GenerateDataKeyPair",
-];
-
-const SERVICE_PRINCIPALS: &[&str] = &["s3.amazonaws.com", "cloudtrail.amazonaws.com", "logs.amazonaws.com"];
+use keyproof_testgen::{REQUEST_ACTIONS as ACTIONS, REQUEST_SERVICES as SERVICE_PRINCIPALS};
 
 /// The outcome of a run.
 #[derive(Debug, Default)]

@@ -79,6 +79,32 @@ const ADMIN_ACTIONS: &[&str] = &[
     "kms:CancelKeyDeletion",
 ];
 const GRANT_ACTIONS: &[&str] = &["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant"];
+
+/// Key actions random requests are drawn from: the ones that can be granted, the administrative
+/// ones, and ones that do not work across accounts (the differential and oracle tests).
+pub const REQUEST_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:RetireGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:PutKeyPolicy",
+    "kms:DisableKey",
+    "kms:GetKeyPolicy",
+    "kms:TagResource",
+    "kms:EnableKeyRotation",
+    "kms:GenerateDataKeyPair",
+];
+
+/// Service principals random requests are drawn from.
+pub const REQUEST_SERVICES: &[&str] = &["s3.amazonaws.com", "cloudtrail.amazonaws.com", "logs.amazonaws.com"];
 const GRANT_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
