@@ -79,30 +79,158 @@ pub struct Prover<'s> {
     /// their class).
     asked: AtomicUsize,
     solved: AtomicUsize,
+    /// Answers rewritten from a question shared with other accounts' representatives ([`Canon`]).
+    rewritten: AtomicUsize,
 }
 
 /// The answer cache, bounded in memory: cleared when its questions exceed [`MAX_CACHED_BYTES`].
 #[derive(Default)]
 struct Answers {
-    by_question: HashMap<String, (Answer, bool)>,
+    /// The answer, whether its model is deterministic, and the account of the representative it
+    /// was found for when the question was written with that account abstracted ([`Canon`]).
+    by_question: HashMap<String, (Answer, bool, Option<String>)>,
     bytes: usize,
 }
 
 /// How many bytes of question text the answer cache holds before it starts afresh.
 const MAX_CACHED_BYTES: usize = 256 << 20;
 
-/// The text that identifies a question to the solver: its variables (sorts and what they stand
-/// for), the goal and the side conditions, exactly (`Debug` prints every literal escaped). Two
-/// questions with the same text are the same formula, so they have the same answer and, because
-/// the solver starts afresh for every question, the same model.
-fn question_text(vars: &crate::term::Vars, goal: &Term, side: &[Term]) -> String {
+/// The text that identifies a question to the solver: its variables' sorts, the goal and the
+/// side conditions, exactly (`Debug` prints every literal escaped). Two questions with the same
+/// text are the same formula, so they have the same answer and, because the solver starts afresh
+/// for every question, the same model. What a variable stands for (its role, the reason of a free
+/// choice) is not part of the formula: each member's request is read back through its own
+/// context. A representative's name shape ([`Canon`]) is written with its account abstracted.
+fn question_text(vars: &crate::term::Vars, goal: &Term, side: &[Term], canon: Option<&Canon>) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     for v in &vars.vars {
-        let _ = write!(s, "{:?}:{:?};", v.sort, v.role);
+        let _ = write!(s, "{:?};", v.sort);
     }
-    let _ = write!(s, "\u{0}{goal:?}\u{0}{side:?}");
+    let _ = write!(s, "\u{0}{goal:?}\u{0}");
+    for t in side {
+        match canon {
+            Some(c) if *t == c.shape => {
+                let _ = write!(s, "{:?};", c.kind.shape(c.var, CANON_ACCOUNT));
+            }
+            _ => {
+                let _ = write!(s, "{t:?};");
+            }
+        }
+    }
     s
+}
+
+/// Stands for the account id in a canonical name shape (no account id contains it).
+const CANON_ACCOUNT: &str = "\u{1}account\u{1}";
+
+/// The account id a shared question is solved for; every member's model is rewritten from it.
+const CANON_DIGITS: &str = "000000000000";
+
+/// The name shapes of representatives: every name starts `arn:aws:SERVICE::ACCOUNT:`, the account
+/// id at characters 13 to 25.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// "any principal of account A": an IAM role or user.
+    RoleOrUser,
+    /// "any federated user of account A".
+    FederatedUser,
+}
+
+impl Shape {
+    fn shape(self, v: crate::term::VarId, account: &str) -> Term {
+        let name = |prefix: String, min: usize| {
+            let mut parts = vec![Re::Lit(prefix)];
+            parts.extend(std::iter::repeat_n(name_chars(), min));
+            parts.push(Re::Star(Box::new(name_chars())));
+            in_re(Str::Var(v), Re::Concat(parts))
+        };
+        match self {
+            Shape::RoleOrUser => {
+                or([name(format!("arn:aws:iam::{account}:role/"), 1), name(format!("arn:aws:iam::{account}:user/"), 1)])
+            }
+            // GetFederationToken's `Name`: 2 to 32 characters.
+            Shape::FederatedUser => name(format!("arn:aws:sts::{account}:federated-user/"), 2),
+        }
+    }
+}
+
+/// A representative whose question may be shared with the representatives of other accounts:
+/// its name variable is constrained by `shape` (the one side condition that holds its account
+/// id) and by nothing that can tell one account id from another.
+///
+/// Why sharing is sound: let Q_A be the question for account A and Q_B the one for B, the same
+/// text once the shape's account is abstracted. In every model of Q_A the name holds A's twelve
+/// digits at characters 13 to 25 (the shape's literal prefix fixes them). Replace them by B's
+/// digits: the shape for B holds; every other constraint on the name is a membership in a
+/// regular expression or an equality with a literal in which no digit is written and every
+/// character class holds all ten digits or none ([`digit_blind`]), so it cannot tell one digit
+/// from another and holds as before; no constraint relates the name to another variable; the
+/// other variables keep their values, and their constraints are the same in Q_B. So Q_B has a
+/// model exactly when Q_A has one, and rewriting the account in a model of one gives a model of
+/// the other — which is still replayed through the evaluator before it is reported.
+#[derive(Debug, Clone)]
+pub struct Canon {
+    var: crate::term::VarId,
+    kind: Shape,
+    account: String,
+    shape: Term,
+}
+
+impl Canon {
+    /// Whether the goal and the side conditions other than the shape are blind to the digits of
+    /// the name variable.
+    fn applies(&self, goal: &Term, side: &[Term]) -> bool {
+        self.account.len() == 12
+            && self.account.bytes().all(|b| b.is_ascii_digit())
+            && digit_blind(goal, self.var)
+            && side.iter().all(|t| *t == self.shape || digit_blind(t, self.var))
+    }
+
+    /// A model of the question for another account's representative, rewritten for this one.
+    fn rewrite(
+        &self,
+        mut values: HashMap<crate::term::VarId, Value>,
+        from: &str,
+    ) -> Option<HashMap<crate::term::VarId, Value>> {
+        if let Some(Value::Str(name)) = values.get_mut(&self.var) {
+            if name.get(13..25) != Some(from) || !name.is_char_boundary(25) {
+                return None;
+            }
+            name.replace_range(13..25, &self.account);
+        }
+        Some(values)
+    }
+}
+
+/// Whether every constraint on the string variable `v` in `t` is blind to digits: no digit
+/// written in its literals, character classes with all ten digits or none, no equality with
+/// another variable.
+fn digit_blind(t: &Term, v: crate::term::VarId) -> bool {
+    fn re_blind(re: &Re) -> bool {
+        match re {
+            Re::Lit(l) | Re::LitNoCase(l) => !l.bytes().any(|b| b.is_ascii_digit()),
+            Re::Any => true,
+            Re::AnyBut(c) => !c.is_ascii_digit(),
+            Re::Class(ranges) => {
+                let has = |d: char| ranges.iter().any(|(lo, hi)| *lo <= d && d <= *hi);
+                let n = ('0'..='9').filter(|d| has(*d)).count();
+                n == 0 || n == 10
+            }
+            Re::Star(inner) => re_blind(inner),
+            Re::Concat(parts) => parts.iter().all(re_blind),
+        }
+    }
+    match t {
+        Term::Not(inner) => digit_blind(inner, v),
+        Term::And(ts) | Term::Or(ts) => ts.iter().all(|t| digit_blind(t, v)),
+        Term::StrEq(Str::Var(a), Str::Var(b)) => *a != v && *b != v,
+        Term::StrEq(Str::Var(a), Str::Lit(l)) | Term::StrEq(Str::Lit(l), Str::Var(a)) => {
+            *a != v || !l.bytes().any(|b| b.is_ascii_digit())
+        }
+        Term::InRe(Str::Var(a), re) => *a != v || re_blind(re),
+        _ => true,
+    }
 }
 
 /// Role and user names (IAM reference_iam-quotas: `[\w+=,.@-]+`).
@@ -148,6 +276,7 @@ impl<'s> Prover<'s> {
             gates: RwLock::new(HashMap::new()),
             asked: AtomicUsize::new(0),
             solved: AtomicUsize::new(0),
+            rewritten: AtomicUsize::new(0),
         }
     }
 
@@ -171,13 +300,18 @@ impl<'s> Prover<'s> {
         (self.asked.load(Ordering::Relaxed), self.solved.load(Ordering::Relaxed))
     }
 
+    /// How many answers were rewritten from another account's representative's ([`Canon`]).
+    pub fn shared_across_accounts(&self) -> usize {
+        self.rewritten.load(Ordering::Relaxed)
+    }
+
     /// Solves a question, once per equivalence class (see `answers`). Side conditions that share
     /// no variable with the goal (the name of a representative principal when no policy looks
     /// at it) are a question of their own: the conjunction of two questions over disjoint
     /// variables is satisfiable exactly when both are, and its model is the union of theirs. So
     /// the representatives of different accounts share the goal's answer when only their names
     /// differ.
-    fn solve(&self, sc: &SymContext<'_>, goal: &Term, reported: bool) -> Answer {
+    fn solve(&self, sc: &SymContext<'_>, goal: &Term, reported: bool, canon: Option<&Canon>) -> Answer {
         let mut reach = BTreeSet::new();
         crate::term::vars_of(goal, &mut reach);
         let side_vars: Vec<BTreeSet<crate::term::VarId>> = sc
@@ -204,11 +338,14 @@ impl<'s> Prover<'s> {
             }
         }
         if linked.iter().all(|l| *l) {
-            return self.solve_part(sc, goal, &sc.side, reported);
+            return self.solve_part(sc, goal, &sc.side, reported, canon);
         }
         let near: Vec<Term> = sc.side.iter().zip(&linked).filter(|(_, l)| **l).map(|(t, _)| t.clone()).collect();
-        let apart = crate::term::and(sc.side.iter().zip(&linked).filter(|(_, l)| !**l).map(|(t, _)| t.clone()));
-        match (self.solve_part(sc, goal, &near, reported), self.solve_part(sc, &apart, &[], reported)) {
+        let apart: Vec<Term> = sc.side.iter().zip(&linked).filter(|(_, l)| !**l).map(|(t, _)| t.clone()).collect();
+        match (
+            self.solve_part(sc, goal, &near, reported, canon),
+            self.solve_part(sc, &crate::term::TRUE, &apart, reported, canon),
+        ) {
             (Answer::Sat(mut a), Answer::Sat(b)) => {
                 a.extend(b);
                 Answer::Sat(a)
@@ -219,41 +356,81 @@ impl<'s> Prover<'s> {
     }
 
     /// One question, looked up by its text before it is solved.
-    fn solve_part(&self, sc: &SymContext<'_>, goal: &Term, side: &[Term], reported: bool) -> Answer {
+    fn solve_part(
+        &self,
+        sc: &SymContext<'_>,
+        goal: &Term,
+        side: &[Term],
+        reported: bool,
+        canon: Option<&Canon>,
+    ) -> Answer {
         if goal.as_const() == Some(false) {
             return Answer::Unsat;
         }
         self.asked.fetch_add(1, Ordering::Relaxed);
-        if !self.grouping {
-            self.solved.fetch_add(1, Ordering::Relaxed);
-            return if reported {
+        let fresh = || {
+            if reported {
                 check_model(&sc.vars, goal, side, self.timeout_ms)
             } else {
                 check(&sc.vars, goal, side, self.timeout_ms)
-            };
+            }
+        };
+        if !self.grouping {
+            self.solved.fetch_add(1, Ordering::Relaxed);
+            return fresh();
         }
-        let text = question_text(&sc.vars, goal, side);
+        let canon = canon.filter(|c| c.applies(goal, side));
+        let text = question_text(&sc.vars, goal, side, canon);
         // A satisfiable answer found without a deterministic model serves only questions that
         // do not report it.
-        if let Some((a, deterministic)) = self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned()) {
+        if let Some((a, deterministic, account)) =
+            self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned())
+        {
             if deterministic || !reported || !matches!(a, Answer::Sat(_)) {
-                return a;
+                match (a, canon, account) {
+                    (Answer::Sat(values), Some(c), Some(from)) => {
+                        if let Some(values) = c.rewrite(values, &from) {
+                            self.rewritten.fetch_add(1, Ordering::Relaxed);
+                            return Answer::Sat(values);
+                        }
+                    }
+                    (a, _, _) => return a,
+                }
             }
         }
         self.solved.fetch_add(1, Ordering::Relaxed);
-        let a = if reported {
-            check_model(&sc.vars, goal, side, self.timeout_ms)
-        } else {
-            check(&sc.vars, goal, side, self.timeout_ms)
+        let Some(c) = canon else {
+            let a = fresh();
+            self.remember(text, a.clone(), reported, None);
+            return a;
         };
+        // The class's question is solved for one fixed account id, so that the model every
+        // member's witness is rewritten from does not depend on which member asked first.
+        let side: Vec<Term> =
+            side.iter().map(|t| if *t == c.shape { c.kind.shape(c.var, CANON_DIGITS) } else { t.clone() }).collect();
+        let a = if reported {
+            check_model(&sc.vars, goal, &side, self.timeout_ms)
+        } else {
+            check(&sc.vars, goal, &side, self.timeout_ms)
+        };
+        self.remember(text, a.clone(), reported, Some(CANON_DIGITS.to_string()));
+        match a {
+            Answer::Sat(values) => match c.rewrite(values, CANON_DIGITS) {
+                Some(values) => Answer::Sat(values),
+                None => fresh(),
+            },
+            other => other,
+        }
+    }
+
+    fn remember(&self, text: String, a: Answer, deterministic: bool, account: Option<String>) {
         if let Ok(mut c) = self.answers.lock() {
             if c.bytes + text.len() > MAX_CACHED_BYTES {
                 *c = Answers::default();
             }
             c.bytes += text.len();
-            c.by_question.insert(text, (a.clone(), reported));
+            c.by_question.insert(text, (a, deterministic, account));
         }
-        a
     }
 
     /// Can `member` perform `action` on `key` under some context satisfying `cond`?
@@ -318,7 +495,7 @@ impl<'s> Prover<'s> {
         };
         let mut sc = SymContext::new(&base, &self.bounds);
         sc.session_tags = principal.role.is_some_and(|r| r.session_tags_allowed());
-        let name_var = represent(member, &mut sc, &self.named_outside);
+        let (name_var, canon) = represent_canon(member, &mut sc, &self.named_outside);
         let target = Target { snapshot: self.snapshot, principal, action, key, base: &base };
         let mut goal = allowed(&target, &mut sc);
         if let Some(c) = cond {
@@ -327,7 +504,7 @@ impl<'s> Prover<'s> {
         if goal.as_const() == Some(false) {
             return Can::No;
         }
-        let values = match self.solve(&sc, &goal, reported) {
+        let values = match self.solve(&sc, &goal, reported, canon.as_ref()) {
             Answer::Unsat => return Can::No,
             Answer::Unknown(why) => {
                 return Can::Unknown(format!(
@@ -536,36 +713,45 @@ pub fn represent(
     sc: &mut SymContext<'_>,
     named_outside: &HashMap<String, Vec<String>>,
 ) -> Option<crate::term::VarId> {
+    represent_canon(member, sc, named_outside).0
+}
+
+/// [`represent`], and the representative's name shape when its question may be shared with
+/// other accounts' representatives ([`Canon`]).
+fn represent_canon(
+    member: &Member,
+    sc: &mut SymContext<'_>,
+    named_outside: &HashMap<String, Vec<String>>,
+) -> (Option<crate::term::VarId>, Option<Canon>) {
     if member.kind == Kind::AnyOtherService {
         let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
         sc.overrides.insert("aws:principalservicename".into(), Sym::Unknown(why));
-        return None;
+        return (None, None);
     }
-    let account = match &member.kind {
-        Kind::AnyOf(a) => a.clone(),
-        Kind::AnyOtherAccount => crate::domain::OTHER_ACCOUNT.to_string(),
-        Kind::AnyFederatedUser(a) => return Some(represent_federated(a, sc, named_outside)),
-        _ => return None,
+    let (account, kind) = match &member.kind {
+        Kind::AnyOf(a) => (a.clone(), Shape::RoleOrUser),
+        Kind::AnyOtherAccount => (crate::domain::OTHER_ACCOUNT.to_string(), Shape::RoleOrUser),
+        Kind::AnyFederatedUser(a) => (a.clone(), Shape::FederatedUser),
+        _ => return (None, None),
     };
-    let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the principal".into()));
-    let name = |kind: &str| {
-        in_re(
-            Str::Var(v),
-            Re::Concat(vec![
-                Re::Lit(format!("arn:aws:iam::{account}:{kind}/")),
-                name_chars(),
-                Re::Star(Box::new(name_chars())),
-            ]),
-        )
+    let (what, userid) = match kind {
+        Shape::RoleOrUser => ("the name of the principal", member.describe()),
+        Shape::FederatedUser => ("the name of the federated user", format!("a federated user of account {account}")),
     };
-    name_is_principal(sc, v, or([name("role"), name("user")]), named_outside.get(&account));
-    let why = format!("{}the name of {} is not fixed", keyproof_model::context::OUTSIDE, member.describe());
+    let v = sc.vars.fresh(Sort::Str, VarRole::Unknown(what.into()));
+    let shape = kind.shape(v, &account);
+    let named = named_outside.get(&account).filter(|n| !n.is_empty());
+    let canon = named.is_none().then(|| Canon { var: v, kind, account: account.clone(), shape: shape.clone() });
+    name_is_principal(sc, v, shape, named);
+    let why = format!("{}the name of {userid} is not fixed", keyproof_model::context::OUTSIDE);
     sc.overrides.insert("aws:userid".into(), Sym::Unknown(why.clone()));
-    sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
+    if kind == Shape::RoleOrUser {
+        sc.overrides.insert("aws:username".into(), Sym::Unknown(why));
+    }
     if account == crate::domain::OTHER_ACCOUNT {
         free_other_account(sc);
     }
-    Some(v)
+    (Some(v), canon)
 }
 
 /// A representative's name variable `v`: in `shape`, none of the `named` principals, and the
@@ -599,34 +785,6 @@ fn free_other_account(sc: &mut SymContext<'_>) {
     for key in ["aws:principalaccount", "kms:calleraccount", "aws:principalarn"] {
         sc.overrides.insert(key.into(), Sym::Unknown(why.to_string()));
     }
-}
-
-/// "Any federated user of account A": the session name (GetFederationToken's `Name`, 2 to 32
-/// characters of `[\w+=,.@-]`) is a variable, distinct from every federated user the snapshot
-/// names; `aws:PrincipalArn` is its ARN and `aws:userid` (`account:name`) a free choice.
-fn represent_federated(
-    account: &str,
-    sc: &mut SymContext<'_>,
-    named_outside: &HashMap<String, Vec<String>>,
-) -> crate::term::VarId {
-    let v = sc.vars.fresh(Sort::Str, VarRole::Unknown("the name of the federated user".into()));
-    let shape = in_re(
-        Str::Var(v),
-        Re::Concat(vec![
-            Re::Lit(format!("arn:aws:sts::{account}:federated-user/")),
-            name_chars(),
-            name_chars(),
-            Re::Star(Box::new(name_chars())),
-        ]),
-    );
-    name_is_principal(sc, v, shape, named_outside.get(account));
-    let why =
-        format!("{}the name of a federated user of account {account} is not fixed", keyproof_model::context::OUTSIDE);
-    sc.overrides.insert("aws:userid".into(), Sym::Unknown(why));
-    if account == crate::domain::OTHER_ACCOUNT {
-        free_other_account(sc);
-    }
-    v
 }
 
 /// Reads a concrete request back from a model.

@@ -92,3 +92,38 @@ fn who_can_matches_the_evaluator_principal_by_principal() {
     assert!(compared > 100, "{compared}");
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// Federated-user representatives of accounts that no policy can tell apart share one question
+/// (its account id abstracted, the model rewritten per account); where an SCP's pattern reads the
+/// account id (`arn:aws:sts::4444*:…`), they do not, and the answers differ.
+#[test]
+fn federated_users_are_grouped_only_where_no_policy_reads_the_account() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/scenarios/federated-account-classes");
+    let snapshot = Snapshot::load(&dir).unwrap();
+    let key = snapshot.key("alias/org").unwrap();
+    let decrypt = Reference::get().action("kms:Decrypt").unwrap();
+    let grouped = Prover::new(&snapshot, 20_000, &[]);
+    let mut ungrouped = Prover::new(&snapshot, 20_000, &[]);
+    ungrouped.grouping = false;
+    let with = who_can(&grouped, grouped.members(), decrypt, key).unwrap();
+    let without = who_can(&ungrouped, ungrouped.members(), decrypt, key).unwrap();
+    let federated = |w: &keyproof_solver::who_can::WhoCan| -> Vec<(String, String)> {
+        w.principals
+            .iter()
+            .filter(|p| p.kind == "federated-user")
+            .map(|p| (p.account.clone().unwrap(), p.principal.clone()))
+            .collect()
+    };
+    let accounts: Vec<String> = federated(&with).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(accounts, ["100000000001", "333300000001", "555500000001", "777700000001", "888800000001"]);
+    for (account, name) in federated(&with) {
+        let prefix = format!("arn:aws:sts::{account}:federated-user/");
+        assert!(name.starts_with(&prefix), "{name} is not a federated user of {account}");
+        if account != "100000000001" && account != "333300000001" {
+            assert!(!name[prefix.len()..].starts_with("ci-"), "{name}: the SCP denies ci-* names");
+        }
+    }
+    assert_eq!(accounts, federated(&without).into_iter().map(|(a, _)| a).collect::<Vec<_>>());
+    assert!(grouped.shared_across_accounts() >= 1, "the Sandbox accounts' representatives share no question");
+    assert_eq!(ungrouped.shared_across_accounts(), 0);
+}
