@@ -29,6 +29,9 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     for p in &file.properties {
         results.push(check_property_in(&prover, &sources, p, prover.members(), shard)?);
     }
+    if std::env::var_os("KEYPROOF_STATS").is_some() {
+        eprintln!("keyproof: {}", prover.stats());
+    }
     let out = match args.format {
         CheckFormat::Text => render_text(&snapshot, &results),
         CheckFormat::Json => format!(

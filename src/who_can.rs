@@ -19,11 +19,7 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
     let prover = Prover::new(&snapshot, args.timeout, &[]);
     let answer = who_can(&prover, prover.members(), action, key).map_err(CliError::Internal)?;
     if std::env::var_os("KEYPROOF_STATS").is_some() {
-        let (asked, solved) = prover.solver_questions();
-        eprintln!(
-            "keyproof: {} principals, {asked} questions reached the solver step, {solved} solved",
-            prover.members().len()
-        );
+        eprintln!("keyproof: {}", prover.stats());
     }
     match args.snapshot.format {
         Format::Json => {

@@ -177,7 +177,8 @@ struct Instance<'a, 's> {
     witnesses: Vec<Witness>,
     /// The `can` atoms found false here (principal, first action, key): shown with the
     /// evaluator's trace when the instance is the counterexample.
-    denied: Vec<(&'a Member, &'static KmsAction, &'a Key)>,
+    /// Inline: every instance of a property over principal × key records its false `can`s.
+    denied: smallvec::SmallVec<[(&'a Member, &'static KmsAction, &'a Key); 2]>,
     unknown: Vec<String>,
     internal: Option<String>,
 }
@@ -560,7 +561,7 @@ pub fn check_property_in(
         resolved: &resolved[i % per_key],
         key: keys[i / per_key],
         witnesses: Vec::new(),
-        denied: Vec::new(),
+        denied: smallvec::SmallVec::new(),
         unknown: Vec::new(),
         internal: None,
     };

@@ -25,6 +25,7 @@ use keyproof_parser::policy::{Effect, PrincipalKind};
 use keyproof_parser::property::ContextCond;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A request the solver found and the evaluator confirmed.
@@ -81,15 +82,46 @@ pub struct Prover<'s> {
     solved: AtomicUsize,
     /// Answers rewritten from a question shared with other accounts' representatives ([`Canon`]).
     rewritten: AtomicUsize,
+    /// Questions that passed the Rust pre-filter.
+    encoded: AtomicUsize,
+    /// This prover among all of the process's ([`PROVERS`]).
+    id: u64,
 }
+
+/// A cached answer: the answer, whether its model is deterministic, and the account it was
+/// solved for; set once by the first thread that asks the question.
+type Cell = Arc<OnceLock<(Answer, bool, Option<String>)>>;
+
+/// The gate a thread looked up last, by (prover, key, action).
+type LastGate = ((u64, usize, usize), Arc<KeyGate>);
 
 /// The answer cache, bounded in memory: cleared when its questions exceed [`MAX_CACHED_BYTES`].
 #[derive(Default)]
 struct Answers {
     /// The answer, whether its model is deterministic, and the account of the representative it
     /// was found for when the question was written with that account abstracted ([`Canon`]).
-    by_question: HashMap<String, (Answer, bool, Option<String>)>,
+    by_question: HashMap<String, Cell>,
     bytes: usize,
+}
+
+impl Answers {
+    /// The question's cell, set or being set by the first thread that asked it.
+    fn cell(&mut self, text: String) -> Cell {
+        if let Some(c) = self.by_question.get(&text) {
+            return c.clone();
+        }
+        let cell = Arc::new(OnceLock::new());
+        self.insert(text, cell.clone());
+        cell
+    }
+
+    fn insert(&mut self, text: String, cell: Cell) {
+        if self.bytes + text.len() > MAX_CACHED_BYTES {
+            *self = Answers::default();
+        }
+        self.bytes += text.len();
+        self.by_question.insert(text, cell);
+    }
 }
 
 /// How many bytes of question text the answer cache holds before it starts afresh.
@@ -277,6 +309,8 @@ impl<'s> Prover<'s> {
             asked: AtomicUsize::new(0),
             solved: AtomicUsize::new(0),
             rewritten: AtomicUsize::new(0),
+            encoded: AtomicUsize::new(0),
+            id: PROVERS.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -298,6 +332,20 @@ impl<'s> Prover<'s> {
     /// the equivalence classes saved.
     pub fn solver_questions(&self) -> (usize, usize) {
         (self.asked.load(Ordering::Relaxed), self.solved.load(Ordering::Relaxed))
+    }
+
+    /// What the pipeline did, for `KEYPROOF_STATS`: questions encoded (past the pre-filter),
+    /// that reached the solver step, solved, and rewritten across accounts.
+    pub fn stats(&self) -> String {
+        let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        format!(
+            "{} principals; {} questions past the pre-filter, {} reached the solver step, {} solved, {} shared across accounts",
+            self.domain.len(),
+            n(&self.encoded),
+            n(&self.asked),
+            n(&self.solved),
+            n(&self.rewritten)
+        )
     }
 
     /// How many answers were rewritten from another account's representative's ([`Canon`]).
@@ -381,55 +429,91 @@ impl<'s> Prover<'s> {
         }
         let canon = canon.filter(|c| c.applies(goal, side));
         let text = question_text(&sc.vars, goal, side, canon);
+        // A question being solved on another thread is waited for, not solved twice: the
+        // members of a class are often asked at once (who-can's parallel loop).
+        let Some(cell) = self.answers.lock().ok().map(|mut c| c.cell(text.clone())) else {
+            self.solved.fetch_add(1, Ordering::Relaxed);
+            return fresh();
+        };
+        let mut here = false;
+        let (a, deterministic, from) = cell
+            .get_or_init(|| {
+                here = true;
+                self.solved.fetch_add(1, Ordering::Relaxed);
+                self.solve_class(sc, goal, side, reported, canon)
+            })
+            .clone();
         // A satisfiable answer found without a deterministic model serves only questions that
         // do not report it.
-        if let Some((a, deterministic, account)) =
-            self.answers.lock().ok().and_then(|c| c.by_question.get(&text).cloned())
-        {
-            if deterministic || !reported || !matches!(a, Answer::Sat(_)) {
-                match (a, canon, account) {
-                    (Answer::Sat(values), Some(c), Some(from)) => {
-                        if let Some(values) = c.rewrite(values, &from) {
-                            self.rewritten.fetch_add(1, Ordering::Relaxed);
-                            return Answer::Sat(values);
-                        }
-                    }
-                    (a, _, _) => return a,
-                }
-            }
+        if reported && !deterministic && matches!(a, Answer::Sat(_)) {
+            self.solved.fetch_add(1, Ordering::Relaxed);
+            let solved = self.solve_class(sc, goal, side, true, canon);
+            let (a, from) = (solved.0.clone(), solved.2.clone());
+            self.remember(text, solved);
+            return self.instantiate(a, canon, from, &fresh, false);
         }
-        self.solved.fetch_add(1, Ordering::Relaxed);
-        let Some(c) = canon else {
-            let a = fresh();
-            self.remember(text, a.clone(), reported, None);
-            return a;
+        self.instantiate(a, canon, from, &fresh, !here)
+    }
+
+    /// Solves a question for its class: a question written with its account abstracted
+    /// ([`Canon`]) is solved for one fixed account id, so that the model every member's witness
+    /// is rewritten from does not depend on which member asked first.
+    fn solve_class(
+        &self,
+        sc: &SymContext<'_>,
+        goal: &Term,
+        side: &[Term],
+        reported: bool,
+        canon: Option<&Canon>,
+    ) -> (Answer, bool, Option<String>) {
+        let solve = |side: &[Term]| {
+            if reported {
+                check_model(&sc.vars, goal, side, self.timeout_ms)
+            } else {
+                check(&sc.vars, goal, side, self.timeout_ms)
+            }
         };
-        // The class's question is solved for one fixed account id, so that the model every
-        // member's witness is rewritten from does not depend on which member asked first.
-        let side: Vec<Term> =
-            side.iter().map(|t| if *t == c.shape { c.kind.shape(c.var, CANON_DIGITS) } else { t.clone() }).collect();
-        let a = if reported {
-            check_model(&sc.vars, goal, &side, self.timeout_ms)
-        } else {
-            check(&sc.vars, goal, &side, self.timeout_ms)
-        };
-        self.remember(text, a.clone(), reported, Some(CANON_DIGITS.to_string()));
-        match a {
-            Answer::Sat(values) => match c.rewrite(values, CANON_DIGITS) {
-                Some(values) => Answer::Sat(values),
-                None => fresh(),
-            },
-            other => other,
+        match canon {
+            None => (solve(side), reported, None),
+            Some(c) => {
+                let side: Vec<Term> = side
+                    .iter()
+                    .map(|t| if *t == c.shape { c.kind.shape(c.var, CANON_DIGITS) } else { t.clone() })
+                    .collect();
+                (solve(&side), reported, Some(CANON_DIGITS.to_string()))
+            }
         }
     }
 
-    fn remember(&self, text: String, a: Answer, deterministic: bool, account: Option<String>) {
+    /// The class's answer for this member: a model found for another account is rewritten for
+    /// this member's (and where it cannot be, the member's own question is solved).
+    fn instantiate(
+        &self,
+        a: Answer,
+        canon: Option<&Canon>,
+        from: Option<String>,
+        fresh: &dyn Fn() -> Answer,
+        shared: bool,
+    ) -> Answer {
+        match (a, canon, from) {
+            (Answer::Sat(values), Some(c), Some(from)) => match c.rewrite(values, &from) {
+                Some(values) => {
+                    if shared {
+                        self.rewritten.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Answer::Sat(values)
+                }
+                None => fresh(),
+            },
+            (a, _, _) => a,
+        }
+    }
+
+    fn remember(&self, text: String, entry: (Answer, bool, Option<String>)) {
         if let Ok(mut c) = self.answers.lock() {
-            if c.bytes + text.len() > MAX_CACHED_BYTES {
-                *c = Answers::default();
-            }
-            c.bytes += text.len();
-            c.by_question.insert(text, (a, deterministic, account));
+            let cell = Arc::new(OnceLock::new());
+            let _ = cell.set(entry);
+            c.insert(text, cell);
         }
     }
 
@@ -489,6 +573,7 @@ impl<'s> Prover<'s> {
         if !self.may_be_allowed(principal, action, key) {
             return Can::No;
         }
+        self.encoded.fetch_add(1, Ordering::Relaxed);
         let base = match build_context(self.snapshot, principal, key, action, &BTreeMap::new()) {
             Ok(b) => b,
             Err(e) => return Can::Unknown(e.to_string()),
@@ -608,6 +693,25 @@ impl<'s> Prover<'s> {
     /// Who the key's policy and grants can let in for the action at all, computed once per key
     /// and action ([`KeyGate`]).
     pub fn gate(&self, key: &Key, action: &'static KmsAction) -> Arc<KeyGate> {
+        // Callers ask about one key for many principals in a row (check's instances are key
+        // by key, with one or a few actions): this thread's last gates are looked up first, by
+        // identity.
+        let here = (self.id, key as *const Key as usize, action as *const KmsAction as usize);
+        if let Some(g) = LAST_GATES.with(|l| l.borrow().iter().find(|(at, _)| *at == here).map(|(_, g)| g.clone())) {
+            return g;
+        }
+        let g = self.gate_lookup(key, action);
+        LAST_GATES.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.len() == 4 {
+                l.remove(0);
+            }
+            l.push((here, g.clone()));
+        });
+        g
+    }
+
+    fn gate_lookup(&self, key: &Key, action: &'static KmsAction) -> Arc<KeyGate> {
         let op = action.name.as_str();
         if let Some(g) =
             self.gates.read().ok().and_then(|m| m.get(op).and_then(|per_key| per_key.get(&key.arn)).cloned())
@@ -632,6 +736,15 @@ impl<'s> Prover<'s> {
     }
 }
 
+thread_local! {
+    /// The gates last looked up on this thread: (prover, key, action) and the gate.
+    static LAST_GATES: std::cell::RefCell<Vec<LastGate>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Tells provers apart (a prover's address may be reused by the next one).
+static PROVERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A coarser, per-key form of [`Prover::may_be_allowed`]: the accounts whose principals some
 /// Allow statement of the key policy covering the action, or some grant listing it, names —
 /// or "everyone" when a statement or grant could name a principal of any account (`"*"`,
@@ -643,7 +756,8 @@ impl<'s> Prover<'s> {
 pub struct KeyGate {
     everyone: bool,
     services: bool,
-    accounts: BTreeSet<String>,
+    /// Account ids as numbers (a principal × key check looks them up millions of times).
+    accounts: std::collections::HashSet<u64>,
 }
 
 impl KeyGate {
@@ -656,13 +770,13 @@ impl KeyGate {
         }
         let name = |n: &NamedPrincipal, gate: &mut KeyGate| match n {
             NamedPrincipal::Account(a) => {
-                gate.accounts.insert(a.clone());
+                gate.account(a);
             }
             NamedPrincipal::Service(_) => gate.services = true,
             NamedPrincipal::Arn(arn) => {
                 match PrincipalRef::parse(arn).ok().and_then(|r| r.account().map(str::to_string)) {
                     Some(a) => {
-                        gate.accounts.insert(a);
+                        gate.account(&a);
                     }
                     None => gate.everyone = true,
                 }
@@ -697,12 +811,31 @@ impl KeyGate {
         gate
     }
 
+    /// A statement or grant names a principal of account `id`; an id that is not twelve digits
+    /// is not kept as a number, so the gate lets everyone through.
+    fn account(&mut self, id: &str) {
+        match account_number(id) {
+            Some(n) => {
+                self.accounts.insert(n);
+            }
+            None => self.everyone = true,
+        }
+    }
+
     /// Whether some statement or grant could name the principal.
     pub fn admits(&self, p: &ResolvedPrincipal<'_>) -> bool {
         self.everyone
             || (self.services && matches!(p.r, PrincipalRef::Service(_)))
-            || p.account_id().is_some_and(|a| self.accounts.contains(a))
+            || p.account_id().and_then(account_number).is_some_and(|a| self.accounts.contains(&a))
     }
+}
+
+/// An account id as a number, when it is one (twelve digits).
+fn account_number(id: &str) -> Option<u64> {
+    if id.len() != 12 {
+        return None;
+    }
+    id.bytes().try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
 }
 
 /// Sets up the symbolic context for a member of the principal domain: the name of a
