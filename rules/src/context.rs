@@ -3,8 +3,9 @@
 
 use crate::config::Config;
 use crate::err::RulesError;
+use keyproof_model::context::ResolvedPrincipal;
 use keyproof_model::principal::NamedPrincipal;
-use keyproof_model::reference::Reference;
+use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
 use keyproof_model::wildcard::{action_matches, glob};
 use keyproof_model::Snapshot;
@@ -13,7 +14,7 @@ use keyproof_parser::property::ContextCond;
 use keyproof_parser::{Span, Spanned};
 use keyproof_solver::check::Shard;
 use keyproof_solver::domain::{Kind, Member};
-use keyproof_solver::query::{Can, Prover, Witness};
+use keyproof_solver::query::{actions_matching, Can, Prover, Witness};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +62,14 @@ pub struct LintContext<'s> {
     pub config: &'s Config,
     pub prover: Prover<'s>,
     pub domain: Vec<Member>,
+    /// Each member of `domain` as the evaluator sees it, resolved once (same order).
+    resolved: Vec<Result<ResolvedPrincipal<'s>, String>>,
+    /// The index in `domain` of each member's principal.
+    by_principal: HashMap<String, usize>,
+    /// The KMS actions by name without `kms:`, looked up once.
+    actions: HashMap<&'static str, &'static KmsAction>,
+    /// Each key's administrators ([`LintContext::admins`]), by key ARN, computed once.
+    admins: HashMap<&'s str, (Vec<String>, bool)>,
     /// The security accounts: configured, or inferred (see `security_note`).
     pub security: Vec<String>,
     /// Set when the security accounts were inferred, to be said in the findings that use them.
@@ -113,17 +122,49 @@ impl<'s> LintContext<'s> {
         } else {
             (config.security_accounts.clone(), None)
         };
+        let resolved = domain.par_iter().map(|m| prover.resolve(m)).collect();
+        let by_principal = domain.iter().enumerate().map(|(i, m)| (m.principal.clone(), i)).collect();
+        let actions = actions_matching("kms:*").into_iter().map(|a| (a.name.as_str(), a)).collect();
+        let admins = snapshot.keys().iter().map(|k| (k.arn.as_str(), key_admins(snapshot, config, k))).collect();
         LintContext {
             snapshot,
             config,
             prover,
             domain,
+            resolved,
+            by_principal,
+            actions,
+            admins,
             security,
             security_note,
             cache: Mutex::new(HashMap::new()),
             shard: Shard::WHOLE,
             undetermined: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The member of the domain whose principal is `principal`.
+    pub fn member(&self, principal: &str) -> Option<&Member> {
+        self.by_principal.get(principal).map(|&i| &self.domain[i])
+    }
+
+    /// The KMS action `kms:<name>`.
+    fn action(&self, rule: &str, name: &str) -> Result<&'static KmsAction, RulesError> {
+        self.actions
+            .get(name)
+            .copied()
+            .ok_or_else(|| RulesError::Internal { rule: rule.into(), message: format!("no action kms:{name}") })
+    }
+
+    /// The member resolved: looked up when it is a member of the domain (by address), else
+    /// resolved now.
+    fn resolved_of(&self, member: &Member) -> std::borrow::Cow<'_, Result<ResolvedPrincipal<'s>, String>> {
+        let at = (member as *const Member as usize).wrapping_sub(self.domain.as_ptr() as usize)
+            / std::mem::size_of::<Member>().max(1);
+        match self.domain.get(at) {
+            Some(m) if std::ptr::eq(m, member) => std::borrow::Cow::Borrowed(&self.resolved[at]),
+            _ => std::borrow::Cow::Owned(self.prover.resolve(member)),
         }
     }
 
@@ -137,20 +178,33 @@ impl<'s> LintContext<'s> {
         key: &Key,
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
+        let kms_action = self.action(rule, action)?;
+        let resolved = self.resolved_of(member);
+        self.can_resolved(rule, member, &resolved, kms_action, key, cond)
+    }
+
+    fn can_resolved(
+        &self,
+        rule: &str,
+        member: &Member,
+        resolved: &Result<ResolvedPrincipal<'s>, String>,
+        kms_action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Result<Answer, RulesError> {
         // The Rust pre-filter settles most questions at once: they are neither cached nor asked.
-        if let (Some(kms_action), Ok(p)) =
-            (Reference::get().action(&format!("kms:{action}")), self.prover.resolve(member))
-        {
-            if !self.prover.may_be_allowed(&p, kms_action, key) {
+        if let Ok(p) = resolved {
+            if !self.prover.may_be_allowed(p, kms_action, key) {
                 return Ok(Answer::No);
             }
         }
+        let action = kms_action.name.as_str();
         let cache_key = format!("{}|{action}|{}|{cond:?}", member.principal, key.arn);
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
             match a {
                 Cached::Unknown => {
                     // Record it for this rule too.
-                    self.answer(rule, member, action, key, cond)?;
+                    self.answer(rule, member, resolved, kms_action, key, cond)?;
                     return Ok(Answer::Unknown);
                 }
                 Cached::No => return Ok(Answer::No),
@@ -167,7 +221,7 @@ impl<'s> LintContext<'s> {
                 }
             }
         }
-        let a = self.answer(rule, member, action, key, cond)?;
+        let a = self.answer(rule, member, resolved, kms_action, key, cond)?;
         let cached = match &a {
             Answer::Yes(w) => Cached::Yes { request: w.request.clone(), assumptions: w.assumptions.clone() },
             Answer::No => Cached::No,
@@ -183,14 +237,13 @@ impl<'s> LintContext<'s> {
         &self,
         rule: &str,
         member: &Member,
-        action: &str,
+        resolved: &Result<ResolvedPrincipal<'s>, String>,
+        kms_action: &'static KmsAction,
         key: &Key,
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
-        let Some(kms_action) = Reference::get().action(&format!("kms:{action}")) else {
-            return Err(RulesError::Internal { rule: rule.into(), message: format!("no action kms:{action}") });
-        };
-        Ok(match self.prover.can(member, kms_action, key, cond) {
+        let action = kms_action.name.as_str();
+        Ok(match self.prover.can_resolved(member, resolved, kms_action, key, cond) {
             Can::Yes(w) => Answer::Yes(w),
             Can::No => Answer::No,
             Can::Unknown(reason) => {
@@ -212,7 +265,10 @@ impl<'s> LintContext<'s> {
         })
     }
 
-    /// Every member of the domain (filtered by `keep`) with its answer, decided in parallel.
+    /// Every member of the domain (filtered by `keep`) that can or may be able to perform the
+    /// action, with its answer (`Yes` or `Unknown`; the members whose answer is `No` are left
+    /// out), decided in parallel. The pre-filter runs before `keep`, so `keep` is asked only
+    /// about members the key can let in at all.
     pub fn who(
         &self,
         rule: &str,
@@ -221,11 +277,15 @@ impl<'s> LintContext<'s> {
         cond: Option<&ContextCond>,
         keep: impl Fn(&Member) -> bool + Sync,
     ) -> Result<Vec<(&Member, Answer)>, RulesError> {
-        self.domain
+        let kms_action = self.action(rule, action)?;
+        let found: Result<Vec<_>, RulesError> = self
+            .domain
             .par_iter()
-            .filter(|m| keep(m))
-            .map(|m| self.can(rule, m, action, key, cond).map(|a| (m, a)))
-            .collect()
+            .zip(self.resolved.par_iter())
+            .filter(|(m, r)| r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m))
+            .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
+            .collect();
+        Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())
     }
 
     /// Records what a rule could not check for lack of input (not a question of access).
@@ -305,39 +365,22 @@ impl<'s> LintContext<'s> {
 
     /// The principals allowed to administer `key` (ARN patterns), and whether they were inferred.
     pub fn admins(&self, key: &Key) -> (Vec<String>, bool) {
-        if !self.config.key_admins.is_empty() {
-            return (self.config.key_admins.clone(), false);
+        match self.admins.get(key.arn.as_str()) {
+            Some(a) => a.clone(),
+            None => key_admins(self.snapshot, self.config, key),
         }
-        let mut out = vec![format!("arn:aws:iam::{}:root", key.account)];
-        let policy = &self.snapshot.policy(key.policy).document;
-        for s in &policy.statements {
-            if s.effect.value != Effect::Allow {
-                continue;
-            }
-            let Some(actions) = &s.action else { continue };
-            let administers = ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"]
-                .iter()
-                .any(|a| actions.values.iter().any(|p| action_matches(&p.value, a)) != actions.negated);
-            let Some(pe) = &s.principal else { continue };
-            if !administers || pe.negated {
-                continue;
-            }
-            for e in &pe.entries {
-                if e.kind == PrincipalKind::Aws {
-                    if let NamedPrincipal::Arn(arn) = NamedPrincipal::from_aws(&e.value.value) {
-                        out.push(arn);
-                    }
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        (out, true)
     }
 
     /// Whether a principal ARN is one of the key's administrators.
     pub fn is_admin(&self, key: &Key, principal: &str) -> bool {
-        let (patterns, _) = self.admins(key);
+        let owned;
+        let patterns = match self.admins.get(key.arn.as_str()) {
+            Some((p, _)) => p,
+            None => {
+                owned = key_admins(self.snapshot, self.config, key).0;
+                &owned
+            }
+        };
         let role_arn = session_role(principal);
         patterns.iter().any(|p| glob(p, principal, false) || role_arn.as_deref().is_some_and(|r| glob(p, r, false)))
     }
@@ -357,6 +400,40 @@ impl<'s> LintContext<'s> {
     pub fn selects(&self, selector: &str, key: &Key) -> bool {
         self.snapshot.find_keys(selector).iter().any(|k| k.arn == key.arn)
     }
+}
+
+/// The principals allowed to administer `key` (ARN patterns): `key_admins` of keyproof.toml, or
+/// inferred from the key policy (the account root and the principals of Allow statements for
+/// kms:PutKeyPolicy or kms:ScheduleKeyDeletion); and whether they were inferred.
+fn key_admins(snapshot: &Snapshot, config: &Config, key: &Key) -> (Vec<String>, bool) {
+    if !config.key_admins.is_empty() {
+        return (config.key_admins.clone(), false);
+    }
+    let mut out = vec![format!("arn:aws:iam::{}:root", key.account)];
+    let policy = &snapshot.policy(key.policy).document;
+    for s in &policy.statements {
+        if s.effect.value != Effect::Allow {
+            continue;
+        }
+        let Some(actions) = &s.action else { continue };
+        let administers = ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"]
+            .iter()
+            .any(|a| actions.values.iter().any(|p| action_matches(&p.value, a)) != actions.negated);
+        let Some(pe) = &s.principal else { continue };
+        if !administers || pe.negated {
+            continue;
+        }
+        for e in &pe.entries {
+            if e.kind == PrincipalKind::Aws {
+                if let NamedPrincipal::Arn(arn) = NamedPrincipal::from_aws(&e.value.value) {
+                    out.push(arn);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    (out, true)
 }
 
 /// `arn:aws:iam::A:role/R` for a session `arn:aws:sts::A:assumed-role/R/S`.

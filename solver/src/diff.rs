@@ -149,14 +149,26 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
         .collect();
     let differing: Vec<(&Member, &str)> =
         candidates.par_iter().filter(|(m, k)| !same_inputs(&states, m, k, &actions)).copied().collect();
-    let questions: Vec<(&Member, &str, &'static KmsAction, Change)> = differing
-        .iter()
-        .flat_map(|(m, k)| {
-            actions.iter().flat_map(move |a| [Change::Added, Change::Removed].map(move |c| (*m, *k, *a, c)))
+    // Each differing pair is resolved once on each side (principal, key), then asked for every
+    // action in both directions; the Rust pre-filter of the side that would allow settles most
+    // questions before anything is encoded.
+    let answers: Vec<(&Member, &str, &'static KmsAction, Change, Newly)> = differing
+        .par_iter()
+        .flat_map_iter(|&(m, k)| {
+            let sides = [Side::of(&provers[0], m, k), Side::of(&provers[1], m, k)];
+            let mut out = Vec::new();
+            for &a in &actions {
+                for c in [Change::Added, Change::Removed] {
+                    let (new, old) = match c {
+                        Change::Added => (&sides[1], &sides[0]),
+                        Change::Removed => (&sides[0], &sides[1]),
+                    };
+                    out.push((m, k, a, c, newly(&states, m, a, c, new, old)));
+                }
+            }
+            out
         })
         .collect();
-    let answers: Vec<(&Member, &str, &'static KmsAction, Change, Newly)> =
-        questions.into_par_iter().map(|(m, k, a, c)| (m, k, a, c, newly(&states, m, k, a, c))).collect();
     let mut out = Diff {
         pairs: pair_count,
         pairs_identical: pair_count - differing.len(),
@@ -183,21 +195,48 @@ fn key_by_arn<'s>(snapshot: &'s Snapshot, arn: &str) -> Option<&'s Key> {
     snapshot.keys().iter().find(|k| k.arn == arn)
 }
 
+/// One state's view of a (principal, key) pair: the key and the principal as that snapshot has
+/// them (either may be missing), and the state's prover for its Rust pre-filter.
+struct Side<'p, 's> {
+    prover: &'p Prover<'s>,
+    key: Option<&'s Key>,
+    principal: Option<ResolvedPrincipal<'s>>,
+}
+
+impl<'p, 's> Side<'p, 's> {
+    fn of(prover: &'p Prover<'s>, member: &Member, key_arn: &str) -> Side<'p, 's> {
+        let snapshot = prover.snapshot;
+        Side {
+            prover,
+            key: key_by_arn(snapshot, key_arn),
+            principal: resolve_principal(snapshot, &member.principal).ok(),
+        }
+    }
+}
+
 /// Is there a request that `new` allows and `old` does not? (`Added`: new = after.)
-fn newly(s: &States<'_>, member: &Member, key_arn: &str, action: &'static KmsAction, change: Change) -> Newly {
-    let (new, old) = match change {
-        Change::Added => (s.after, s.before),
-        Change::Removed => (s.before, s.after),
-    };
-    let Some(new_key) = key_by_arn(new, key_arn) else { return Newly::No };
-    let Ok(new_p) = resolve_principal(new, &member.principal) else { return Newly::No };
-    let new_base = match build_context(new, &new_p, new_key, action, &BTreeMap::new()) {
+fn newly(
+    s: &States<'_>,
+    member: &Member,
+    action: &'static KmsAction,
+    change: Change,
+    new_side: &Side<'_, '_>,
+    old_side: &Side<'_, '_>,
+) -> Newly {
+    let (new, old) = (new_side.prover.snapshot, old_side.prover.snapshot);
+    let (Some(new_key), Some(new_p)) = (new_side.key, &new_side.principal) else { return Newly::No };
+    // A necessary condition for the new side to allow anything (the pre-filter `check` and
+    // who-can use, tested against the encoding).
+    if !new_side.prover.may_be_allowed(new_p, action, new_key) {
+        return Newly::No;
+    }
+    let new_base = match build_context(new, new_p, new_key, action, &BTreeMap::new()) {
         Ok(b) => b,
         Err(e) => return Newly::Unknown(e.to_string()),
     };
-    let old_key = key_by_arn(old, key_arn);
-    let old_p = resolve_principal(old, &member.principal).ok();
-    let old_base = match (old_key, &old_p) {
+    let old_key = old_side.key;
+    let old_p = old_side.principal.as_ref();
+    let old_base = match (old_key, old_p) {
         (Some(k), Some(p)) => match build_context(old, p, k, action, &BTreeMap::new()) {
             Ok(b) => Some(b),
             Err(e) => return Newly::Unknown(e.to_string()),
@@ -208,13 +247,13 @@ fn newly(s: &States<'_>, member: &Member, key_arn: &str, action: &'static KmsAct
     let mut sc = SymContext::new(&new_base, &s.bounds);
     sc.session_tags = new_p.role.is_some_and(|r| r.session_tags_allowed());
     let name_var = represent(member, &mut sc, &s.named_outside);
-    let target = Target { snapshot: new, principal: &new_p, action, key: new_key, base: &new_base };
+    let target = Target { snapshot: new, principal: new_p, action, key: new_key, base: &new_base };
     let allowed_new = allowed(&target, &mut sc);
     if allowed_new.as_const() == Some(false) {
         return Newly::No;
     }
     // The old state over the same variables: only what the snapshot fixes is swapped.
-    let allowed_old = match (old_key, &old_p, &old_base) {
+    let allowed_old = match (old_key, old_p, &old_base) {
         (Some(k), Some(p), Some(base)) => {
             sc.base = base;
             sc.session_tags = p.role.is_some_and(|r| r.session_tags_allowed());

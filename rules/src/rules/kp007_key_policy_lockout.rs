@@ -25,7 +25,7 @@
 //! - https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
 //! - https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html
 
-use crate::context::{Answer, LintContext};
+use crate::context::LintContext;
 use crate::err::RulesError;
 use crate::finding::Finding;
 
@@ -35,7 +35,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
     let mut out = Vec::new();
     for key in ctx.keys().into_iter().filter(|k| k.customer_managed) {
         let answers = ctx.who(CODE, "PutKeyPolicy", key, None, |_| true)?;
-        if answers.iter().all(|(_, a)| matches!(a, Answer::No)) {
+        if answers.is_empty() {
             let policy = &ctx.snapshot.policy(key.policy).document;
             out.push(
                 Finding::new(
@@ -44,7 +44,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
                     key,
                     format!(
                         "no principal can call kms:PutKeyPolicy on the key (proved over {} principals and representatives)",
-                        answers.len()
+                        ctx.domain.len()
                     ),
                 )
                 .at(ctx.snapshot, policy.span, "the key policy"),

@@ -56,7 +56,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
                 ),
             )
             .fingerprint_detail(&g.id);
-            if let Some(m) = ctx.domain.iter().find(|m| m.principal == g.grantee.value) {
+            if let Some(m) = ctx.member(&g.grantee.value) {
                 if let Answer::Yes(w) = ctx.can(CODE, m, "CreateGrant", key, None)? {
                     f = f.with_witnesses(ctx.snapshot, &m.principal, &[&w]);
                 }

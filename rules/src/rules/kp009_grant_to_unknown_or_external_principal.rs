@@ -47,7 +47,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
             let mut f =
                 Finding::new(CODE, ctx.snapshot, key, format!("grant `{label}` is to {}: {problem}", g.grantee.value))
                     .fingerprint_detail(&g.id);
-            if let Some(m) = ctx.domain.iter().find(|m| m.principal == g.grantee.value) {
+            if let Some(m) = ctx.member(&g.grantee.value) {
                 if let Some(op) = g.operations.first() {
                     if let Answer::Yes(w) = ctx.can(CODE, m, &op.value, key, None)? {
                         f = f.with_witnesses(ctx.snapshot, &m.principal, &[&w]);
