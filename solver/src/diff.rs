@@ -16,9 +16,9 @@
 use crate::domain::{Kind, Member};
 use crate::encode::context::{Bounds, SymContext};
 use crate::encode::{allowed, Target};
-use crate::query::{read_request, represent, Prover};
+use crate::query::{read_request, represent_canon, Prover};
 use crate::term::{and, not};
-use crate::z3_backend::{check_model, Answer};
+use crate::z3_backend::Answer;
 use keyproof_model::context::{
     build_context, is_outside_reason, resolve_principal, Request, ResolvedPrincipal, OUTSIDE,
 };
@@ -93,7 +93,6 @@ struct States<'a> {
     after: &'a Snapshot,
     bounds: Bounds,
     named_outside: HashMap<String, Vec<String>>,
-    timeout_ms: u32,
 }
 
 /// Computes every access added and removed between two snapshots.
@@ -113,7 +112,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot, timeout_ms: u32) -> Diff {
             }
         }
     }
-    let states = States { before, after, bounds, named_outside, timeout_ms };
+    let states = States { before, after, bounds, named_outside };
 
     // The principal domain of both states: a principal named only on one side is still a
     // principal the other side must be asked about.
@@ -246,7 +245,7 @@ fn newly(
 
     let mut sc = SymContext::new(&new_base, &s.bounds);
     sc.session_tags = new_p.role.is_some_and(|r| r.session_tags_allowed());
-    let name_var = represent(member, &mut sc, &s.named_outside);
+    let (name_var, canon) = represent_canon(member, &mut sc, &s.named_outside);
     let target = Target { snapshot: new, principal: new_p, action, key: new_key, base: &new_base };
     let allowed_new = allowed(&target, &mut sc);
     if allowed_new.as_const() == Some(false) {
@@ -269,7 +268,9 @@ fn newly(
     if goal.as_const() == Some(false) {
         return Newly::No;
     }
-    let values = match check_model(&sc.vars, &goal, &sc.side, s.timeout_ms) {
+    // Asked through the prover's classes: a question whose text another pair already asked is
+    // answered from it, and the model read back for this member (deterministic: `reported`).
+    let values = match new_side.prover.solve(&sc, &goal, true, canon.as_ref()) {
         Answer::Unsat => return Newly::No,
         Answer::Unknown(why) => return Newly::Unknown(format!("the solver gave up ({why})")),
         Answer::Sat(v) => v,

@@ -359,7 +359,7 @@ impl<'s> Prover<'s> {
     /// variables is satisfiable exactly when both are, and its model is the union of theirs. So
     /// the representatives of different accounts share the goal's answer when only their names
     /// differ.
-    fn solve(&self, sc: &SymContext<'_>, goal: &Term, reported: bool, canon: Option<&Canon>) -> Answer {
+    pub(crate) fn solve(&self, sc: &SymContext<'_>, goal: &Term, reported: bool, canon: Option<&Canon>) -> Answer {
         let mut reach = BTreeSet::new();
         crate::term::vars_of(goal, &mut reach);
         let side_vars: Vec<BTreeSet<crate::term::VarId>> = sc
@@ -851,7 +851,7 @@ pub fn represent(
 
 /// [`represent`], and the representative's name shape when its question may be shared with
 /// other accounts' representatives ([`Canon`]).
-fn represent_canon(
+pub(crate) fn represent_canon(
     member: &Member,
     sc: &mut SymContext<'_>,
     named_outside: &HashMap<String, Vec<String>>,
