@@ -11,35 +11,58 @@
 
 /// Matches `text` against `pattern` with `*` and `?`. Iterative, linear in practice.
 pub fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    // ASCII on both sides (nearly every policy): bytes are characters, and ASCII case folding
+    // is Unicode's for them. Otherwise the characters are compared as Unicode scalars.
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob_star(pattern.as_bytes(), text.as_bytes(), case_insensitive);
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    glob_chars(&p, &t, case_insensitive, None)
+    glob_star(&p, &t, case_insensitive)
 }
 
-fn eq_char(a: char, b: char, ci: bool) -> bool {
-    if ci {
-        a.to_lowercase().eq(b.to_lowercase())
-    } else {
-        a == b
+/// A character of a pattern or a text: a byte of ASCII, or a Unicode scalar.
+trait Unit: Copy + PartialEq {
+    fn is(self, c: char) -> bool;
+    fn same(self, other: Self, ci: bool) -> bool;
+}
+
+impl Unit for u8 {
+    fn is(self, c: char) -> bool {
+        c.is_ascii() && self == c as u8
+    }
+    fn same(self, other: u8, ci: bool) -> bool {
+        if ci {
+            self.eq_ignore_ascii_case(&other)
+        } else {
+            self == other
+        }
     }
 }
 
-/// Glob over characters; when `stop` is set, a `*` that is not at the end of a segment may not
-/// consume that character.
-fn glob_chars(p: &[char], t: &[char], ci: bool, stop: Option<char>) -> bool {
-    // Backtracking over the last star only works when stars are unrestricted; with a stop
-    // character, fall back to dynamic programming (patterns are short).
-    if stop.is_some() {
-        return glob_dp(p, t, ci, stop);
+impl Unit for char {
+    fn is(self, c: char) -> bool {
+        self == c
     }
+    fn same(self, other: char, ci: bool) -> bool {
+        if ci {
+            self.to_lowercase().eq(other.to_lowercase())
+        } else {
+            self == other
+        }
+    }
+}
+
+/// Glob with unrestricted stars: backtracking over the last star.
+fn glob_star<U: Unit>(p: &[U], t: &[U], ci: bool) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<usize> = None;
     let mut mark = 0usize;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq_char(p[pi], t[ti], ci))) {
+        if pi < p.len() && (p[pi].is('?') || (!p[pi].is('*') && p[pi].same(t[ti], ci))) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi].is('*') {
             star = Some(pi);
             pi += 1;
             mark = ti;
@@ -51,40 +74,43 @@ fn glob_chars(p: &[char], t: &[char], ci: bool, stop: Option<char>) -> bool {
             return false;
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    while pi < p.len() && p[pi].is('*') {
         pi += 1;
     }
     pi == p.len()
 }
 
-fn glob_dp(p: &[char], t: &[char], ci: bool, stop: Option<char>) -> bool {
+/// Glob where a `*` that is not at the end of a segment may not consume `stop`, and `?` never
+/// matches it: dynamic programming over the text (patterns are short).
+fn glob_dp<U: Unit>(p: &[U], t: &[U], stop: char) -> bool {
     // reach[j] = pattern prefix p[..i] can match t[..j].
     let mut reach = vec![false; t.len() + 1];
+    let mut next = vec![false; t.len() + 1];
     reach[0] = true;
     for (i, &pc) in p.iter().enumerate() {
-        let mut next = vec![false; t.len() + 1];
-        if pc == '*' {
-            // A star that ends a segment (followed by ':' or the end of the pattern) may span
-            // colons; any other star stays within its segment.
-            let spans = stop.is_none() || p.get(i + 1).is_none_or(|&c| Some(c) == stop);
+        next.iter_mut().for_each(|n| *n = false);
+        if pc.is('*') {
+            // A star that ends a segment (followed by the stop character or the end of the
+            // pattern) may span it; any other star stays within its segment.
+            let spans = p.get(i + 1).is_none_or(|&c| c.is(stop));
             let mut open = false;
             for j in 0..=t.len() {
                 if reach[j] {
                     open = true;
                 }
                 next[j] = open;
-                if j < t.len() && !spans && Some(t[j]) == stop {
+                if j < t.len() && !spans && t[j].is(stop) {
                     open = false;
                 }
             }
         } else {
             for j in 0..t.len() {
-                if reach[j] && (pc == '?' || eq_char(pc, t[j], ci)) && !(pc == '?' && stop == Some(t[j])) {
+                if reach[j] && (pc.is('?') || pc.same(t[j], false)) && !(pc.is('?') && t[j].is(stop)) {
                     next[j + 1] = true;
                 }
             }
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
     }
     reach[t.len()]
 }
@@ -95,9 +121,15 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
     if pattern == "*" {
         return true;
     }
+    if !pattern.contains(['*', '?']) {
+        return pattern == arn;
+    }
+    if pattern.is_ascii() && arn.is_ascii() {
+        return glob_dp(pattern.as_bytes(), arn.as_bytes(), ':');
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = arn.chars().collect();
-    glob_chars(&p, &t, false, Some(':'))
+    glob_dp(&p, &t, ':')
 }
 
 /// Action patterns: case-insensitive glob over `service:Action`.

@@ -180,6 +180,12 @@ impl<'s> LintContext<'s> {
     ) -> Result<Answer, RulesError> {
         let kms_action = self.action(rule, action)?;
         let resolved = self.resolved_of(member);
+        // The Rust pre-filter settles most questions at once: they are neither cached nor asked.
+        if let Ok(p) = &*resolved {
+            if !self.prover.may_be_allowed(p, kms_action, key) {
+                return Ok(Answer::No);
+            }
+        }
         self.can_resolved(rule, member, &resolved, kms_action, key, cond)
     }
 
@@ -192,12 +198,7 @@ impl<'s> LintContext<'s> {
         key: &Key,
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
-        // The Rust pre-filter settles most questions at once: they are neither cached nor asked.
-        if let Ok(p) = resolved {
-            if !self.prover.may_be_allowed(p, kms_action, key) {
-                return Ok(Answer::No);
-            }
-        }
+        // (The caller has run the pre-filter.)
         let action = kms_action.name.as_str();
         let cache_key = format!("{}|{action}|{}|{cond:?}", member.principal, key.arn);
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {

@@ -12,7 +12,7 @@ use keyproof_model::context::{
     build_context, is_outside_reason, resolve_principal, Context, Request, ResolvedPrincipal,
 };
 use keyproof_model::eval::key_policy::works_cross_account;
-use keyproof_model::eval::statement::{named_matches, principal_matches, MatchKind};
+use keyproof_model::eval::statement::{entry_matches, named_matches, MatchKind};
 use keyproof_model::eval::Subject;
 use keyproof_model::eval::{decide, Decision, Verdict};
 use keyproof_model::principal::{NamedPrincipal, PrincipalRef};
@@ -639,36 +639,41 @@ impl<'s> Prover<'s> {
     /// denies and conditions can only narrow this, so `false` means no request is allowed; the
     /// encoding decides everything else. Most principals of a large organization stop here.
     pub fn may_be_allowed(&self, p: &ResolvedPrincipal<'_>, action: &'static KmsAction, key: &Key) -> bool {
-        if p.r == PrincipalRef::Anonymous || !self.gate(key, action).admits(p) {
+        if p.r == PrincipalRef::Anonymous {
             return false;
+        }
+        let gate = self.gate(key, action);
+        if !gate.admits(p) {
+            return false;
+        }
+        if gate.any_grant_retires {
+            return true;
         }
         let ctx = Context::new(action);
         let s = Subject { snapshot: self.snapshot, principal: p, action, key, ctx: &ctx, knockout: None };
-        let op = action.name.as_str();
-        if op == "RetireGrant" && !key.grants.is_empty() {
+        if gate.grants.iter().any(|&g| !named_matches(&key.grants[g].grantee_principal, &s).0.is_false()) {
             return true;
         }
-        if key.grants.iter().any(|g| {
-            g.operations.iter().any(|o| o.value == op) && !named_matches(&g.grantee_principal, &s).0.is_false()
-        }) {
-            return true;
-        }
-        let action_name = format!("kms:{op}");
         let same = s.same_account();
         let root = matches!(p.r, PrincipalRef::Root { .. });
         let service = matches!(p.r, PrincipalRef::Service(_));
-        let policy = &self.snapshot.policy(key.policy).document;
         let mut identity: Option<bool> = None;
-        for stmt in &policy.statements {
-            if stmt.effect.value != Effect::Allow || stmt.resource.is_none() {
-                continue;
-            }
-            let (Some(a), Some(pe)) = (&stmt.action, &stmt.principal) else { continue };
-            if a.values.iter().any(|x| action_matches(&x.value, &action_name)) == a.negated {
-                continue;
-            }
-            let matches =
-                if pe.negated { vec![(Tri::Unknown, MatchKind::Everyone)] } else { principal_matches(pe, &s) };
+        for stmt in &gate.statements {
+            // An allowing `NotPrincipal` may name anyone (its entries are not looked at).
+            let everyone = [(Tri::Unknown, MatchKind::Everyone)];
+            let mut matched = Vec::new();
+            let matches: &[(Tri, MatchKind)] = match &stmt.entries {
+                None => &everyone,
+                Some(entries) => {
+                    for (kind, value, parsed) in entries {
+                        let m = entry_matches(*kind, value, parsed.as_ref(), &s);
+                        if !m.0.is_false() {
+                            matched.push(m);
+                        }
+                    }
+                    &matched
+                }
+            };
             for (_, kind) in matches {
                 let direct = match kind {
                     MatchKind::Everyone | MatchKind::Service if service => true,
@@ -679,10 +684,10 @@ impl<'s> Prover<'s> {
                 if direct {
                     return true;
                 }
-                if !same && !works_cross_account(op) {
+                if !same && !works_cross_account(&action.name) {
                     continue;
                 }
-                if *identity.get_or_insert_with(|| identity_may_allow(self.snapshot, p, &action_name, key)) {
+                if *identity.get_or_insert_with(|| identity_may_allow(self.snapshot, p, &gate.action_name, key)) {
                     return true;
                 }
             }
@@ -758,14 +763,32 @@ pub struct KeyGate {
     services: bool,
     /// Account ids as numbers (a principal × key check looks them up millions of times).
     accounts: std::collections::HashSet<u64>,
+    /// `kms:<action>`.
+    action_name: String,
+    /// `RetireGrant` on a key with grants: any principal may be a grant's retiring principal.
+    any_grant_retires: bool,
+    /// The key's grants for the operation (indices into `key.grants`).
+    grants: Vec<usize>,
+    /// The key policy's Allow statements with a resource that cover the action, with their
+    /// principals read once.
+    statements: Vec<GateStatement>,
+}
+
+/// An Allow statement of a key policy that covers the gate's action: its `Principal` entries
+/// (kind, value, and the value read as a named principal for `AWS` entries), or `None` for a
+/// `NotPrincipal`, which may name anyone.
+#[derive(Debug)]
+struct GateStatement {
+    entries: Option<Vec<(PrincipalKind, String, Option<NamedPrincipal>)>>,
 }
 
 impl KeyGate {
     fn of(snapshot: &Snapshot, key: &Key, action: &'static KmsAction) -> KeyGate {
-        let mut gate = KeyGate::default();
         let op = action.name.as_str();
+        let mut gate = KeyGate { action_name: format!("kms:{op}"), ..KeyGate::default() };
         if op == "RetireGrant" && !key.grants.is_empty() {
             gate.everyone = true;
+            gate.any_grant_retires = true;
             return gate;
         }
         let name = |n: &NamedPrincipal, gate: &mut KeyGate| match n {
@@ -784,10 +807,11 @@ impl KeyGate {
             NamedPrincipal::Other(_) => {}
             _ => gate.everyone = true,
         };
-        for g in key.grants.iter().filter(|g| g.operations.iter().any(|o| o.value == op)) {
+        for (i, g) in key.grants.iter().enumerate().filter(|(_, g)| g.operations.iter().any(|o| o.value == op)) {
             name(&g.grantee_principal, &mut gate);
+            gate.grants.push(i);
         }
-        let action_name = format!("kms:{op}");
+        let action_name = gate.action_name.clone();
         for stmt in &snapshot.policy(key.policy).document.statements {
             if stmt.effect.value != Effect::Allow || stmt.resource.is_none() {
                 continue;
@@ -799,14 +823,22 @@ impl KeyGate {
             if pe.negated {
                 gate.everyone = true;
             }
+            let mut entries = Vec::new();
             for e in &pe.entries {
+                let mut parsed = None;
                 match e.kind {
-                    PrincipalKind::Aws => name(&NamedPrincipal::from_aws(&e.value.value), &mut gate),
+                    PrincipalKind::Aws => {
+                        let n = NamedPrincipal::from_aws(&e.value.value);
+                        name(&n, &mut gate);
+                        parsed = Some(n);
+                    }
                     PrincipalKind::Service => gate.services = true,
                     PrincipalKind::Federated | PrincipalKind::CanonicalUser => {}
                     _ => gate.everyone = true,
                 }
+                entries.push((e.kind, e.value.value.clone(), parsed));
             }
+            gate.statements.push(GateStatement { entries: (!pe.negated).then_some(entries) });
         }
         gate
     }

@@ -96,20 +96,35 @@ pub fn principal_matches(elem: &PrincipalElement, s: &Subject<'_>) -> Vec<(Tri, 
     }
     let mut out = Vec::new();
     for e in &elem.entries {
-        let m = match e.kind {
-            PrincipalKind::Everyone => (Tri::True, MatchKind::Everyone),
-            PrincipalKind::Service => match &s.principal.r {
-                PrincipalRef::Service(name) => (Tri::from_bool(*name == e.value.value), MatchKind::Service),
-                _ => (Tri::False, MatchKind::Service),
-            },
-            PrincipalKind::Federated | PrincipalKind::CanonicalUser => (Tri::False, MatchKind::Exact),
-            PrincipalKind::Aws => named_matches(&NamedPrincipal::from_aws(&e.value.value), s),
-        };
+        let m = entry_matches(e.kind, &e.value.value, None, s);
         if !m.0.is_false() {
             out.push(m);
         }
     }
     out
+}
+
+/// Whether one entry of a `Principal` element (its kind and value) names the request's
+/// principal; `parsed` is the value already read as a [`NamedPrincipal`] (for an `AWS` entry),
+/// for callers that match one element against many principals.
+pub fn entry_matches(
+    kind: PrincipalKind,
+    value: &str,
+    parsed: Option<&NamedPrincipal>,
+    s: &Subject<'_>,
+) -> (Tri, MatchKind) {
+    match kind {
+        PrincipalKind::Everyone => (Tri::True, MatchKind::Everyone),
+        PrincipalKind::Service => match &s.principal.r {
+            PrincipalRef::Service(name) => (Tri::from_bool(name == value), MatchKind::Service),
+            _ => (Tri::False, MatchKind::Service),
+        },
+        PrincipalKind::Federated | PrincipalKind::CanonicalUser => (Tri::False, MatchKind::Exact),
+        PrincipalKind::Aws => match parsed {
+            Some(n) => named_matches(n, s),
+            None => named_matches(&NamedPrincipal::from_aws(value), s),
+        },
+    }
 }
 
 /// Whether a principal named in a policy or a grant is the request's principal.
