@@ -165,6 +165,8 @@ pub struct Snapshot {
     /// Readings of the input the user should know of (policy types inferred, an organization
     /// level where no SCP allows KMS), each at its location.
     pub notes: Vec<Spanned<String>>,
+    /// The keys by ARN (built on the first lookup; see [`Snapshot::find_keys`]).
+    by_arn: std::sync::OnceLock<(usize, std::collections::HashMap<String, Vec<usize>>)>,
 }
 
 impl Snapshot {
@@ -201,6 +203,7 @@ impl Snapshot {
             policies: Vec::new(),
             not_modelled: raw.not_modelled.clone(),
             notes,
+            by_arn: std::sync::OnceLock::new(),
         };
         // Accounts of the organization that have no folder are known by id and name, open world.
         if let Some(org) = &snapshot.org {
@@ -222,6 +225,8 @@ impl Snapshot {
             snapshot.add_account(files, &mut errors);
         }
         ParseError::collect(scope, errors)?;
+        // An index built while the keys were being added is of fewer keys: start afresh.
+        snapshot.by_arn = std::sync::OnceLock::new();
         Ok(snapshot)
     }
 
@@ -402,6 +407,22 @@ impl Snapshot {
                             &k.region == region && &k.account == account && k.aliases.iter().any(|a| a == resource)
                         })
                         .collect();
+                }
+            }
+            // An ARN is looked up in the index, when it was built for the keys as they are
+            // (`keys` is public: an index of another length, or a stale entry, is not used).
+            let (len, index) = self.by_arn.get_or_init(|| {
+                let mut index: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+                for (i, k) in self.keys.iter().enumerate() {
+                    index.entry(k.arn.clone()).or_default().push(i);
+                }
+                (self.keys.len(), index)
+            });
+            if *len == self.keys.len() {
+                let found: Vec<&Key> =
+                    index.get(text).into_iter().flatten().filter_map(|&i| self.keys.get(i)).collect();
+                if !found.is_empty() && found.iter().all(|k| k.arn == text) {
+                    return found;
                 }
             }
             return self.keys.iter().filter(|k| k.arn == text).collect();

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::err::RulesError;
 use keyproof_model::context::ResolvedPrincipal;
-use keyproof_model::principal::NamedPrincipal;
+use keyproof_model::principal::{NamedPrincipal, PrincipalRef};
 use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
 use keyproof_model::wildcard::{action_matches, glob};
@@ -14,7 +14,7 @@ use keyproof_parser::property::ContextCond;
 use keyproof_parser::{Span, Spanned};
 use keyproof_solver::check::Shard;
 use keyproof_solver::domain::{Kind, Member};
-use keyproof_solver::query::{actions_matching, Can, Prover, Witness};
+use keyproof_solver::query::{account_number, actions_matching, Can, Prover, Witness};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +64,12 @@ pub struct LintContext<'s> {
     pub domain: Vec<Member>,
     /// Each member of `domain` as the evaluator sees it, resolved once (same order).
     resolved: Vec<Result<ResolvedPrincipal<'s>, String>>,
+    /// The members (indices into `domain`) a key gate can admit: by account number, the
+    /// service principals, and those that did not resolve (always asked: their answer is
+    /// unknown).
+    by_account: HashMap<u64, Vec<usize>>,
+    service_members: Vec<usize>,
+    unresolved: Vec<usize>,
     /// The index in `domain` of each member's principal.
     by_principal: HashMap<String, usize>,
     /// The KMS actions by name without `kms:`, looked up once.
@@ -74,11 +80,34 @@ pub struct LintContext<'s> {
     pub security: Vec<String>,
     /// Set when the security accounts were inferred, to be said in the findings that use them.
     pub security_note: Option<String>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
     /// The keys this run reports on (`--shard I/N`).
     pub shard: Shard,
     undetermined: Mutex<Vec<Undetermined>>,
     skipped: Mutex<Vec<(String, String)>>,
+}
+
+/// What a cached answer is the answer to: the member and the key by their index in the domain
+/// and the snapshot (or by name, for one from elsewhere), the action, and the condition.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CacheKey {
+    member: Named,
+    action: &'static str,
+    key: Named,
+    cond: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Named {
+    At(usize),
+    Other(String),
+}
+
+/// The index of `item` in `slice`, when it is one of its elements (by address).
+fn index_in<T>(slice: &[T], item: &T) -> Option<usize> {
+    let size = std::mem::size_of::<T>().max(1);
+    let at = (item as *const T as usize).wrapping_sub(slice.as_ptr() as usize) / size;
+    slice.get(at).filter(|x| std::ptr::eq(*x, item)).map(|_| at)
 }
 
 /// A `where` condition: the request does not go through an AWS service.
@@ -122,7 +151,21 @@ impl<'s> LintContext<'s> {
         } else {
             (config.security_accounts.clone(), None)
         };
-        let resolved = domain.par_iter().map(|m| prover.resolve(m)).collect();
+        let resolved: Vec<Result<ResolvedPrincipal<'s>, String>> = domain.par_iter().map(|m| prover.resolve(m)).collect();
+        let (mut by_account, mut service_members, mut unresolved) = (HashMap::new(), Vec::new(), Vec::new());
+        for (i, r) in resolved.iter().enumerate() {
+            match r {
+                Err(_) => unresolved.push(i),
+                Ok(p) => {
+                    if matches!(p.r, PrincipalRef::Service(_)) {
+                        service_members.push(i);
+                    }
+                    if let Some(n) = p.account_id().and_then(account_number) {
+                        by_account.entry(n).or_insert_with(Vec::new).push(i);
+                    }
+                }
+            }
+        }
         let by_principal = domain.iter().enumerate().map(|(i, m)| (m.principal.clone(), i)).collect();
         let actions = actions_matching("kms:*").into_iter().map(|a| (a.name.as_str(), a)).collect();
         let admins = snapshot.keys().iter().map(|k| (k.arn.as_str(), key_admins(snapshot, config, k))).collect();
@@ -132,6 +175,9 @@ impl<'s> LintContext<'s> {
             prover,
             domain,
             resolved,
+            by_account,
+            service_members,
+            unresolved,
             by_principal,
             actions,
             admins,
@@ -160,11 +206,9 @@ impl<'s> LintContext<'s> {
     /// The member resolved: looked up when it is a member of the domain (by address), else
     /// resolved now.
     fn resolved_of(&self, member: &Member) -> std::borrow::Cow<'_, Result<ResolvedPrincipal<'s>, String>> {
-        let at = (member as *const Member as usize).wrapping_sub(self.domain.as_ptr() as usize)
-            / std::mem::size_of::<Member>().max(1);
-        match self.domain.get(at) {
-            Some(m) if std::ptr::eq(m, member) => std::borrow::Cow::Borrowed(&self.resolved[at]),
-            _ => std::borrow::Cow::Owned(self.prover.resolve(member)),
+        match index_in(&self.domain, member) {
+            Some(at) => std::borrow::Cow::Borrowed(&self.resolved[at]),
+            None => std::borrow::Cow::Owned(self.prover.resolve(member)),
         }
     }
 
@@ -199,8 +243,12 @@ impl<'s> LintContext<'s> {
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
         // (The caller has run the pre-filter.)
-        let action = kms_action.name.as_str();
-        let cache_key = format!("{}|{action}|{}|{cond:?}", member.principal, key.arn);
+        let cache_key = CacheKey {
+            member: index_in(&self.domain, member).map_or_else(|| Named::Other(member.principal.clone()), Named::At),
+            action: kms_action.name.as_str(),
+            key: index_in(self.snapshot.keys(), key).map_or_else(|| Named::Other(key.arn.clone()), Named::At),
+            cond: cond.map(|c| format!("{c:?}")),
+        };
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
             match a {
                 Cached::Unknown => {
@@ -279,11 +327,29 @@ impl<'s> LintContext<'s> {
         keep: impl Fn(&Member) -> bool + Sync,
     ) -> Result<Vec<(&Member, Answer)>, RulesError> {
         let kms_action = self.action(rule, action)?;
-        let found: Result<Vec<_>, RulesError> = self
-            .domain
+        // Only the members the key's gate can admit are looked at (all of them when the key
+        // names everyone), in the domain's order.
+        let gate = self.prover.gate(key, kms_action);
+        let candidates: Vec<usize> = if gate.everyone() {
+            (0..self.domain.len()).collect()
+        } else {
+            let mut v = self.unresolved.clone();
+            if gate.services() {
+                v.extend(&self.service_members);
+            }
+            for a in gate.accounts() {
+                v.extend(self.by_account.get(&a).into_iter().flatten());
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let found: Result<Vec<_>, RulesError> = candidates
             .par_iter()
-            .zip(self.resolved.par_iter())
-            .filter(|(m, r)| r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m))
+            .map(|&i| (&self.domain[i], &self.resolved[i]))
+            .filter(|(m, r)| {
+                r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m)
+            })
             .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
             .collect();
         Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())

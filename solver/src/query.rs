@@ -854,6 +854,22 @@ impl KeyGate {
         }
     }
 
+    /// Whether the gate lets every principal through (then [`KeyGate::accounts`] and
+    /// [`KeyGate::services`] say nothing).
+    pub fn everyone(&self) -> bool {
+        self.everyone
+    }
+
+    /// Whether service principals may be named.
+    pub fn services(&self) -> bool {
+        self.services
+    }
+
+    /// The accounts (as numbers, [`account_number`]) whose principals may be named.
+    pub fn accounts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.accounts.iter().copied()
+    }
+
     /// Whether some statement or grant could name the principal.
     pub fn admits(&self, p: &ResolvedPrincipal<'_>) -> bool {
         self.everyone
@@ -863,7 +879,7 @@ impl KeyGate {
 }
 
 /// An account id as a number, when it is one (twelve digits).
-fn account_number(id: &str) -> Option<u64> {
+pub fn account_number(id: &str) -> Option<u64> {
     if id.len() != 12 {
         return None;
     }
