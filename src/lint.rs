@@ -91,6 +91,11 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
     let shard = args.shard.unwrap_or(keyproof_solver::check::Shard::WHOLE);
     let report = keyproof_rules::lint_shard(&snapshot, &config, &selection, args.timeout, shard)?;
+    if std::env::var_os("KEYPROOF_STATS").is_some() {
+        for line in &report.stats {
+            eprintln!("keyproof: {line}");
+        }
+    }
     let out = match args.format {
         CheckFormat::Text => render_text(&report),
         CheckFormat::Json => {

@@ -327,23 +327,7 @@ impl<'s> LintContext<'s> {
         keep: impl Fn(&Member) -> bool + Sync,
     ) -> Result<Vec<(&Member, Answer)>, RulesError> {
         let kms_action = self.action(rule, action)?;
-        // Only the members the key's gate can admit are looked at (all of them when the key
-        // names everyone), in the domain's order.
-        let gate = self.prover.gate(key, kms_action);
-        let candidates: Vec<usize> = if gate.everyone() {
-            (0..self.domain.len()).collect()
-        } else {
-            let mut v = self.unresolved.clone();
-            if gate.services() {
-                v.extend(&self.service_members);
-            }
-            for a in gate.accounts() {
-                v.extend(self.by_account.get(&a).into_iter().flatten());
-            }
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
+        let candidates = self.candidates(key, kms_action);
         let found: Result<Vec<_>, RulesError> = candidates
             .par_iter()
             .map(|&i| (&self.domain[i], &self.resolved[i]))
@@ -353,6 +337,73 @@ impl<'s> LintContext<'s> {
             .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
             .collect();
         Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())
+    }
+
+    /// The members (indices into `domain`, in its order) that the key's gate for the action can
+    /// admit: all of them when the key names everyone.
+    fn candidates(&self, key: &Key, kms_action: &'static KmsAction) -> Vec<usize> {
+        let gate = self.prover.gate(key, kms_action);
+        if gate.everyone() {
+            return (0..self.domain.len()).collect();
+        }
+        let mut v = self.unresolved.clone();
+        if gate.services() {
+            v.extend(&self.service_members);
+        }
+        for a in gate.accounts() {
+            v.extend(self.by_account.get(&a).into_iter().flatten());
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// For each account, the first member of the domain (filtered by `keep`, in the domain's
+    /// order) that can perform the action, with its answer; for an account where none can but
+    /// some may (undecided), those members with `Unknown`. The accounts are decided in
+    /// parallel, the members of one account in turn until one can: for rules that count
+    /// accounts, the members after the first that can change nothing.
+    pub fn first_per_account(
+        &self,
+        rule: &str,
+        action: &str,
+        key: &Key,
+        cond: Option<&ContextCond>,
+        keep: impl Fn(&Member) -> bool + Sync,
+    ) -> Result<Vec<(&Member, Answer)>, RulesError> {
+        let kms_action = self.action(rule, action)?;
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: HashMap<(bool, Option<&str>), usize> = HashMap::new();
+        for i in self.candidates(key, kms_action) {
+            let m = &self.domain[i];
+            let at = (m.kind == Kind::AnyOtherAccount, m.account.as_deref());
+            let g = *group_of.entry(at).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        let found: Result<Vec<Vec<(&Member, Answer)>>, RulesError> = groups
+            .par_iter()
+            .map(|g| {
+                let mut unknown = Vec::new();
+                for &i in g {
+                    let (m, r) = (&self.domain[i], &self.resolved[i]);
+                    if !(r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m)) {
+                        continue;
+                    }
+                    match self.can_resolved(rule, m, r, kms_action, key, cond)? {
+                        Answer::Yes(w) => return Ok(vec![(m, Answer::Yes(w))]),
+                        Answer::Unknown => unknown.push((m, Answer::Unknown)),
+                        Answer::No => {}
+                    }
+                }
+                Ok(unknown)
+            })
+            .collect();
+        let mut out: Vec<(&Member, Answer)> = found?.into_iter().flatten().collect();
+        out.sort_by_key(|(m, _)| index_in(&self.domain, m));
+        Ok(out)
     }
 
     /// Records what a rule could not check for lack of input (not a question of access).

@@ -48,6 +48,10 @@ pub struct LintReport {
     pub undetermined: Vec<Undetermined>,
     /// What the rules did not check, and why (a setting or an input is missing).
     pub skipped: Vec<String>,
+    /// How the run went: each rule's time, and the prover's counts (shown with
+    /// `KEYPROOF_STATS=1`; not part of the JSON report).
+    #[serde(skip)]
+    pub stats: Vec<String>,
 }
 
 /// Runs the selected rules on a snapshot.
@@ -92,6 +96,7 @@ pub fn lint_shard(
         suppressed: Vec::new(),
         undetermined: Vec::new(),
         skipped: Vec::new(),
+        stats: Vec::new(),
     };
     for rule in &chosen {
         if rule.code == "KP010" && config.allowed_regions.is_empty() {
@@ -101,7 +106,10 @@ pub fn lint_shard(
             ctx.skipped("KP012", "no `[zones.NAME]` in keyproof.toml".into());
         }
         let severity = config.rules.get(rule.code).and_then(|s| s.severity).unwrap_or(rule.severity);
-        for mut f in (rule.check)(&ctx)? {
+        let started = std::time::Instant::now();
+        let found = (rule.check)(&ctx)?;
+        report.stats.push(format!("{}: {} findings in {:.2?}", rule.code, found.len(), started.elapsed()));
+        for mut f in found {
             f.name = rule.name;
             f.severity = severity;
             match suppression(&ctx, config, &f) {
@@ -111,6 +119,7 @@ pub fn lint_shard(
         }
     }
     report.findings.sort_by(|a, b| (a.code, &a.key, &a.fingerprint).cmp(&(b.code, &b.key, &b.fingerprint)));
+    report.stats.push(ctx.prover.stats());
     report.undetermined = ctx.undetermined();
     report.skipped = ctx.skipped_list().into_iter().map(|(r, why)| format!("{r}: {why}")).collect();
     Ok(report)

@@ -47,7 +47,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
             ctx.config.high_volume_services.iter().map(|s| format!("{s}.{}.amazonaws.com", key.region)).collect();
         let cond = one_of("kms:ViaService", &services);
         let action = ctx.use_actions(key)[0];
-        let answers = ctx.who(CODE, action, key, Some(&cond), |m| {
+        let answers = ctx.first_per_account(CODE, action, key, Some(&cond), |m| {
             m.account.is_some() && !matches!(m.kind, Kind::Service | Kind::AnyOtherService)
         })?;
         let mut accounts: BTreeMap<String, Box<Witness>> = BTreeMap::new();
