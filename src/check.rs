@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     let text = std::fs::read_to_string(&args.properties)
-        .map_err(|e| CliError::Read { path: args.properties.display().to_string(), source: e })?;
+        .map_err(|e| CliError::Read { path: args.properties.display().to_string(), error: e })?;
     let mut sources = SourceMap::new();
     let file = parse_properties(&mut sources, &args.properties.display().to_string(), text)?;
     if file.properties.is_empty() {

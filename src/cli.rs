@@ -15,6 +15,15 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to draw with colour, decided for stdout and stderr separately: `auto` on a
+    /// terminal unless NO_COLOR is set to a non-empty value.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::output::ColorChoice::Auto)]
+    pub color: crate::output::ColorChoice,
+
+    /// No progress and no notes on stderr; answers and errors are still printed.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +82,19 @@ pub enum Command {
     /// --out when complete. Exit code 0 when every account was collected, 1 when some were not,
     /// 2 on an error.
     Collect(crate::collect::CollectArgs),
+
+    /// Print a shell completion script (`keyproof completions bash > /etc/bash_completion.d/keyproof`).
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff), e.g. `keyproof man > keyproof.1 && man ./keyproof.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -130,7 +130,7 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {
         }
     };
     let text =
-        std::fs::read_to_string(&path).map_err(|e| CliError::Read { path: path.display().to_string(), source: e })?;
+        std::fs::read_to_string(&path).map_err(|e| CliError::Read { path: path.display().to_string(), error: e })?;
     Ok(Config::parse(&path.display().to_string(), &text)?)
 }
 

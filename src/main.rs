@@ -16,13 +16,49 @@ mod sarif;
 mod snapshot_arg;
 mod who_can;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command, Format};
 
+/// `--color` as given on the command line, read before clap parses it so that clap's own help
+/// and usage errors follow it too.
+fn color_flag() -> Option<output::ColorChoice> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut found = None;
+    for (i, a) in args.iter().enumerate() {
+        let value = match a.strip_prefix("--color=") {
+            Some(v) => Some(v),
+            None if a == "--color" => args.get(i + 1).map(String::as_str),
+            None => None,
+        };
+        match value {
+            Some("always") => found = Some(output::ColorChoice::Always),
+            Some("never") => found = Some(output::ColorChoice::Never),
+            Some("auto") => found = Some(output::ColorChoice::Auto),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The command table with clap's own colour following `--color` and `NO_COLOR`.
+pub fn command() -> clap::Command {
+    let choice = match color_flag() {
+        Some(output::ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(output::ColorChoice::Never) => clap::ColorChoice::Never,
+        _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    Cli::command().color(choice)
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    output::configure(cli.color, cli.quiet);
     let format = match &cli.command {
-        Command::Demo => Format::Text,
+        Command::Demo | Command::Completions(_) | Command::Man => Format::Text,
         Command::Explain(a) => a.snapshot.format,
         Command::WhoCan(a) => a.snapshot.format,
         Command::Check(a) => match a.format {
@@ -51,6 +87,19 @@ fn main() {
         Command::Rule(args) => lint::run_rule(args),
         Command::Diff(args) => diff::run(args),
         Command::Collect(args) => collect::run(args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "keyproof", &mut out);
+            output::emit(&String::from_utf8_lossy(&out)).map(|()| 0).map_err(err::CliError::Output)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(err::CliError::Output)
+                .and_then(|()| output::emit(&String::from_utf8_lossy(&out)).map_err(err::CliError::Output))
+                .map(|()| 0)
+        }
     };
     let code = match result {
         Ok(code) => code,
@@ -82,8 +131,8 @@ fn report(e: &err::CliError, format: Format) {
             }
         }
         Format::Text => {
-            let handler = if output::colour() {
-                miette::GraphicalReportHandler::new()
+            let handler = if output::colour_stderr() {
+                miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
             } else {
                 miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             };

@@ -587,7 +587,7 @@ pub fn read_parameters_file(
     sources: &mut SourceMap,
 ) -> Result<Vec<ParameterValue>, ParseError> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
     let id = sources.add(path.display().to_string(), text, None);
     let json = parse_json(sources, id)?;
     read_parameters(sources, &json)
