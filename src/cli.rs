@@ -123,6 +123,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
+
+    #[command(flatten)]
+    pub outputs: crate::report::OutputFiles,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

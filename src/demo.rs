@@ -37,6 +37,7 @@ pub fn run() -> Result<i32, CliError> {
         timeout: 10_000,
         shard: None,
         plan: Default::default(),
+        outputs: Default::default(),
     });
     let _ = std::fs::remove_dir_all(&dir);
     result?;

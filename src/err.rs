@@ -57,6 +57,10 @@ pub enum CliError {
     #[diagnostic(code(keyproof::cli::output))]
     Output(std::io::Error),
 
+    #[error("cannot write `{path}`: {error}")]
+    #[diagnostic(code(keyproof::cli::write))]
+    Write { path: String, error: std::io::Error },
+
     #[error("cannot encode the output as JSON: {0}")]
     #[diagnostic(code(keyproof::cli::json))]
     Json(#[from] serde_json::Error),

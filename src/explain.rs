@@ -43,7 +43,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
                     crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref()),
                 );
             }
-            emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+            emit(&crate::report::pretty(&crate::report::stamp(v))?)?;
         }
         Format::Text => emit(&render_text(&snapshot, &decision))?,
     }

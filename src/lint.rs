@@ -4,6 +4,7 @@
 use crate::cli::{CheckFormat, Format};
 use crate::err::CliError;
 use crate::output::emit;
+use crate::report::Kind;
 use clap::{Args, ValueEnum};
 use keyproof_rules::{Config, LintReport, Selection, Severity, RULES};
 use serde_json::json;
@@ -50,6 +51,9 @@ pub struct LintArgs {
 
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
+
+    #[command(flatten)]
+    pub outputs: crate::report::OutputFiles,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,22 +95,6 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
     let shard = args.shard.unwrap_or(keyproof_solver::check::Shard::WHOLE);
     let report = keyproof_rules::lint_shard(&snapshot, &config, &selection, args.timeout, shard)?;
-    let out = match args.format {
-        CheckFormat::Text => render_text(&report),
-        CheckFormat::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref());
-            format!("{}\n", serde_json::to_string_pretty(&v)?)
-        }
-        CheckFormat::Sarif => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&crate::sarif::with_snapshot(
-                crate::sarif::lint_report(&report, args.snapshot.as_deref()),
-                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref())
-            ))?
-        ),
-    };
-    emit(&out)?;
     let fail = args.fail_on.severity();
     let code = if !report.undetermined.is_empty() {
         2
@@ -115,7 +103,70 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     } else {
         0
     };
-    Ok(crate::plan::exit(code, &plan))
+    let code = crate::plan::exit(code, &plan);
+    crate::report::write(args.format.into(), &args.outputs, |kind| match kind {
+        Kind::Text => Ok(render_text(&report)),
+        Kind::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref());
+            v["exit_code"] = json!(code);
+            crate::report::pretty(&crate::report::stamp(v))
+        }
+        Kind::Sarif => crate::report::pretty(&crate::report::with_invocation(
+            crate::sarif::with_snapshot(
+                crate::sarif::lint_report(&report, args.snapshot.as_deref()),
+                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
+            ),
+            code,
+        )),
+        Kind::Markdown => Ok(render_markdown(&report, code)),
+    })?;
+    Ok(code)
+}
+
+/// The Markdown report: one row per finding.
+fn render_markdown(report: &LintReport, code: i32) -> String {
+    use crate::report::cell;
+    let mut s = String::from("### keyproof lint\n\n");
+    if !report.findings.is_empty() {
+        s.push_str("| rule | severity | key | finding |\n|---|---|---|---|\n");
+        for f in &report.findings {
+            let key = f.alias.clone().unwrap_or_else(|| f.key.clone());
+            let _ = writeln!(
+                s,
+                "| {} {} | {} | `{}` | {} |",
+                f.code,
+                cell(f.name),
+                f.severity.as_str(),
+                cell(&key),
+                cell(&f.message)
+            );
+        }
+        s.push('\n');
+    }
+    for u in &report.undetermined {
+        let _ = writeln!(
+            s,
+            "- undetermined {}: `{}` `{}` on `{}`: {}",
+            u.rule,
+            u.principal,
+            u.action,
+            u.key,
+            cell(&u.reason)
+        );
+    }
+    let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = writeln!(
+        s,
+        "{} findings ({} error, {} warning, {} note), {} suppressed, {} undetermined (exit code {code})",
+        report.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+        report.suppressed.len(),
+        report.undetermined.len(),
+    );
+    s
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {

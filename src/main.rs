@@ -12,6 +12,7 @@ mod explain;
 mod lint;
 mod output;
 mod plan;
+mod report;
 mod sarif;
 mod snapshot_arg;
 mod who_can;
@@ -57,26 +58,7 @@ fn main() {
         Err(e) => e.exit(),
     };
     output::configure(cli.color, cli.quiet);
-    let format = match &cli.command {
-        Command::Demo | Command::Completions(_) | Command::Man => Format::Text,
-        Command::Explain(a) => a.snapshot.format,
-        Command::WhoCan(a) => a.snapshot.format,
-        Command::Check(a) => match a.format {
-            cli::CheckFormat::Text => Format::Text,
-            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
-        },
-        Command::Lint(a) => match a.format {
-            cli::CheckFormat::Text => Format::Text,
-            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
-        },
-        Command::Rules(a) => a.format,
-        Command::Rule(_) => Format::Text,
-        Command::Collect(_) => Format::Text,
-        Command::Diff(a) => match a.format {
-            cli::CheckFormat::Text => Format::Text,
-            cli::CheckFormat::Json | cli::CheckFormat::Sarif => Format::Json,
-        },
-    };
+    let outputs = error_outputs(&cli.command);
     let result = match &cli.command {
         Command::Demo => demo::run(),
         Command::Explain(args) => explain::run(args),
@@ -104,33 +86,50 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            report(&e, format);
+            report(&e, &outputs);
             2
         }
     };
     std::process::exit(code);
 }
 
-/// Prints an error: a miette report on stderr, or a JSON object on stdout with `--format json`.
-fn report(e: &err::CliError, format: Format) {
-    match format {
-        Format::Json => {
-            let mut out = String::new();
-            let handler = miette::JSONReportHandler::new();
-            if handler.render_report(&mut out, e).is_ok() {
-                // miette's JSON gives byte offsets only; add each input error's
-                // `file:line:column`, which is what a person or a CI annotation needs.
-                let text = match (serde_json::from_str::<serde_json::Value>(&out), input_error(e)) {
-                    (Ok(mut v), Some(p)) => {
-                        add_locations(&mut v, p);
-                        serde_json::to_string(&v).unwrap_or(out)
-                    }
-                    _ => out,
-                };
-                let _ = output::emit(&format!("{{\"error\": {text}}}\n"));
-            }
+/// Where a command's error goes: its `--format` on stdout and its output files.
+fn error_outputs(command: &Command) -> report::ErrorOutputs {
+    use report::Kind;
+    let files = report::OutputFiles::default();
+    let (name, stdout, files) = match command {
+        Command::Demo => ("demo", Kind::Text, files),
+        Command::Completions(_) => ("completions", Kind::Text, files),
+        Command::Man => ("man", Kind::Text, files),
+        Command::Explain(a) => ("explain", format_kind(a.snapshot.format), files),
+        Command::WhoCan(a) => ("who-can", format_kind(a.snapshot.format), files),
+        Command::Check(a) => ("check", a.format.into(), a.outputs.clone()),
+        Command::Lint(a) => ("lint", a.format.into(), a.outputs.clone()),
+        Command::Diff(a) => ("diff", a.format.into(), a.outputs.clone()),
+        Command::Rules(a) => ("rules", format_kind(a.format), files),
+        Command::Rule(_) => ("rule", Kind::Text, files),
+        Command::Collect(_) => ("collect", Kind::Text, files),
+    };
+    report::ErrorOutputs { command: name, stdout, files }
+}
+
+fn format_kind(f: Format) -> report::Kind {
+    match f {
+        Format::Text => report::Kind::Text,
+        Format::Json => report::Kind::Json,
+    }
+}
+
+/// Prints an error: a miette report on stderr (also when stdout gets SARIF, which no person
+/// reads), a JSON object on stdout with `--format json`, SARIF on stdout with `--format sarif`;
+/// and the error in every output file (SARIF, JSON, Markdown) and the job summary.
+fn report(e: &err::CliError, outputs: &report::ErrorOutputs) {
+    let json = json_error(e);
+    match outputs.stdout {
+        report::Kind::Json => {
+            let _ = output::emit(&format!("{}\n", serde_json::to_string(&json).unwrap_or_default()));
         }
-        Format::Text => {
+        report::Kind::Text | report::Kind::Sarif | report::Kind::Markdown => {
             let handler = if output::colour_stderr() {
                 miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
             } else {
@@ -144,15 +143,25 @@ fn report(e: &err::CliError, format: Format) {
             }
         }
     }
+    report::write_error(outputs, e, &json);
 }
 
-/// The parse error inside a CLI error, if the error comes from the input files.
-fn input_error(e: &err::CliError) -> Option<&keyproof_parser::ParseError> {
-    match e {
-        err::CliError::Model(keyproof_model::ModelError::Input(p)) => Some(p),
-        err::CliError::Parse(p) => Some(p),
-        _ => None,
+/// The JSON of an error: `{"error": miette's JSON report with each input error's location,
+/// "schema", "tool"}`.
+fn json_error(e: &err::CliError) -> serde_json::Value {
+    let mut out = String::new();
+    let handler = miette::JSONReportHandler::new();
+    let mut v = match handler.render_report(&mut out, e) {
+        Ok(()) => serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap_or_else(|_| serde_json::json!({ "message": e.to_string() })),
+        Err(_) => serde_json::json!({ "message": e.to_string() }),
+    };
+    // miette's JSON gives byte offsets only; add each input error's `file:line:column`, which is
+    // what a person or a CI annotation needs.
+    if let Some(p) = report::input_error(e) {
+        add_locations(&mut v, p);
     }
+    report::stamp(serde_json::json!({ "error": v }))
 }
 
 /// Adds `"location": "file:line:column"` to every node of miette's JSON report that stands for

@@ -3,7 +3,7 @@
 //! validated against the official SARIF 2.1.0 JSON schema (vendored in tests/data, from the npm
 //! package @microsoft/jest-sarif, `sarif-2.1.0-rtm.5.json`, MIT).
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed check is a panic that says what failed")]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers: a failed check is a panic that says what failed")]
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -112,4 +112,243 @@ fn rules_lists_every_rule_and_rule_prints_its_doc() {
         assert!(out.contains(section), "{section}");
     }
     assert_eq!(keyproof(&["rule", "KP404"]).0, 2);
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    jsonschema::draft4::new(&schema).unwrap()
+}
+
+fn assert_valid_sarif(validator: &jsonschema::Validator, text: &str) -> Value {
+    let sarif: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+    sarif
+}
+
+/// The environment of one run of the Action's step, the exit code it must give, and two lines of
+/// the job summary.
+type ActionCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+
+/// What one run of the Action's `run` step left behind.
+struct ActionRun {
+    log: String,
+    outputs: String,
+    sarif: String,
+    summary: String,
+}
+
+/// Runs `scripts/action.sh run` (the Action's run step) as the Action does, with the built
+/// keyproof first on PATH and GitHub's output and summary files in a temporary folder.
+fn action_run(env: &[(&str, &str)]) -> ActionRun {
+    let dir = tempfile::tempdir().unwrap();
+    let (outputs, summary, sarif) =
+        (dir.path().join("output"), dir.path().join("summary.md"), dir.path().join("keyproof.sarif"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_keyproof")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("scripts/action.sh").arg("run").current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("PATH", path).env("GITHUB_OUTPUT", &outputs).env("GITHUB_STEP_SUMMARY", &summary);
+    cmd.env("KP_SARIF", &sarif);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "the step itself succeeds; the exit code is its output");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    ActionRun {
+        log: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        outputs: read(&outputs),
+        sarif: read(&sarif),
+        summary: read(&summary),
+    }
+}
+
+#[test]
+fn the_action_runs_each_command_once_with_every_output() {
+    let validator = sarif_validator();
+    let cases: [ActionCase<'_>; 4] = [
+        (
+            &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/central-kms")],
+            "exit-code=1",
+            "### keyproof lint",
+            "| KP014 ",
+        ),
+        (
+            &[
+                ("KP_COMMAND", "check"),
+                ("KP_SNAPSHOT", "corpus/central-kms"),
+                ("KP_PROPERTIES", "corpus/central-kms/properties.kp"),
+            ],
+            "exit-code=1",
+            "### keyproof check `corpus/central-kms/properties.kp`",
+            "| `prod_only_decrypt` | ✘ violated |",
+        ),
+        (
+            &[
+                ("KP_COMMAND", "diff"),
+                ("KP_SNAPSHOT", "corpus/diff/test-grant-on-prod-key/before"),
+                ("KP_AFTER", "corpus/diff/test-grant-on-prod-key/after"),
+            ],
+            "exit-code=1",
+            "### keyproof diff `corpus/diff/test-grant-on-prod-key/before`",
+            "| ➕ added |",
+        ),
+        (
+            &[("KP_COMMAND", "diff"), ("KP_SNAPSHOT", "corpus/central-kms"), ("KP_AFTER", "corpus/central-kms")],
+            "exit-code=0",
+            "0 added, 0 removed, 0 undecided (exit code 0)",
+            "### keyproof diff",
+        ),
+    ];
+    for (env, exit, heading, row) in cases {
+        let run = action_run(env);
+        assert_eq!(run.log.matches("::group::keyproof").count(), 1, "one run:\n{}", run.log);
+        assert!(run.log.contains(" --sarif "), "{}", run.log);
+        assert_eq!(run.outputs.trim(), exit, "{}", run.log);
+        let sarif = assert_valid_sarif(&validator, &run.sarif);
+        assert_eq!(sarif["runs"][0]["invocations"][0]["executionSuccessful"], true);
+        assert_eq!(
+            run.outputs.trim().strip_prefix("exit-code=").unwrap(),
+            sarif["runs"][0]["invocations"][0]["exitCode"].to_string()
+        );
+        assert!(run.summary.contains(heading) && run.summary.contains(row), "{env:?}: summary:\n{}", run.summary);
+    }
+    // The text report is in the log (the one run's stdout).
+    let run = action_run(&[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/central-kms")]);
+    assert!(run.log.contains("KP014 [warning] service-principal-without-source-condition"), "{}", run.log);
+    // An error: still SARIF (the error as a notification), exit code 2, the error in the log
+    // and in the summary.
+    for env in [
+        &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/no-such-snapshot")][..],
+        &[("KP_COMMAND", "check"), ("KP_SNAPSHOT", "corpus/central-kms"), ("KP_PROPERTIES", "no-such.kp")][..],
+        &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/bad/three-errors")][..],
+    ] {
+        let run = action_run(env);
+        assert_eq!(run.outputs.trim(), "exit-code=2", "{}", run.log);
+        let sarif = assert_valid_sarif(&validator, &run.sarif);
+        let invocation = &sarif["runs"][0]["invocations"][0];
+        assert_eq!(invocation["executionSuccessful"], false);
+        assert_eq!(invocation["exitCode"], 2);
+        let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+        assert!(!notes.is_empty() && notes.iter().all(|n| n["level"] == "error"), "{notes:#?}");
+        assert_eq!(sarif["runs"][0]["results"], Value::Array(vec![]));
+        assert!(run.summary.contains("error"), "{}", run.summary);
+        assert!(run.log.contains("::error::keyproof"), "{}", run.log);
+    }
+    // The broken snapshot's three errors, each located.
+    let run = action_run(&[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/bad/three-errors")]);
+    let sarif: Value = serde_json::from_str(&run.sarif).unwrap();
+    let lines: Vec<u64> = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [14, 23, 32]);
+    // summary: false leaves the job summary alone.
+    let run = action_run(&[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/central-kms"), ("KP_SUMMARY", "false")]);
+    assert_eq!(run.summary, "");
+}
+
+#[test]
+fn the_action_cache_key_is_the_version_and_a_hash_of_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("output");
+    let status = std::process::Command::new("bash")
+        .args(["scripts/action.sh", "cache-key"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GITHUB_OUTPUT", &out)
+        .env("RUNNER_OS", "Linux")
+        .env_remove("GITHUB_ACTION_PATH")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let key = text.lines().find_map(|l| l.strip_prefix("key=")).unwrap();
+    let prefix = format!("keyproof-Linux-v{}-", env!("CARGO_PKG_VERSION"));
+    let hash = key.strip_prefix(&prefix).unwrap_or_else(|| panic!("{key}"));
+    assert_eq!(hash.len(), 16);
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+    assert!(text.contains(&format!("restore={prefix}\n")), "{text}");
+    // action.yml calls the script for both steps, and no longer installs libclang.
+    let action = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap();
+    assert!(action.contains("scripts/action.sh\" cache-key") && action.contains("scripts/action.sh\" run"));
+    assert!(!action.contains("libclang"));
+    assert!(action.contains("key: ${{ steps.cache-key.outputs.key }}"));
+}
+
+#[test]
+fn every_output_of_one_run_and_sarif_on_stdout_on_an_error() {
+    let validator = sarif_validator();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let (code, out, err) = keyproof(&[
+        "lint",
+        "--snapshot",
+        "corpus/central-kms",
+        "--format",
+        "text",
+        "--sarif",
+        &p("l.sarif"),
+        "--json",
+        &p("l.json"),
+        "--markdown",
+        &p("l.md"),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("KP014 [warning]"), "{out}");
+    assert_valid_sarif(&validator, &std::fs::read_to_string(p("l.sarif")).unwrap());
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(p("l.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["tool"]["name"], "keyproof");
+    assert_eq!(json["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["exit_code"], 1);
+    let md = std::fs::read_to_string(p("l.md")).unwrap();
+    assert!(md.starts_with("### keyproof lint\n\n| rule | severity | key | finding |\n"), "{md}");
+    // --format sarif on an error: SARIF on stdout, exit code 2.
+    let (code, out, err) = keyproof(&["lint", "--snapshot", "corpus/no-such-snapshot", "--format", "sarif"]);
+    assert_eq!(code, 2);
+    let sarif = assert_valid_sarif(&validator, &out);
+    assert_eq!(sarif["runs"][0]["invocations"][0]["executionSuccessful"], false);
+    assert!(
+        sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("corpus/no-such-snapshot"),
+        "{out}"
+    );
+    assert!(err.contains("corpus/no-such-snapshot"), "the error is said on stderr too: {err}");
+    // JSON errors and answers carry the schema and the tool.
+    let (code, out, _) = keyproof(&["lint", "--snapshot", "corpus/no-such-snapshot", "--format", "json"]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["schema"].as_u64(), v["tool"]["name"].as_str()), (Some(1), Some("keyproof")), "{v}");
+    for args in [
+        &["who-can", "kms:Decrypt", "alias/s3-prod-key", "--format", "json"][..],
+        &[
+            "explain",
+            "--principal",
+            "s3.amazonaws.com",
+            "--action",
+            "kms:Decrypt",
+            "--key",
+            "alias/s3-prod-key",
+            "--format",
+            "json",
+        ][..],
+        &["check", "corpus/central-kms/properties.kp", "--format", "json"][..],
+    ] {
+        let (_, out, _) = keyproof(args);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (v["schema"].as_u64(), v["tool"]["version"].as_str()),
+            (Some(1), Some(env!("CARGO_PKG_VERSION"))),
+            "{args:?}"
+        );
+    }
 }
