@@ -83,6 +83,10 @@ pub enum Command {
     /// 2 on an error.
     Collect(crate::collect::CollectArgs),
 
+    /// Print the settings a command would run with (keyproof.toml, found as `lint` finds it),
+    /// each with where it came from: a flag, the file, or the default.
+    Config(crate::config::ConfigCommandArgs),
+
     /// Print a shell completion script (`keyproof completions bash > /etc/bash_completion.d/keyproof`).
     Completions(CompletionsArgs),
 

@@ -5,6 +5,7 @@
 mod check;
 mod cli;
 mod collect;
+mod config;
 mod demo;
 mod diff;
 mod err;
@@ -69,6 +70,7 @@ fn main() {
         Command::Rule(args) => lint::run_rule(args),
         Command::Diff(args) => diff::run(args),
         Command::Collect(args) => collect::run(args),
+        Command::Config(args) => config::run(args),
         Command::Completions(args) => {
             let mut out = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "keyproof", &mut out);
@@ -109,6 +111,7 @@ fn error_outputs(command: &Command) -> report::ErrorOutputs {
         Command::Rules(a) => ("rules", format_kind(a.format), files),
         Command::Rule(_) => ("rule", Kind::Text, files),
         Command::Collect(_) => ("collect", Kind::Text, files),
+        Command::Config(a) => ("config", format_kind(a.format), files),
     };
     report::ErrorOutputs { command: name, stdout, files }
 }

@@ -23,7 +23,8 @@ const DEMO_CONFIG: &str = "corpus/central-kms/keyproof.toml";
 
 #[test]
 fn lint_demo_without_settings() {
-    let (code, out, err) = keyproof(&["lint", "--snapshot", "corpus/central-kms"]);
+    // The snapshot folder holds a keyproof.toml, which lint would find: --isolated reads none.
+    let (code, out, err) = keyproof(&["lint", "--snapshot", "corpus/central-kms", "--isolated"]);
     assert_eq!(code, 1, "{err}");
     insta::assert_snapshot!("lint_demo_text", out);
 }
@@ -351,4 +352,102 @@ fn every_output_of_one_run_and_sarif_on_stdout_on_an_error() {
             "{args:?}"
         );
     }
+}
+
+// ── keyproof.toml discovery and `keyproof config` (issue 13, item 3) ─────────────────────────
+
+/// Runs keyproof in `dir`.
+fn keyproof_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("keyproof").unwrap().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn counts(json: &str) -> (usize, usize) {
+    let v: Value = serde_json::from_str(json).unwrap();
+    (v["findings"].as_array().unwrap().len(), v["suppressed"].as_array().unwrap().len())
+}
+
+#[test]
+fn keyproof_toml_is_found_from_the_snapshot_folder_and_from_the_current_folder_up() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The issue's symptom: 7 findings from inside the folder, 5 from the repository root. Now the
+    // file in the snapshot folder is found both ways.
+    let (code, from_root, err) = keyproof(&["lint", "--snapshot", "corpus/central-kms", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, from_inside, err) =
+        keyproof_in(&root.join("corpus/central-kms"), &["lint", "--snapshot", ".", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(counts(&from_root), (7, 1), "the demo's settings: KP010 and KP012 run, KP013 is suppressed");
+    assert_eq!(counts(&from_inside), (7, 1));
+    let (_, isolated, _) = keyproof(&["lint", "--snapshot", "corpus/central-kms", "--isolated", "--format", "json"]);
+    assert_eq!(counts(&isolated), (5, 0), "the built-in settings");
+
+    // Upward from the current folder, for a snapshot folder that has none.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keyproof.toml"), "fail_on = \"error\"\nselect = [\"KP014\"]\n").unwrap();
+    let sub = dir.path().join("a/b");
+    std::fs::create_dir_all(&sub).unwrap();
+    let before = root.join("corpus/diff/test-grant-on-prod-key/before");
+    let before = before.to_str().unwrap();
+    let (code, out, err) = keyproof_in(&sub, &["lint", "--snapshot", before]);
+    assert_eq!(code, 0, "KP014 is a warning and the file says fail_on = error:\n{out}{err}");
+    assert!(out.contains("KP014 [warning]") && out.contains("rules run: KP014\n"), "{out}");
+    assert_eq!(keyproof_in(&sub, &["lint", "--snapshot", before, "--fail-on", "warning"]).0, 1, "the flag wins");
+    // --config names one; a missing one is an error, not the defaults.
+    let elsewhere = dir.path().join("elsewhere.toml");
+    std::fs::write(&elsewhere, "select = [\"KP013\"]\n").unwrap();
+    let (code, out, _) = keyproof_in(&sub, &["lint", "--snapshot", before, "--config", elsewhere.to_str().unwrap()]);
+    assert!(out.contains("rules run: KP013\n"), "{out}");
+    assert_eq!(code, 0, "KP013 is a note, below the default fail_on (warning):\n{out}");
+    assert_eq!(keyproof_in(&sub, &["lint", "--snapshot", before, "--config", "nope.toml"]).0, 2);
+
+    // The file names the snapshot (relative to its folder).
+    std::fs::write(dir.path().join("keyproof.toml"), "snapshot = \"demo\"\n").unwrap();
+    let demo = dir.path().join("demo");
+    std::fs::create_dir_all(demo.join("accounts")).unwrap();
+    std::fs::copy(root.join("corpus/central-kms/organization.json"), demo.join("organization.json")).unwrap();
+    let (code, out, err) = keyproof_in(&sub, &["lint", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["snapshot"]["embedded_demo"], false, "{v}");
+    assert!(v["snapshot"]["path"].as_str().unwrap().ends_with("demo"), "{v}");
+}
+
+#[test]
+fn the_default_fail_on_is_warning() {
+    // KP013 alone finds a note on the demo: not a failure unless asked.
+    let (code, out, _) = keyproof(&["lint", "--isolated", "--select", "KP013"]);
+    assert!(out.contains("KP013 [note]"), "{out}");
+    assert_eq!(code, 0);
+    assert_eq!(keyproof(&["lint", "--isolated", "--select", "KP013", "--fail-on", "note"]).0, 1);
+}
+
+#[test]
+fn config_prints_each_setting_and_where_it_came_from() {
+    let (code, out, err) = keyproof(&["config", "--snapshot", "corpus/central-kms", "--fail-on", "error"]);
+    assert_eq!(code, 0, "{err}");
+    let line = |key: &str| {
+        out.lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap_or_else(|| panic!("{key}:\n{out}"))
+    };
+    assert!(
+        out.starts_with("# keyproof.toml: corpus/central-kms/keyproof.toml (found from the snapshot folder)\n"),
+        "{out}"
+    );
+    assert!(line("snapshot").ends_with("# --snapshot"), "{out}");
+    assert!(line("fail_on").starts_with("fail_on = \"error\"") && line("fail_on").ends_with("# --fail-on"), "{out}");
+    assert!(line("security_accounts").starts_with("security_accounts = [\"111122223333\"]"), "{out}");
+    assert!(line("security_accounts").ends_with("# corpus/central-kms/keyproof.toml"), "{out}");
+    assert!(line("shared_key_max_accounts").ends_with("# default"), "{out}");
+    let (code, out, _) = keyproof(&["config", "--isolated", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["file"], Value::Null);
+    assert_eq!(v["settings"]["fail_on"]["value"], "warning");
+    assert_eq!(v["settings"]["fail_on"]["from"], "default");
+    assert_eq!(v["settings"]["snapshot"]["value"], "corpus/central-kms (embedded)");
+    assert_eq!(v["schema"], 1);
 }
