@@ -420,6 +420,24 @@ fn misspelt_names_get_a_did_you_mean() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("keyproof does not know this condition key (did you mean `kms:ViaService`?)"), "{err}");
+    // A StackSet target (an OU id).
+    let cfn = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/central-kms/cloudformation");
+    let (code, _, err) = plain(
+        &[
+            "-q",
+            "check",
+            &format!("{cfn}/properties.kp"),
+            "--stackset",
+            &format!("{cfn}/workload-role-stackset.yaml"),
+            "--targets",
+            "ou-a1b2-wkld0010",
+            "--regions",
+            "us-east-1",
+        ],
+        Some("1"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("(did you mean `ou-a1b2-wkld0001`?)"), "{err}");
     // In a properties file: an account name, an OU name and an action.
     let dir = tempfile::tempdir().unwrap();
     for (body, expected) in [

@@ -3,28 +3,7 @@
 
 use crate::reference::Reference;
 
-/// The candidate most like `word` (normalized Damerau–Levenshtein similarity, ignoring case),
-/// if it is at least 0.7 similar and not `word` itself.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    let mut best: Option<(f64, &'a str)> = None;
-    for c in candidates {
-        let cl = c.to_lowercase();
-        if c == word {
-            continue;
-        }
-        let score = strsim::normalized_damerau_levenshtein(&lower, &cl);
-        if score >= 0.7 && best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, c));
-        }
-    }
-    best.map(|(_, c)| c)
-}
-
-/// ` (did you mean `X`?)` after a message, or nothing.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(word, candidates).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
-}
+pub use keyproof_parser::suggest::{closest, did_you_mean};
 
 /// The KMS actions on keys, as `kms:Name`.
 pub fn key_actions() -> Vec<String> {
@@ -50,7 +29,7 @@ pub fn condition_key(word: &str) -> String {
         if let Some(head) = word.get(..word.rfind([':', '/']).map_or(0, |i| i + 1)) {
             if head.len() > 4
                 && head.len().abs_diff(sep) <= 3
-                && strsim::normalized_damerau_levenshtein(&head.to_lowercase(), &f.to_lowercase()) >= 0.8
+                && keyproof_parser::suggest::similarity(head, f) >= 0.8
                 && !head.eq_ignore_ascii_case(f)
             {
                 return format!(" (did you mean `{f}{}`?)", &word[head.len()..]);

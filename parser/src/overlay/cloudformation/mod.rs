@@ -253,11 +253,15 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
                         format!("`{}` is an account; a service-managed StackSet deploys to OUs (or the root)", t.value),
                         "not an OU",
                     ),
-                    None => r.error(
-                        t.span,
-                        format!("`{}` is not an OU of the snapshot's organization", t.value),
-                        "unknown OU",
-                    ),
+                    None => {
+                        let ids = ou_ids(&org.roots);
+                        let hint = crate::suggest::did_you_mean(&t.value, ids.iter().map(String::as_str));
+                        r.error(
+                            t.span,
+                            format!("`{}` is not an OU of the snapshot's organization{hint}", t.value),
+                            "unknown OU",
+                        )
+                    }
                 }
             }
             let mut out = Vec::new();
@@ -281,6 +285,18 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
 
 fn find<'n>(nodes: &'n [OrgNode], id: &str) -> Option<&'n OrgNode> {
     nodes.iter().find_map(|n| if n.id.value == id { Some(n) } else { find(&n.children, id) })
+}
+
+/// The ids of the roots and OUs, for a did-you-mean.
+fn ou_ids(nodes: &[OrgNode]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if n.kind != OrgNodeKind::Account {
+            out.push(n.id.value.clone());
+            out.extend(ou_ids(&n.children));
+        }
+    }
+    out
 }
 
 fn accounts_under(node: &OrgNode) -> Vec<String> {
