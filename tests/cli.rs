@@ -480,3 +480,17 @@ fn an_io_error_is_said_once() {
         assert_eq!(err.matches("No such file or directory").count(), 1, "{args:?}:\n{err}");
     }
 }
+
+#[test]
+fn the_demo_ends_by_pointing_to_a_file_that_exists() {
+    let (code, out, err) = plain(&["demo"], Some("1"));
+    assert_eq!(code, 0, "{err}");
+    let last = out.lines().last().unwrap();
+    let file = last.split_whitespace().find(|w| w.ends_with(".md")).unwrap_or_else(|| panic!("{last}"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    assert!(path.is_file(), "the demo points to {file}, which does not exist");
+    let text = std::fs::read_to_string(path).unwrap();
+    for planted in ["payments-test-fixtures-read", "AllowUseFromProdAndTestOUs", "AllowPartnerDecryptTemporary"] {
+        assert!(text.contains(planted), "{file} describes `{planted}`");
+    }
+}

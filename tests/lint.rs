@@ -43,7 +43,7 @@ fn lint_demo_json_lists_findings_by_code() {
     let v: Value = serde_json::from_str(&out).unwrap();
     let mut codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     codes.dedup();
-    assert_eq!(codes, ["KP008", "KP010", "KP011", "KP012", "KP014"]);
+    assert_eq!(codes, ["KP008", "KP010", "KP011", "KP012", "KP014", "KP017"]);
     assert_eq!(v["suppressed"][0]["finding"]["code"], "KP013");
     assert_eq!(v["undetermined"], Value::Array(vec![]));
 }
@@ -90,7 +90,7 @@ fn demo_sarif_validates_against_the_sarif_2_1_0_schema() {
             validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
         let run = &sarif["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 16);
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 17);
         for r in run["results"].as_array().unwrap() {
             let loc = &r["locations"][0]["physicalLocation"];
             let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
@@ -381,10 +381,10 @@ fn keyproof_toml_is_found_from_the_snapshot_folder_and_from_the_current_folder_u
     let (code, from_inside, err) =
         keyproof_in(&root.join("corpus/central-kms"), &["lint", "--snapshot", ".", "--format", "json"]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(counts(&from_root), (7, 1), "the demo's settings: KP010 and KP012 run, KP013 is suppressed");
-    assert_eq!(counts(&from_inside), (7, 1));
+    assert_eq!(counts(&from_root), (8, 1), "the demo's settings: KP010 and KP012 run, KP013 is suppressed");
+    assert_eq!(counts(&from_inside), (8, 1));
     let (_, isolated, _) = keyproof(&["lint", "--snapshot", "corpus/central-kms", "--isolated", "--format", "json"]);
-    assert_eq!(counts(&isolated), (5, 0), "the built-in settings");
+    assert_eq!(counts(&isolated), (6, 0), "the built-in settings");
 
     // Upward from the current folder, for a snapshot folder that has none.
     let dir = tempfile::tempdir().unwrap();
@@ -450,4 +450,27 @@ fn config_prints_each_setting_and_where_it_came_from() {
     assert_eq!(v["settings"]["fail_on"]["from"], "default");
     assert_eq!(v["settings"]["snapshot"]["value"], "corpus/central-kms (embedded)");
     assert_eq!(v["schema"], 1);
+}
+
+#[test]
+fn the_demo_delegation_the_rcp_blocks_is_noted_with_its_reason() {
+    let (code, out, err) =
+        keyproof(&["lint", "--snapshot", "corpus/central-kms", "--select", "KP017", "--format", "json"]);
+    assert_eq!(code, 0, "a note does not fail (fail_on = warning): {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    let f = &findings[0];
+    assert_eq!(f["severity"], "note");
+    assert_eq!(f["alias"], "alias/master-key-org");
+    assert_eq!(
+        f["message"],
+        "key policy statement AllowPartnerDecryptTemporary allows account 123456789012 kms:Decrypt, kms:DescribeKey, \
+         but can never apply: RCP KmsIdentityPerimeter (p-rcpidentityperimeter) at Root, statement \
+         EnforceOrgIdentityPerimeter denies every such request"
+    );
+    let whats: Vec<&str> = f["locations"].as_array().unwrap().iter().map(|l| l["what"].as_str().unwrap()).collect();
+    assert_eq!(whats[0], "key policy statement AllowPartnerDecryptTemporary");
+    assert!(whats[1].ends_with("statement EnforceOrgIdentityPerimeter (the RCP that blocks it)"), "{whats:?}");
+    assert_eq!(f["locations"][1]["file"], "organization.json");
 }
