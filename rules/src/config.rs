@@ -35,8 +35,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The snapshot folder, relative to the folder of `keyproof.toml`, for commands run without
-    /// `--snapshot`.
+    /// The snapshot folder, relative to the folder of `keyproof.toml`, for `keyproof lint` run
+    /// without `--snapshot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
     /// The lowest severity of a finding that makes `keyproof lint` exit with 1. Default:
