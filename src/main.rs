@@ -54,9 +54,19 @@ pub fn command() -> clap::Command {
 }
 
 fn main() {
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            usage_error(&e);
+            e.exit()
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => {
+            usage_error(&e);
+            e.exit()
+        }
     };
     output::configure(cli.color, cli.quiet);
     let outputs = error_outputs(&cli.command);
@@ -93,6 +103,50 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// A command line clap rejects, with `--format sarif` or `--sarif/--json/--markdown FILE`: those
+/// outputs still get the error (SARIF on stdout before clap's message on stderr), so that a CI
+/// job with a misspelt flag uploads SARIF that says why. Help and version are not errors.
+fn usage_error(e: &clap::Error) {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| -> Option<String> {
+        let eq = format!("{flag}=");
+        args.iter().enumerate().find_map(|(i, a)| {
+            if a == flag {
+                args.get(i + 1).cloned()
+            } else {
+                a.strip_prefix(&eq).map(str::to_string)
+            }
+        })
+    };
+    let files = report::OutputFiles {
+        sarif: value("--sarif").map(std::path::PathBuf::from),
+        json: value("--json").map(std::path::PathBuf::from),
+        markdown: value("--markdown").map(std::path::PathBuf::from),
+    };
+    let stdout = if value("--format").as_deref() == Some("sarif") { report::Kind::Sarif } else { report::Kind::Text };
+    if stdout == report::Kind::Text && files.sarif.is_none() && files.json.is_none() && files.markdown.is_none() {
+        return;
+    }
+    let command = match args.iter().find(|a| !a.starts_with('-')).map(String::as_str) {
+        Some("check") => "check",
+        Some("lint") => "lint",
+        Some("diff") => "diff",
+        _ => "",
+    };
+    let message = e.render().to_string();
+    let message = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let error = err::CliError::Usage(message);
+    let outputs = report::ErrorOutputs { command, stdout, files };
+    report::write_error(&outputs, &error, &json_error(&error));
 }
 
 /// Where a command's error goes: its `--format` on stdout and its output files.

@@ -223,7 +223,11 @@ pub fn input_error(e: &CliError) -> Option<&keyproof_parser::ParseError> {
 
 /// The Markdown report of a run that ended with an error.
 pub fn error_markdown(command: &str, e: &CliError) -> String {
-    let mut s = format!("### keyproof {command}: error\n\n");
+    let mut s = if command.is_empty() {
+        "### keyproof: error\n\n".to_string()
+    } else {
+        format!("### keyproof {command}: error\n\n")
+    };
     match input_error(e) {
         Some(p) => {
             for leaf in p.leaves() {

@@ -228,6 +228,8 @@ fn the_action_runs_each_command_once_with_every_output() {
         &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/no-such-snapshot")][..],
         &[("KP_COMMAND", "check"), ("KP_SNAPSHOT", "corpus/central-kms"), ("KP_PROPERTIES", "no-such.kp")][..],
         &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/bad/three-errors")][..],
+        // A flag clap rejects (a typo in the Action's `args`).
+        &[("KP_COMMAND", "lint"), ("KP_SNAPSHOT", "corpus/central-kms"), ("KP_ARGS", "--fail-on-typo")][..],
     ] {
         let run = action_run(env);
         assert_eq!(run.outputs.trim(), "exit-code=2", "{}", run.log);
@@ -324,6 +326,15 @@ fn every_output_of_one_run_and_sarif_on_stdout_on_an_error() {
         "{out}"
     );
     assert!(err.contains("corpus/no-such-snapshot"), "the error is said on stderr too: {err}");
+    // A command line clap rejects, with --format sarif: SARIF on stdout too, clap's usage on stderr.
+    let (code, out, err) = keyproof(&["lint", "--format", "sarif", "--no-such-flag"]);
+    assert_eq!(code, 2);
+    let sarif = assert_valid_sarif(&validator, &out);
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"],
+        "unexpected argument '--no-such-flag' found"
+    );
+    assert!(err.contains("Usage: keyproof lint"), "{err}");
     // JSON errors and answers carry the schema and the tool.
     let (code, out, _) = keyproof(&["lint", "--snapshot", "corpus/no-such-snapshot", "--format", "json"]);
     assert_eq!(code, 2);
