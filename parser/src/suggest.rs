@@ -28,3 +28,29 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::normalized_damerau_levenshtein(&a.to_lowercase(), &b.to_lowercase())
 }
+
+/// For identifiers that share a long common prefix (`ou-a1b2-…`), where similarity says little:
+/// the candidate at most `max_edits` typos (Damerau–Levenshtein, ignoring case) from `word`.
+pub fn did_you_mean_typo<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>, max_edits: usize) -> String {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= max_edits)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_gets_a_suggestion_only_for_a_typo() {
+        let ids = ["ou-a1b2-sec00001", "ou-a1b2-wkld0001", "ou-a1b2-prod0001"];
+        assert_eq!(did_you_mean_typo("ou-a1b2-wkld0010", ids, 2), " (did you mean `ou-a1b2-wkld0001`?)");
+        assert_eq!(did_you_mean_typo("ou-a1b2-nope0001", ids, 2), "");
+    }
+}

@@ -255,7 +255,7 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
                     ),
                     None => {
                         let ids = ou_ids(&org.roots);
-                        let hint = crate::suggest::did_you_mean(&t.value, ids.iter().map(String::as_str));
+                        let hint = crate::suggest::did_you_mean_typo(&t.value, ids.iter().map(String::as_str), 2);
                         r.error(
                             t.span,
                             format!("`{}` is not an OU of the snapshot's organization{hint}", t.value),
