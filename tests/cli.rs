@@ -450,6 +450,14 @@ fn misspelt_names_get_a_did_you_mean() {
             "no OU `Root/Workloads/Prd` in the organization (did you mean `Root/Workloads/Prod`?)",
         ),
         (
+            "forall principal: can(principal, kms:Decrypt, key \"alias/s3-prod-key\") implies principal in ou \"ou-a1b2-prod0010\"",
+            "no OU `ou-a1b2-prod0010` in the organization (did you mean `ou-a1b2-prod0001`?)",
+        ),
+        (
+            "forall principal: can(principal, kms:Decrypt, key \"alias/s3-prod-key\") implies principal in ou \"ou-a1b2-nope0001\"",
+            "no OU `ou-a1b2-nope0001` in the organization\n",
+        ),
+        (
             "forall principal: not can(principal, kms:Decryptt, key \"alias/s3-prod-key\")",
             "`kms:Decryptt` matches no KMS action on keys (did you mean `kms:Decrypt`?)",
         ),

@@ -306,9 +306,9 @@ impl Organization {
         })
     }
 
-    /// The names [`Organization::find_ou`] takes for each OU: its name path with and without the
-    /// root's name (`Root/Workloads/Prod`, `Workloads/Prod`) and its id. For did-you-mean
-    /// suggestions.
+    /// The names [`Organization::find_ou`] takes for each OU (and the root): its name path with
+    /// and without the root's name (`Root/Workloads/Prod`, `Workloads/Prod`) and its id. For
+    /// did-you-mean suggestions ([`crate::suggest::ou`]).
     pub fn ou_names(&self) -> Vec<String> {
         let mut out = Vec::new();
         for i in self.graph.node_indices() {

@@ -17,6 +17,19 @@ pub fn action(word: &str) -> String {
     did_you_mean(&with_prefix, names.iter().map(String::as_str))
 }
 
+/// The suggestion for an OU that [`Organization::find_ou`](crate::org::Organization::find_ou)
+/// does not know: a name path by similarity; an id (`ou-…`, `r-…`) only for a typo, since ids
+/// share their prefix.
+pub fn ou(word: &str, org: &crate::org::Organization) -> String {
+    let names = org.ou_names();
+    let is_id = |s: &str| s.starts_with("ou-") || s.starts_with("r-");
+    if is_id(word) {
+        keyproof_parser::suggest::did_you_mean_typo(word, names.iter().map(String::as_str).filter(|n| is_id(n)), 2)
+    } else {
+        did_you_mean(word, names.iter().map(String::as_str).filter(|n| !is_id(n)))
+    }
+}
+
 /// The suggestion for a misspelt condition key (`aws:PrincipleOrgID` → `aws:PrincipalOrgID`).
 /// For a family (`kms:EncryptionContext:…`), the part before the family's separator counts.
 pub fn condition_key(word: &str) -> String {

@@ -129,7 +129,7 @@ impl Ctx<'_, '_> {
             .as_ref()
             .ok_or_else(|| self.error(text.span, "the snapshot has no organization".into(), "no OUs"))?;
         org.find_ou(&text.value).ok_or_else(|| {
-            let hint = keyproof_model::suggest::did_you_mean(&text.value, org.ou_names().iter().map(String::as_str));
+            let hint = keyproof_model::suggest::ou(&text.value, org);
             self.error(text.span, format!("no OU `{}` in the organization{hint}", text.value), "unknown OU")
         })
     }

@@ -43,7 +43,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
             ous.push(org.find_ou(ou).ok_or_else(|| RulesError::UnknownName {
                 message: format!(
                     "compliance zone `{name}`: no OU `{ou}` in the organization{}",
-                    keyproof_model::suggest::did_you_mean(ou, org.ou_names().iter().map(String::as_str))
+                    keyproof_model::suggest::ou(ou, org)
                 ),
             })?);
         }
