@@ -1,8 +1,8 @@
 //! `keyproof check`: decide a properties file on a snapshot.
 
-use crate::cli::{CheckArgs, CheckFormat};
+use crate::cli::CheckArgs;
 use crate::err::CliError;
-use crate::output::emit;
+use crate::report::{self, Kind};
 use keyproof_model::eval::{Decision, TraceEntry};
 use keyproof_model::Snapshot;
 use keyproof_parser::property::parse_properties;
@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     let text = std::fs::read_to_string(&args.properties)
-        .map_err(|e| CliError::Read { path: args.properties.display().to_string(), source: e })?;
+        .map_err(|e| CliError::Read { path: args.properties.display().to_string(), error: e })?;
     let mut sources = SourceMap::new();
     let file = parse_properties(&mut sources, &args.properties.display().to_string(), text)?;
     if file.properties.is_empty() {
@@ -32,24 +32,6 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     if std::env::var_os("KEYPROOF_STATS").is_some() {
         eprintln!("keyproof: {}", prover.stats());
     }
-    let out = match args.format {
-        CheckFormat::Text => render_text(&snapshot, &results),
-        CheckFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&json!({
-                "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>(),
-                "snapshot": crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
-            }))?
-        ),
-        CheckFormat::Sarif => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&crate::sarif::with_snapshot(
-                crate::sarif::check_report(&snapshot, &sources, &args.properties, &results),
-                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref())
-            ))?
-        ),
-    };
-    emit(&out)?;
     let code = if results.iter().any(|r| r.status == Status::Unknown) {
         2
     } else if results.iter().any(|r| r.status == Status::Violated) {
@@ -57,7 +39,74 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     } else {
         0
     };
-    Ok(crate::plan::exit(code, &plan))
+    let code = crate::plan::exit(code, &plan);
+    report::write(args.format.into(), &args.outputs, |kind| match kind {
+        Kind::Text => Ok(render_text(&snapshot, &results)),
+        Kind::Json => report::pretty(&report::stamp(json!({
+            "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>(),
+            "snapshot": crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
+            "exit_code": code,
+        }))),
+        Kind::Sarif => report::pretty(&report::with_invocation(
+            crate::sarif::with_snapshot(
+                crate::sarif::check_report(&snapshot, &sources, &args.properties, &results),
+                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
+            ),
+            code,
+        )),
+        Kind::Markdown => Ok(render_markdown(&args.properties.display().to_string(), &results, code)),
+    })?;
+    Ok(code)
+}
+
+/// The Markdown report: one row per property.
+fn render_markdown(file: &str, results: &[PropertyResult], code: i32) -> String {
+    let mut s = format!(
+        "### keyproof check `{}`\n\n| property | verdict | instances | detail |\n|---|---|---|---|\n",
+        report::cell(file)
+    );
+    for r in results {
+        let verdict = match r.status {
+            Status::Proved => "✔ proved",
+            Status::Violated => "✘ violated",
+            Status::Vacuous => "○ vacuous",
+            Status::Unknown => "? unknown",
+        };
+        let detail = match (&r.counterexample, &r.reason) {
+            (Some(c), _) => {
+                let pairs = if r.violations.len() > 1 {
+                    format!(" ({} principal/key pairs)", r.violations.len())
+                } else {
+                    String::new()
+                };
+                match c.witnesses.first() {
+                    Some(w) => {
+                        format!("`{}` can `{}` on `{}`{pairs}", w.request.principal, w.request.action, w.request.key)
+                    }
+                    None => format!("{}{pairs}", c.member.describe()),
+                }
+            }
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {verdict} | {} | {} |",
+            report::cell(&r.property),
+            r.instances,
+            report::cell(&detail)
+        );
+    }
+    let count = |st: Status| results.iter().filter(|r| r.status == st).count();
+    let _ = writeln!(
+        s,
+        "\n{} proved, {} violated, {} vacuous, {} unknown (exit code {code})",
+        count(Status::Proved),
+        count(Status::Violated),
+        count(Status::Vacuous),
+        count(Status::Unknown)
+    );
+    s
 }
 
 /// The statements and grants that let a request through.

@@ -15,6 +15,15 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to draw with colour, decided for stdout and stderr separately: `auto` on a
+    /// terminal unless NO_COLOR is set to a non-empty value.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::output::ColorChoice::Auto)]
+    pub color: crate::output::ColorChoice,
+
+    /// No progress and no notes on stderr; answers and errors are still printed.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,7 +51,7 @@ pub enum Command {
     /// delegated to; and whether any AWS principal can use it.
     WhoCan(WhoCanArgs),
 
-    /// Run the built-in rules (KP001…KP016) on a snapshot: findings with severity, the key, the
+    /// Run the built-in rules (KP001…KP017) on a snapshot: findings with severity, the key, the
     /// replayed request that shows them, and their place in the policy text.
     ///
     /// Exit code 0 when no finding is at or above --fail-on, 1 when one is, 2 when a question
@@ -73,6 +82,23 @@ pub enum Command {
     /// --out when complete. Exit code 0 when every account was collected, 1 when some were not,
     /// 2 on an error.
     Collect(crate::collect::CollectArgs),
+
+    /// Print the settings a command would run with (keyproof.toml, found as `lint` finds it),
+    /// each with where it came from: a flag, the file, or the default.
+    Config(crate::config::ConfigCommandArgs),
+
+    /// Print a shell completion script (`keyproof completions bash > /etc/bash_completion.d/keyproof`).
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff), e.g. `keyproof man > keyproof.1 && man ./keyproof.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +127,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
+
+    #[command(flatten)]
+    pub outputs: crate::report::OutputFiles,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,6 +50,9 @@ struct Report {
 
 impl Progress for Report {
     fn event(&self, event: Event) {
+        if crate::output::quiet() {
+            return;
+        }
         match (&self.bar, event) {
             (Some(bar), Event::Planned { steps }) => bar.set_length(steps),
             (None, Event::Planned { steps }) => eprintln!("collect: {steps} steps"),
@@ -80,7 +83,7 @@ pub fn run(args: &CollectArgs) -> Result<i32, CliError> {
     opts.role_name = args.role_name.clone();
     opts.endpoint_url = args.endpoint_url.clone();
     opts.concurrency = args.concurrency;
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (std::io::stderr().is_terminal() && !crate::output::quiet()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}") {
             bar.set_style(style);

@@ -8,6 +8,10 @@ use crate::output::emit;
 /// The demo's properties, compiled in.
 const PROPERTIES: &str = include_str!("../corpus/central-kms/properties.kp");
 
+/// The demo's last line: where the planted misconfigurations are described (a file of the
+/// repository; `tests/cli.rs` checks that it exists).
+pub const DEMO_END: &str = "The violations are planted misconfigurations: corpus/central-kms/README.md (in the keyproof repository) describes each one and the command that finds it.";
+
 pub fn run() -> Result<i32, CliError> {
     emit("━━ 1. explain: can the Test account's AppRole decrypt with the prod S3 key?\n\n")?;
     emit("$ keyproof explain --principal arn:aws:sts::555566667777:assumed-role/AppRole/ci --action kms:Decrypt \\\n    --key alias/s3-prod-key --context kms:EncryptionContext:aws:s3:arn=arn:aws:s3:::payments-test-fixtures\n\n")?;
@@ -37,9 +41,10 @@ pub fn run() -> Result<i32, CliError> {
         timeout: 10_000,
         shard: None,
         plan: Default::default(),
+        outputs: Default::default(),
     });
     let _ = std::fs::remove_dir_all(&dir);
     result?;
-    emit("\nThe demo's violations are planted misconfigurations; README.md (the demo section) describes each one.\n")?;
+    emit(&format!("\n{DEMO_END}\n"))?;
     Ok(0)
 }

@@ -3,8 +3,8 @@
 
 use crate::cli::CheckFormat;
 use crate::err::CliError;
-use crate::output::emit;
 use crate::plan::PlanArgs;
+use crate::report::Kind;
 use clap::Args;
 use keyproof_model::Snapshot;
 use keyproof_parser::overlay::OverlayReport;
@@ -41,6 +41,9 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub base: crate::cli::BaseArgs,
+
+    #[command(flatten)]
+    pub outputs: crate::report::OutputFiles,
 }
 
 pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
@@ -61,9 +64,19 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
     for r in plan.all() {
         after_label.push_str(&format!(" + {}", r.file));
     }
-    let out = match args.format {
-        CheckFormat::Text => render_text(&before_label, &after_label, &d, &classes, &after, &before),
-        CheckFormat::Json => {
+    let added = classes.iter().any(|c| c.change == Change::Added);
+    let removed = classes.iter().any(|c| c.change == Change::Removed);
+    let code = if !d.undecided.is_empty() {
+        2
+    } else if added || (args.fail_on_removed && removed) {
+        1
+    } else {
+        0
+    };
+    let code = crate::plan::exit(crate::plan::exit(code, &plan), &base);
+    crate::report::write(args.format.into(), &args.outputs, |kind| match kind {
+        Kind::Text => Ok(render_text(&before_label, &after_label, &d, &classes, &after, &before)),
+        Kind::Json => {
             let mut v = json!({
                 "before": before_label,
                 "after": after_label,
@@ -72,6 +85,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
                 "undecided": d.undecided,
                 "pairs": d.pairs,
                 "pairs_identical": d.pairs_identical,
+                "exit_code": code,
             });
             if let Some(p) = &plan.plan {
                 v["plan"] = crate::plan::report_json(&after, p);
@@ -82,27 +96,52 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
             if !base.templates.is_empty() {
                 v["base_templates"] = base.templates.iter().map(|t| crate::plan::report_json(&before, t)).collect();
             }
-            format!("{}\n", serde_json::to_string_pretty(&v)?)
+            crate::report::pretty(&crate::report::stamp(v))
         }
-        CheckFormat::Sarif => {
+        Kind::Sarif => {
             let dirs = Dirs { before: &args.before, after: after_dir };
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&sarif(&classes, &d, &after, &before, &dirs, [&plan.all(), &base.all()]))?
-            )
+            crate::report::pretty(&crate::report::with_invocation(
+                sarif(&classes, &d, &after, &before, &dirs, [&plan.all(), &base.all()]),
+                code,
+            ))
         }
-    };
-    emit(&out)?;
-    let added = classes.iter().any(|c| c.change == Change::Added);
-    let removed = classes.iter().any(|c| c.change == Change::Removed);
-    let code = if !d.undecided.is_empty() {
-        2
-    } else if added || (args.fail_on_removed && removed) {
-        1
-    } else {
-        0
-    };
-    Ok(crate::plan::exit(crate::plan::exit(code, &plan), &base))
+        Kind::Markdown => Ok(render_markdown(&before_label, &after_label, &d, &classes, code)),
+    })?;
+    Ok(code)
+}
+
+/// The Markdown report: one row per class of access added or removed.
+fn render_markdown(before_label: &str, after_label: &str, d: &Diff, classes: &[AccessClass], code: i32) -> String {
+    use crate::report::cell;
+    let mut s = format!("### keyproof diff `{}` → `{}`\n\n", cell(before_label), cell(after_label));
+    if !classes.is_empty() {
+        s.push_str("| change | access | example |\n|---|---|---|\n");
+        for c in classes {
+            let e = &c.example;
+            let _ = writeln!(
+                s,
+                "| {} | {} | `{}` `{}` on `{}` |",
+                if c.change == Change::Added { "➕ added" } else { "➖ removed" },
+                cell(&c.sentence()),
+                e.request.principal,
+                e.request.action,
+                e.request.key
+            );
+        }
+        s.push('\n');
+    }
+    for u in &d.undecided {
+        let _ = writeln!(s, "- undecided: `{}` `{}` on `{}`: {}", u.principal, u.action, u.key, cell(&u.reason));
+    }
+    let count = |c: Change| classes.iter().filter(|x| x.change == c).count();
+    let _ = writeln!(
+        s,
+        "{} added, {} removed, {} undecided (exit code {code})",
+        count(Change::Added),
+        count(Change::Removed),
+        d.undecided.len()
+    );
+    s
 }
 
 /// A key's first alias (with its region when keys of other regions share the alias), or

@@ -25,9 +25,10 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Collect(#[from] keyproof_collect::CollectError),
 
-    #[error("cannot read `{path}`: {source}")]
+    /// The I/O error is said in the message, not again as a cause.
+    #[error("cannot read `{path}`: {error}")]
     #[diagnostic(code(keyproof::cli::read))]
-    Read { path: String, source: std::io::Error },
+    Read { path: String, error: std::io::Error },
 
     #[error("`{path}` holds no property: a check of nothing would pass")]
     #[diagnostic(
@@ -51,11 +52,22 @@ pub enum CliError {
     #[diagnostic(code(keyproof::cli::usage))]
     Usage(String),
 
+    /// Not `#[from]`: that would make the I/O error a cause, said a second time.
     #[error("cannot write the output: {0}")]
     #[diagnostic(code(keyproof::cli::output))]
-    Output(#[from] std::io::Error),
+    Output(std::io::Error),
+
+    #[error("cannot write `{path}`: {error}")]
+    #[diagnostic(code(keyproof::cli::write))]
+    Write { path: String, error: std::io::Error },
 
     #[error("cannot encode the output as JSON: {0}")]
     #[diagnostic(code(keyproof::cli::json))]
     Json(#[from] serde_json::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> CliError {
+        CliError::Output(e)
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::{ExplainArgs, Format};
 use crate::err::CliError;
-use crate::output::{colour, emit};
+use crate::output::{colour_stdout, emit};
 use keyproof_model::eval::{Layer, Outcome, TraceEntry};
 use keyproof_model::{decide, Decision, Request, Snapshot, Verdict};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
@@ -43,7 +43,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
                     crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref()),
                 );
             }
-            emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+            emit(&crate::report::pretty(&crate::report::stamp(v))?)?;
         }
         Format::Text => emit(&render_text(&snapshot, &decision))?,
     }
@@ -99,7 +99,7 @@ struct Snippet {
 
 fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
     let span = e.span?;
-    let theme = if colour() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if colour_stdout() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let d = Snippet {
         title: format!("{} {}", layer_name(e.layer), outcome_mark(e.outcome)),

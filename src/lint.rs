@@ -4,8 +4,9 @@
 use crate::cli::{CheckFormat, Format};
 use crate::err::CliError;
 use crate::output::emit;
+use crate::report::Kind;
 use clap::{Args, ValueEnum};
-use keyproof_rules::{Config, LintReport, Selection, Severity, RULES};
+use keyproof_rules::{LintReport, Selection, Severity, RULES};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -17,10 +18,10 @@ pub struct LintArgs {
     pub snapshot: Option<PathBuf>,
 
     /// The settings (security accounts, trusted accounts, allowed regions, compliance zones,
-    /// thresholds, severities, suppressions). Default: `keyproof.toml` in the current folder if
-    /// there is one, else built-in defaults, which the findings state.
-    #[arg(long, value_name = "keyproof.toml")]
-    pub config: Option<PathBuf>,
+    /// thresholds, severities, suppressions, fail_on, snapshot): `--config`, or the keyproof.toml
+    /// found from the snapshot folder or the current folder up (`keyproof config` shows which).
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
@@ -34,9 +35,10 @@ pub struct LintArgs {
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub ignore: Vec<String>,
 
-    /// The lowest severity that makes the exit code 1.
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Note)]
-    pub fail_on: FailOn,
+    /// The lowest severity that makes the exit code 1. Default: keyproof.toml's `fail_on`, else
+    /// warning.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
 
     /// Time limit of one solver query, in milliseconds; a query that runs out is reported as
     /// undetermined.
@@ -50,6 +52,9 @@ pub struct LintArgs {
 
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
+
+    #[command(flatten)]
+    pub outputs: crate::report::OutputFiles,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,7 +65,7 @@ pub enum FailOn {
 }
 
 impl FailOn {
-    fn severity(self) -> Severity {
+    pub fn severity(self) -> Severity {
         match self {
             FailOn::Note => Severity::Note,
             FailOn::Warning => Severity::Warning,
@@ -86,33 +91,19 @@ pub struct RuleArgs {
 /// Exit codes: 2 when a question was undetermined (as for `check`), else 1 when a finding is at or
 /// above `--fail-on`, else 0.
 pub fn run(args: &LintArgs) -> Result<i32, CliError> {
-    let config = load_config(args.config.as_ref())?;
-    let (snapshot, plan) = crate::plan::load(args.snapshot.as_deref(), &args.plan)?;
+    let resolved = crate::config::resolve(&args.config, args.snapshot.as_deref())?;
+    let dir = args.snapshot.clone().or_else(|| resolved.snapshot());
+    let config = &resolved.config;
+    let (snapshot, plan) = crate::plan::load(dir.as_deref(), &args.plan)?;
     let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
     let shard = args.shard.unwrap_or(keyproof_solver::check::Shard::WHOLE);
-    let report = keyproof_rules::lint_shard(&snapshot, &config, &selection, args.timeout, shard)?;
+    let report = keyproof_rules::lint_shard(&snapshot, config, &selection, args.timeout, shard)?;
     if std::env::var_os("KEYPROOF_STATS").is_some() {
         for line in &report.stats {
             eprintln!("keyproof: {line}");
         }
     }
-    let out = match args.format {
-        CheckFormat::Text => render_text(&report),
-        CheckFormat::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref());
-            format!("{}\n", serde_json::to_string_pretty(&v)?)
-        }
-        CheckFormat::Sarif => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&crate::sarif::with_snapshot(
-                crate::sarif::lint_report(&report, args.snapshot.as_deref()),
-                crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref())
-            ))?
-        ),
-    };
-    emit(&out)?;
-    let fail = args.fail_on.severity();
+    let fail = crate::config::fail_on(args.fail_on, &resolved);
     let code = if !report.undetermined.is_empty() {
         2
     } else if report.findings.iter().any(|f| f.severity >= fail) {
@@ -120,23 +111,70 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     } else {
         0
     };
-    Ok(crate::plan::exit(code, &plan))
+    let code = crate::plan::exit(code, &plan);
+    crate::report::write(args.format.into(), &args.outputs, |kind| match kind {
+        Kind::Text => Ok(render_text(&report)),
+        Kind::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, dir.as_deref());
+            v["exit_code"] = json!(code);
+            crate::report::pretty(&crate::report::stamp(v))
+        }
+        Kind::Sarif => crate::report::pretty(&crate::report::with_invocation(
+            crate::sarif::with_snapshot(
+                crate::sarif::lint_report(&report, dir.as_deref()),
+                crate::snapshot_arg::metadata(&snapshot, dir.as_deref()),
+            ),
+            code,
+        )),
+        Kind::Markdown => Ok(render_markdown(&report, code)),
+    })?;
+    Ok(code)
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {
-    let path = match path {
-        Some(p) => p.clone(),
-        None => {
-            let local = PathBuf::from("keyproof.toml");
-            if !local.is_file() {
-                return Ok(Config::default_settings());
-            }
-            local
+/// The Markdown report: one row per finding.
+fn render_markdown(report: &LintReport, code: i32) -> String {
+    use crate::report::cell;
+    let mut s = String::from("### keyproof lint\n\n");
+    if !report.findings.is_empty() {
+        s.push_str("| rule | severity | key | finding |\n|---|---|---|---|\n");
+        for f in &report.findings {
+            let key = f.alias.clone().unwrap_or_else(|| f.key.clone());
+            let _ = writeln!(
+                s,
+                "| {} {} | {} | `{}` | {} |",
+                f.code,
+                cell(f.name),
+                f.severity.as_str(),
+                cell(&key),
+                cell(&f.message)
+            );
         }
-    };
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| CliError::Read { path: path.display().to_string(), source: e })?;
-    Ok(Config::parse(&path.display().to_string(), &text)?)
+        s.push('\n');
+    }
+    for u in &report.undetermined {
+        let _ = writeln!(
+            s,
+            "- undetermined {}: `{}` `{}` on `{}`: {}",
+            u.rule,
+            u.principal,
+            u.action,
+            u.key,
+            cell(&u.reason)
+        );
+    }
+    let count = |sev: Severity| report.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = writeln!(
+        s,
+        "{} findings ({} error, {} warning, {} note), {} suppressed, {} undetermined (exit code {code})",
+        report.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+        report.suppressed.len(),
+        report.undetermined.len(),
+    );
+    s
 }
 
 fn render_text(report: &LintReport) -> String {

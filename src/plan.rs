@@ -118,7 +118,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
     let snapshot = Snapshot::from_raw(&raw, sources)?;
     snapshot_arg::announce(&snapshot, dir.is_none());
     for r in overlays.all() {
-        eprint!("{}", render(&snapshot, r));
+        crate::output::note(&render(&snapshot, r));
     }
     Ok((snapshot, overlays))
 }

@@ -28,7 +28,11 @@ pub fn load(dir: Option<&Path>) -> Result<Snapshot, ModelError> {
 /// On stderr: that the answers are the embedded demo's when no `--snapshot` was given (a CI job
 /// that forgot it must not pass on the demo's answers without a word), and the snapshot's notes
 /// (policy types inferred, a level where no SCP allows KMS), each with its location.
+/// Nothing is said under `--quiet`.
 pub fn announce(snapshot: &Snapshot, demo: bool) {
+    if crate::output::quiet() {
+        return;
+    }
     // Once per process: `keyproof demo` loads the demo for each of its steps.
     static ANNOUNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if demo && !ANNOUNCED.swap(true, std::sync::atomic::Ordering::Relaxed) {

@@ -25,7 +25,7 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
         Format::Json => {
             let mut v = serde_json::to_value(&answer)?;
             v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref());
-            emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?
+            emit(&crate::report::pretty(&crate::report::stamp(v))?)?
         }
         Format::Text => {
             let mut s = String::new();

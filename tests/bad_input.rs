@@ -328,6 +328,7 @@ fn every_bad_snapshot_has_a_test() {
     let tested = [
         "account-mismatch-key",
         "account-mismatch-role",
+        "byte-order-mark",
         "grant-on-unknown-key",
         "invalid-effect",
         "key-file-name-mismatch",
@@ -501,4 +502,13 @@ fn misspelt_context_key() {
         &["kms:ViaServce=s3.us-east-1.amazonaws.com"],
         &["invalid context entry `kms:ViaServce`", "does not know this condition key"],
     );
+}
+
+#[test]
+fn a_byte_order_mark_is_named_as_such() {
+    // The key file is valid JSON after its first three bytes, EF BB BF (what Windows
+    // PowerShell 5's `Out-File` writes).
+    check("byte-order-mark", &[(&at(KEY, "1:1"), "invalid JSON: the file starts with a UTF-8 byte order mark (BOM)")]);
+    let (_, _, stderr) = explain_on(&bad("byte-order-mark"));
+    assert!(stderr.contains("save the file as UTF-8 without BOM"), "{stderr}");
 }

@@ -272,3 +272,233 @@ fn broken_pipe_after_a_partial_read() {
     assert_eq!(stderr, DEMO_NOTICE);
     assert_eq!(status.code(), Some(1), "implicit deny");
 }
+
+// ── Terminal conventions (issue 13, item 6) ──────────────────────────────────────────────────
+
+/// Runs keyproof with stdout and stderr piped, without NO_COLOR unless given.
+fn plain(args: &[&str], no_color: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyproof"));
+    cmd.env_remove("NO_COLOR").args(args);
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+const ESC: char = '\u{1b}';
+
+/// A request whose text output shows a deciding statement (a miette snippet, drawn with colour
+/// when stdout gets colour) and an error for stderr.
+const EXPLAIN_ALLOW: &[&str] =
+    &["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/master-key-org"];
+const EXPLAIN_ERROR: &[&str] =
+    &["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/no-such-key"];
+
+#[test]
+fn color_always_never_and_auto_on_a_pipe() {
+    let with = |flag: &[&str], base: &[&str], no_color: Option<&str>| {
+        let args: Vec<&str> = flag.iter().chain(base).copied().collect();
+        plain(&args, no_color)
+    };
+    // --color always: both streams, even piped and even with NO_COLOR set.
+    let (code, out, _) = with(&["--color", "always"], EXPLAIN_ALLOW, Some("1"));
+    assert_eq!(code, 0);
+    assert!(out.contains(ESC), "stdout with --color always has colour:\n{out}");
+    let (code, _, err) = with(&["--color=always"], EXPLAIN_ERROR, None);
+    assert_eq!(code, 2);
+    assert!(err.contains(ESC), "stderr with --color always has colour:\n{err}");
+    // The flag is global: after the subcommand too.
+    let args: Vec<&str> = EXPLAIN_ALLOW.iter().copied().chain(["--color", "always"]).collect();
+    assert!(plain(&args, None).1.contains(ESC));
+    // --color never and --color auto on pipes: no colour anywhere.
+    for flag in [&["--color", "never"][..], &["--color", "auto"][..], &[][..]] {
+        let (_, out, _) = with(flag, EXPLAIN_ALLOW, None);
+        assert!(!out.contains(ESC), "{flag:?}: stdout is a pipe:\n{out}");
+        let (_, _, err) = with(flag, EXPLAIN_ERROR, None);
+        assert!(!err.contains(ESC), "{flag:?}: stderr is a pipe:\n{err}");
+        assert!(err.contains("no key `alias/no-such-key` in the snapshot"), "{err}");
+    }
+}
+
+/// Runs a shell command line under `script`, which gives it a pseudo-terminal, and returns what
+/// the terminal showed (stdout and stderr of whatever was not redirected).
+fn on_a_terminal(command_line: &str, no_color: Option<&str>) -> String {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", command_line, "/dev/null"]).env_remove("NO_COLOR").stdin(Stdio::null());
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn shell_line(args: &[&str]) -> String {
+    std::iter::once(env!("CARGO_BIN_EXE_keyproof"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn color_auto_is_decided_per_stream_and_an_empty_no_color_does_not_count() {
+    // Both streams on the terminal: colour, with NO_COLOR unset or empty; none with NO_COLOR=1.
+    let allow = shell_line(EXPLAIN_ALLOW);
+    assert!(on_a_terminal(&allow, None).contains(ESC), "auto on a terminal draws with colour");
+    assert!(on_a_terminal(&allow, Some("")).contains(ESC), "NO_COLOR= (empty) does not count");
+    assert!(!on_a_terminal(&allow, Some("1")).contains(ESC), "NO_COLOR=1 counts");
+    // stdout to a file, stderr on the terminal: the error has colour, the file has none.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.txt");
+    let error = format!("{} > '{}'", shell_line(EXPLAIN_ERROR), file.display());
+    let screen = on_a_terminal(&error, None);
+    assert!(screen.contains("no key") && screen.contains(ESC), "stderr on a terminal has colour: {screen:?}");
+    let both = format!("{} > '{}'", shell_line(EXPLAIN_ALLOW), file.display());
+    on_a_terminal(&both, None);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.starts_with("decision: ALLOW") && !written.contains(ESC), "stdout to a file: {written:?}");
+    // stderr to a file, stdout on the terminal: the answer has colour, the error file none.
+    let err_file = dir.path().join("err.txt");
+    on_a_terminal(&format!("{} 2> '{}'", shell_line(EXPLAIN_ERROR), err_file.display()), None);
+    let written = std::fs::read_to_string(&err_file).unwrap();
+    assert!(written.contains("no key `alias/no-such-key`") && !written.contains(ESC), "{written:?}");
+}
+
+#[test]
+fn quiet_drops_notes_but_not_answers_or_errors() {
+    let (code, out, err) = plain(&["--quiet", "who-can", "kms:Decrypt", "alias/s3-prod-key"], Some("1"));
+    assert_eq!(code, 0);
+    assert_eq!(err, "", "no demo notice under --quiet");
+    assert!(out.contains("arn:aws:iam::444455556666:role/AppRole"), "{out}");
+    let (_, _, err) = plain(&["who-can", "kms:Decrypt", "alias/s3-prod-key"], Some("1"));
+    assert_eq!(err, DEMO_NOTICE);
+    let args: Vec<&str> = std::iter::once("-q").chain(EXPLAIN_ERROR.iter().copied()).collect();
+    let (code, _, err) = plain(&args, Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("no key `alias/no-such-key` in the snapshot"), "errors are still printed: {err}");
+    assert!(!err.contains("no --snapshot given"), "{err}");
+}
+
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    for (shell, marker) in [("bash", "_keyproof()"), ("zsh", "#compdef keyproof"), ("fish", "complete -c keyproof")] {
+        let (code, out, err) = plain(&["completions", shell], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(marker), "{shell}: {}", &out[..out.len().min(300)]);
+        for sub in ["who-can", "explain", "lint", "completions"] {
+            assert!(out.contains(sub), "{shell} completes `{sub}`");
+        }
+    }
+    let (code, out, _) = plain(&["completions", "tcsh"], None);
+    assert_eq!(code, 2, "an unknown shell is a usage error: {out}");
+    let (code, out, err) = plain(&["man"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(".TH keyproof 1"), "{}", &out[..out.len().min(300)]);
+    for text in [".SH NAME", ".SH SYNOPSIS", "who\\-can", "\\-\\-color", "\\-\\-quiet"] {
+        assert!(out.contains(text), "the man page has `{text}`");
+    }
+}
+
+#[test]
+fn misspelt_names_get_a_did_you_mean() {
+    let (code, _, err) = plain(&["-q", "who-can", "kms:Decryp", "alias/s3-prod-key"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("`kms:Decryp` is not a KMS action (did you mean `kms:Decrypt`?)"), "{err}");
+    let (code, _, err) = plain(
+        &["-q", "explain", "--principal", APP_ROLE, "--action", "kms:GenerateDataKy", "--key", "alias/s3-prod-key"],
+        Some("1"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("(did you mean `kms:GenerateDataKey`?)"), "{err}");
+    let (code, _, err) = plain(
+        &["-q", "explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/s3-prod-key"]
+            .into_iter()
+            .chain(["--context", "kms:ViaServce=s3.us-east-1.amazonaws.com"])
+            .collect::<Vec<_>>(),
+        Some("1"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("keyproof does not know this condition key (did you mean `kms:ViaService`?)"), "{err}");
+    // A StackSet target (an OU id).
+    let cfn = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/central-kms/cloudformation");
+    let (code, _, err) = plain(
+        &[
+            "-q",
+            "check",
+            &format!("{cfn}/properties.kp"),
+            "--stackset",
+            &format!("{cfn}/workload-role-stackset.yaml"),
+            "--targets",
+            "ou-a1b2-wkld0010",
+            "--regions",
+            "us-east-1",
+        ],
+        Some("1"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("(did you mean `ou-a1b2-wkld0001`?)"), "{err}");
+    // In a properties file: an account name, an OU name and an action.
+    let dir = tempfile::tempdir().unwrap();
+    for (body, expected) in [
+        (
+            "forall principal in account \"app-dve\": not can(principal, kms:Decrypt, key \"alias/s3-prod-key\")",
+            "no account named `app-dve` in the snapshot (did you mean `app-dev`?)",
+        ),
+        (
+            "forall principal: can(principal, kms:Decrypt, key \"alias/s3-prod-key\") implies principal in ou \"Root/Workloads/Prd\"",
+            "no OU `Root/Workloads/Prd` in the organization (did you mean `Root/Workloads/Prod`?)",
+        ),
+        (
+            "forall principal: can(principal, kms:Decrypt, key \"alias/s3-prod-key\") implies principal in ou \"ou-a1b2-prod0010\"",
+            "no OU `ou-a1b2-prod0010` in the organization (did you mean `ou-a1b2-prod0001`?)",
+        ),
+        (
+            "forall principal: can(principal, kms:Decrypt, key \"alias/s3-prod-key\") implies principal in ou \"ou-a1b2-nope0001\"",
+            "no OU `ou-a1b2-nope0001` in the organization\n",
+        ),
+        (
+            "forall principal: not can(principal, kms:Decryptt, key \"alias/s3-prod-key\")",
+            "`kms:Decryptt` matches no KMS action on keys (did you mean `kms:Decrypt`?)",
+        ),
+    ] {
+        let file = dir.path().join("p.kp");
+        std::fs::write(&file, format!("property p {{\n  {body}\n}}\n")).unwrap();
+        let (code, _, err) = plain(&["-q", "check", file.to_str().unwrap()], Some("1"));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "expected `{expected}` in:\n{err}");
+        assert!(err.contains("p.kp:2:"), "located: {err}");
+    }
+}
+
+#[test]
+fn an_io_error_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.kp");
+    let toml = dir.path().join("missing.toml");
+    let plan = dir.path().join("missing.json");
+    for args in [
+        vec!["check", missing.to_str().unwrap()],
+        vec!["lint", "--config", toml.to_str().unwrap()],
+        vec!["who-can", "kms:Decrypt", "alias/s3-prod-key", "--plan", plan.to_str().unwrap()],
+    ] {
+        let (code, _, err) = plain(&[&["-q"][..], &args].concat(), Some("1"));
+        assert_eq!(code, 2);
+        assert!(err.contains("cannot read `"), "{err}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{args:?}:\n{err}");
+    }
+}
+
+#[test]
+fn the_demo_ends_by_pointing_to_a_file_that_exists() {
+    let (code, out, err) = plain(&["demo"], Some("1"));
+    assert_eq!(code, 0, "{err}");
+    let last = out.lines().last().unwrap();
+    let file = last.split_whitespace().find(|w| w.ends_with(".md")).unwrap_or_else(|| panic!("{last}"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    assert!(path.is_file(), "the demo points to {file}, which does not exist");
+    let text = std::fs::read_to_string(path).unwrap();
+    for planted in ["payments-test-fixtures-read", "AllowUseFromProdAndTestOUs", "AllowPartnerDecryptTemporary"] {
+        assert!(text.contains(planted), "{file} describes `{planted}`");
+    }
+}

@@ -186,8 +186,10 @@ fn a_policy_known_only_after_apply_is_unknown_not_nothing() {
 
 #[test]
 fn lint_reads_the_plan_too() {
+    // --isolated: the built-in settings, not the demo's keyproof.toml.
     let (code, out, err) = run(&[
         "lint",
+        "--isolated",
         "--snapshot",
         "corpus/central-kms",
         "--plan",

@@ -21,9 +21,10 @@ pub enum CollectError {
     #[diagnostic(code(keyproof::collect::out_exists), help("name a new folder, or remove this one first"))]
     OutExists { path: PathBuf },
 
-    #[error("cannot write the snapshot to {}: {source}", path.display())]
+    /// The I/O error is said in the message, not again as a cause.
+    #[error("cannot write the snapshot to {}: {error}", path.display())]
     #[diagnostic(code(keyproof::collect::write))]
-    Write { path: PathBuf, source: std::io::Error },
+    Write { path: PathBuf, error: std::io::Error },
 
     #[error("invalid option: {0}")]
     #[diagnostic(code(keyproof::collect::option))]

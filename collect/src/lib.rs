@@ -311,7 +311,7 @@ fn check_out(out: &Path) -> Result<(), CollectError> {
 fn write(out: &Path, files: &Files) -> Result<(), CollectError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| CollectError::Write { path, source }
+        move |error| CollectError::Write { path, error }
     };
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -330,7 +330,7 @@ fn write(out: &Path, files: &Files) -> Result<(), CollectError> {
                 std::fs::create_dir_all(dir).map_err(err(dir))?;
             }
             let mut text = serde_json::to_string_pretty(value)
-                .map_err(|e| CollectError::Write { path: path.clone(), source: std::io::Error::other(e) })?;
+                .map_err(|e| CollectError::Write { path: path.clone(), error: std::io::Error::other(e) })?;
             text.push('\n');
             std::fs::write(&path, text).map_err(err(&path))?;
         }

@@ -268,7 +268,12 @@ pub fn build_context(
     for (k, values) in given {
         let bad = |reason: &str| ModelError::InvalidContext { entry: k.clone(), reason: reason.to_string() };
         match reference.classify(k, action) {
-            KeyClass::Unknown => return Err(bad("keyproof does not know this condition key")),
+            KeyClass::Unknown => {
+                return Err(bad(&format!(
+                    "keyproof does not know this condition key{}",
+                    crate::suggest::condition_key(k)
+                )))
+            }
             KeyClass::NeverPresent => {
                 return Err(bad(&format!("a kms:{} request never carries this key", action.name)));
             }

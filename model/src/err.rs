@@ -36,7 +36,7 @@ pub enum ModelError {
     )]
     UnknownPrincipal { principal: String, account: String },
 
-    #[error("`{action}` is not a KMS action")]
+    #[error("`{action}` is not a KMS action{suggestion}", suggestion = crate::suggest::action(.action))]
     #[diagnostic(
         code(keyproof::invalid_action),
         help("KMS actions are listed in the Service Authorization Reference, e.g. kms:Decrypt")

@@ -8,6 +8,7 @@ pub mod org;
 pub mod principal;
 pub mod reference;
 pub mod snapshot;
+pub mod suggest;
 pub mod tri;
 pub mod wildcard;
 

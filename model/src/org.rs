@@ -306,6 +306,26 @@ impl Organization {
         })
     }
 
+    /// The names [`Organization::find_ou`] takes for each OU (and the root): its name path with
+    /// and without the root's name (`Root/Workloads/Prod`, `Workloads/Prod`) and its id. For
+    /// did-you-mean suggestions ([`crate::suggest::ou`]).
+    pub fn ou_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for i in self.graph.node_indices() {
+            let n = &self.graph[i];
+            if n.kind == OrgNodeKind::Account {
+                continue;
+            }
+            let full = self.name_path(i);
+            if let Some((_, rest)) = full.split_once('/') {
+                out.push(rest.to_string());
+            }
+            out.push(full);
+            out.push(n.id.clone());
+        }
+        out
+    }
+
     /// Whether `ancestor` is on the path from the root to `idx` (itself included).
     pub fn is_under(&self, idx: NodeIndex, ancestor: NodeIndex) -> bool {
         let mut cur = Some(idx);

@@ -84,52 +84,53 @@ pub struct KeyInfo {
 }
 
 /// The global `aws:` condition keys keyproof knows (IAM reference_policies_condition-keys).
-/// Prefix entries (ending in `/`) cover a tag family.
+/// Prefix entries (ending in `/`) cover a tag family. Names as the IAM User Guide spells them;
+/// they are compared ignoring case.
 const GLOBAL_KEYS: &[(&str, KeyType, bool, KeySource)] = &[
-    ("aws:principalarn", KeyType::Arn, false, KeySource::Principal),
-    ("aws:principalaccount", KeyType::String, false, KeySource::Principal),
-    ("aws:principalorgid", KeyType::String, false, KeySource::Principal),
-    ("aws:principalorgpaths", KeyType::String, true, KeySource::Principal),
-    ("aws:principaltag/", KeyType::String, false, KeySource::Principal),
-    ("aws:principalisawsservice", KeyType::Bool, false, KeySource::Principal),
-    ("aws:principalservicename", KeyType::String, false, KeySource::Principal),
-    ("aws:principalservicenameslist", KeyType::String, true, KeySource::Principal),
-    ("aws:principaltype", KeyType::String, false, KeySource::Principal),
+    ("aws:PrincipalArn", KeyType::Arn, false, KeySource::Principal),
+    ("aws:PrincipalAccount", KeyType::String, false, KeySource::Principal),
+    ("aws:PrincipalOrgID", KeyType::String, false, KeySource::Principal),
+    ("aws:PrincipalOrgPaths", KeyType::String, true, KeySource::Principal),
+    ("aws:PrincipalTag/", KeyType::String, false, KeySource::Principal),
+    ("aws:PrincipalIsAWSService", KeyType::Bool, false, KeySource::Principal),
+    ("aws:PrincipalServiceName", KeyType::String, false, KeySource::Principal),
+    ("aws:PrincipalServiceNamesList", KeyType::String, true, KeySource::Principal),
+    ("aws:PrincipalType", KeyType::String, false, KeySource::Principal),
     ("aws:userid", KeyType::String, false, KeySource::Principal),
     ("aws:username", KeyType::String, false, KeySource::Principal),
-    ("aws:resourceaccount", KeyType::String, false, KeySource::Resource),
-    ("aws:resourceorgid", KeyType::String, false, KeySource::Resource),
-    ("aws:resourceorgpaths", KeyType::String, true, KeySource::Resource),
-    ("aws:resourcetag/", KeyType::String, false, KeySource::Resource),
-    ("aws:requestedregion", KeyType::String, false, KeySource::Resource),
-    ("aws:sourceip", KeyType::Ip, false, KeySource::Request),
-    ("aws:vpcsourceip", KeyType::Ip, false, KeySource::Request),
-    ("aws:sourcevpc", KeyType::String, false, KeySource::Request),
-    ("aws:sourcevpcarn", KeyType::Arn, false, KeySource::Request),
-    ("aws:sourcevpce", KeyType::String, false, KeySource::Request),
-    ("aws:securetransport", KeyType::Bool, false, KeySource::AlwaysPresent),
-    ("aws:currenttime", KeyType::Date, false, KeySource::AlwaysPresent),
-    ("aws:epochtime", KeyType::Date, false, KeySource::AlwaysPresent),
-    ("aws:viaawsservice", KeyType::Bool, false, KeySource::AlwaysPresent),
-    ("aws:tokenissuetime", KeyType::Date, false, KeySource::Request),
-    ("aws:multifactorauthpresent", KeyType::Bool, false, KeySource::Request),
-    ("aws:multifactorauthage", KeyType::Numeric, false, KeySource::Request),
-    ("aws:calledvia", KeyType::String, true, KeySource::Request),
-    ("aws:calledviafirst", KeyType::String, false, KeySource::Request),
-    ("aws:calledvialast", KeyType::String, false, KeySource::Request),
-    ("aws:sourcearn", KeyType::Arn, false, KeySource::Request),
-    ("aws:sourceaccount", KeyType::String, false, KeySource::Request),
-    ("aws:sourceorgid", KeyType::String, false, KeySource::Request),
-    ("aws:sourceorgpaths", KeyType::String, true, KeySource::Request),
-    ("aws:useragent", KeyType::String, false, KeySource::Request),
-    ("aws:referer", KeyType::String, false, KeySource::Request),
-    ("aws:requesttag/", KeyType::String, false, KeySource::Request),
-    ("aws:tagkeys", KeyType::String, true, KeySource::Request),
-    ("aws:sourceidentity", KeyType::String, false, KeySource::Request),
-    ("aws:federatedprovider", KeyType::String, false, KeySource::Request),
-    ("aws:assumedroot", KeyType::Bool, false, KeySource::Request),
-    ("aws:ec2instancesourcevpc", KeyType::String, false, KeySource::Request),
-    ("aws:ec2instancesourceprivateipv4", KeyType::Ip, false, KeySource::Request),
+    ("aws:ResourceAccount", KeyType::String, false, KeySource::Resource),
+    ("aws:ResourceOrgID", KeyType::String, false, KeySource::Resource),
+    ("aws:ResourceOrgPaths", KeyType::String, true, KeySource::Resource),
+    ("aws:ResourceTag/", KeyType::String, false, KeySource::Resource),
+    ("aws:RequestedRegion", KeyType::String, false, KeySource::Resource),
+    ("aws:SourceIp", KeyType::Ip, false, KeySource::Request),
+    ("aws:VpcSourceIp", KeyType::Ip, false, KeySource::Request),
+    ("aws:SourceVpc", KeyType::String, false, KeySource::Request),
+    ("aws:SourceVpcArn", KeyType::Arn, false, KeySource::Request),
+    ("aws:SourceVpce", KeyType::String, false, KeySource::Request),
+    ("aws:SecureTransport", KeyType::Bool, false, KeySource::AlwaysPresent),
+    ("aws:CurrentTime", KeyType::Date, false, KeySource::AlwaysPresent),
+    ("aws:EpochTime", KeyType::Date, false, KeySource::AlwaysPresent),
+    ("aws:ViaAWSService", KeyType::Bool, false, KeySource::AlwaysPresent),
+    ("aws:TokenIssueTime", KeyType::Date, false, KeySource::Request),
+    ("aws:MultiFactorAuthPresent", KeyType::Bool, false, KeySource::Request),
+    ("aws:MultiFactorAuthAge", KeyType::Numeric, false, KeySource::Request),
+    ("aws:CalledVia", KeyType::String, true, KeySource::Request),
+    ("aws:CalledViaFirst", KeyType::String, false, KeySource::Request),
+    ("aws:CalledViaLast", KeyType::String, false, KeySource::Request),
+    ("aws:SourceArn", KeyType::Arn, false, KeySource::Request),
+    ("aws:SourceAccount", KeyType::String, false, KeySource::Request),
+    ("aws:SourceOrgID", KeyType::String, false, KeySource::Request),
+    ("aws:SourceOrgPaths", KeyType::String, true, KeySource::Request),
+    ("aws:UserAgent", KeyType::String, false, KeySource::Request),
+    ("aws:Referer", KeyType::String, false, KeySource::Request),
+    ("aws:RequestTag/", KeyType::String, false, KeySource::Request),
+    ("aws:TagKeys", KeyType::String, true, KeySource::Request),
+    ("aws:SourceIdentity", KeyType::String, false, KeySource::Request),
+    ("aws:FederatedProvider", KeyType::String, false, KeySource::Request),
+    ("aws:AssumedRoot", KeyType::Bool, false, KeySource::Request),
+    ("aws:Ec2InstanceSourceVpc", KeyType::String, false, KeySource::Request),
+    ("aws:Ec2InstanceSourcePrivateIPv4", KeyType::Ip, false, KeySource::Request),
 ];
 
 /// KMS keys whose values follow from the caller or the key rather than from the request.
@@ -151,6 +152,8 @@ pub struct Reference {
     actions: BTreeMap<String, KmsAction>,
     /// Lower-case KMS condition key (families as `kms:encryptioncontext:`) → info.
     kms_keys: BTreeMap<String, KeyInfo>,
+    /// The KMS condition keys as the reference spells them (families as `kms:EncryptionContext:`).
+    kms_key_names: Vec<String>,
 }
 
 /// How a condition key is classified for one request.
@@ -200,10 +203,12 @@ impl Reference {
             .map(|k| k.condition_keys.iter().map(|c| family(c)).collect())
             .unwrap_or_default();
         let mut kms_keys = BTreeMap::new();
+        let mut kms_key_names = Vec::new();
         for (name, info) in &raw.condition_keys {
             if !name.to_ascii_lowercase().starts_with("kms:") {
                 continue;
             }
+            kms_key_names.push(name.find("${").map_or(name.as_str(), |i| &name[..i]).to_string());
             let (kind, multivalued) = key_type(&info.kind);
             let fam = family(name);
             let source = KMS_DERIVED.iter().find(|(k, _)| *k == fam).map_or(KeySource::Request, |(_, s)| *s);
@@ -224,14 +229,18 @@ impl Reference {
                 )
             })
             .collect();
-        Ok(Reference { actions, kms_keys })
+        Ok(Reference { actions, kms_keys, kms_key_names })
     }
 
     /// The catalogue. It is compiled in; a test checks that it parses.
     pub fn get() -> &'static Reference {
         static REFERENCE: OnceLock<Reference> = OnceLock::new();
         REFERENCE.get_or_init(|| {
-            Reference::load().unwrap_or_else(|_| Reference { actions: BTreeMap::new(), kms_keys: BTreeMap::new() })
+            Reference::load().unwrap_or_else(|_| Reference {
+                actions: BTreeMap::new(),
+                kms_keys: BTreeMap::new(),
+                kms_key_names: Vec::new(),
+            })
         })
     }
 
@@ -246,15 +255,22 @@ impl Reference {
         self.actions.values()
     }
 
+    /// Every condition key keyproof knows, as AWS spells it: the KMS keys of the reference and
+    /// the global `aws:` keys (a family such as `aws:PrincipalTag/` ends in `/` or `:`). For
+    /// did-you-mean suggestions.
+    pub fn condition_key_names(&self) -> impl Iterator<Item = &str> {
+        self.kms_key_names.iter().map(String::as_str).chain(GLOBAL_KEYS.iter().map(|(n, ..)| *n))
+    }
+
     /// Classifies a condition key (any case) for a request of `action`.
     pub fn classify(&self, key: &str, action: &KmsAction) -> KeyClass {
         let lower = key.to_ascii_lowercase();
         if lower.starts_with("aws:") {
             for (name, kind, multivalued, source) in GLOBAL_KEYS {
                 let hit = if name.ends_with('/') {
-                    lower.starts_with(name) && lower.len() > name.len()
+                    lower.len() > name.len() && lower.as_bytes()[..name.len()].eq_ignore_ascii_case(name.as_bytes())
                 } else {
-                    lower == *name
+                    lower.eq_ignore_ascii_case(name)
                 };
                 if hit {
                     return KeyClass::Known(KeyInfo { kind: *kind, multivalued: *multivalued, source: *source });

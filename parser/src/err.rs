@@ -7,14 +7,10 @@ use thiserror::Error;
 /// Everything that can go wrong while reading keyproof's inputs.
 #[derive(Debug, Error, Diagnostic)]
 pub enum ParseError {
-    /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    /// A file could not be read. The I/O error is said in the message, not again as a cause.
+    #[error("cannot read `{path}`: {error}")]
     #[diagnostic(code(keyproof::io))]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    Io { path: String, error: std::io::Error },
 
     /// A problem at a place in a file.
     #[error("{message}")]

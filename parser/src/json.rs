@@ -114,6 +114,19 @@ pub fn parse_json(sources: &SourceMap, id: SourceId) -> Result<Json, ParseError>
 /// `IgnoredAny`, which allocates nothing). A nesting limit keeps a deeply nested input from
 /// overflowing the stack of the recursive readers that follow. Returns the first syntax error.
 fn strict_syntax(sources: &SourceMap, id: SourceId, text: &str) -> Option<ParseError> {
+    // Windows PowerShell 5's `Out-File` and `>` write UTF-8 with a byte order mark; JSON forbids
+    // one (RFC 8259 §8.1) and the AWS CLI's own output never has it.
+    if text.starts_with('\u{feff}') {
+        return Some(
+            ParseError::at(
+                sources,
+                Span::new(id, 0, '\u{feff}'.len_utf8()),
+                "invalid JSON: the file starts with a UTF-8 byte order mark (BOM)",
+                "byte order mark (EF BB BF)",
+            )
+            .with_help("save the file as UTF-8 without BOM (PowerShell: `Out-File -Encoding utf8NoBOM`, or `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)"),
+        );
+    }
     if let Some(at) = too_deep(text) {
         return Some(ParseError::at(
             sources,

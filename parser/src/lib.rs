@@ -10,6 +10,7 @@ pub mod policy;
 pub mod property;
 pub mod snapshot;
 pub mod source;
+pub mod suggest;
 pub use overlay::terraform;
 
 pub use err::ParseError;

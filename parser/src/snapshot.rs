@@ -245,12 +245,12 @@ impl SnapshotFiles {
             SnapshotFiles::Dir(root) => {
                 let path = root.join(rel);
                 std::fs::read_to_string(&path)
-                    .map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })
+                    .map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })
             }
             SnapshotFiles::Embedded { files, .. } => {
                 files.iter().find(|(p, _)| *p == rel).map(|(_, t)| t.to_string()).ok_or_else(|| ParseError::Io {
                     path: rel.to_string(),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    error: std::io::Error::from(std::io::ErrorKind::NotFound),
                 })
             }
         }
@@ -279,10 +279,10 @@ impl SnapshotFiles {
             SnapshotFiles::Dir(root) => {
                 let path = root.join(rel);
                 let rd = std::fs::read_dir(&path)
-                    .map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+                    .map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
                 let mut out = Vec::new();
                 for entry in rd {
-                    let entry = entry.map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+                    let entry = entry.map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
                     out.push(entry.file_name().to_string_lossy().into_owned());
                 }
                 out.sort();

@@ -2,6 +2,8 @@
 //! findings what they assumed (e.g. the security account inferred from the snapshot).
 //!
 //! ```toml
+//! snapshot = "snapshot"                      # the snapshot folder, relative to this file
+//! fail_on = "warning"                        # lint's exit code 1 from this severity (default)
 //! security_accounts = ["111122223333"]
 //! trusted_accounts = ["123456789012"]        # outside the organization, but trusted (KP004, KP009)
 //! allowed_regions = ["us-east-1", "eu-west-1"] # residency of multi-Region replicas (KP010)
@@ -26,13 +28,21 @@
 use crate::err::RulesError;
 use crate::finding::Severity;
 use miette::NamedSource;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The settings, as read from `keyproof.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The snapshot folder, relative to the folder of `keyproof.toml`, for `keyproof lint` run
+    /// without `--snapshot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// The lowest severity of a finding that makes `keyproof lint` exit with 1. Default:
+    /// warning (a note, such as a rotation reminder, does not fail a pipeline).
+    #[serde(default = "default_fail_on", alias = "fail-on")]
+    pub fail_on: Severity,
     /// The accounts that own and administer the keys. Default: the account that owns most
     /// customer managed keys.
     #[serde(default)]
@@ -75,6 +85,10 @@ pub struct Config {
     pub suppress: Vec<Suppression>,
 }
 
+fn default_fail_on() -> Severity {
+    Severity::Warning
+}
+
 fn default_max_accounts() -> usize {
     4
 }
@@ -83,7 +97,7 @@ fn default_services() -> Vec<String> {
     vec!["s3".into(), "ec2".into(), "rds".into()]
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Zone {
     /// OUs by name path (`Workloads/Prod`, with or without the root's name) or id.
@@ -96,21 +110,25 @@ pub struct Zone {
     pub key_tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     #[serde(default)]
     pub ignore: bool,
 }
 
 /// One accepted finding: a rule on a key (ARN, id or alias), optionally for one principal.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
     pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -124,6 +142,8 @@ impl Config {
     /// The settings of an empty `keyproof.toml`.
     pub fn default_settings() -> Config {
         Config {
+            snapshot: None,
+            fail_on: default_fail_on(),
             security_accounts: Vec::new(),
             trusted_accounts: Vec::new(),
             allowed_regions: Vec::new(),

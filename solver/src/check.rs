@@ -111,7 +111,13 @@ impl Ctx<'_, '_> {
             .find(|a| a.name.as_deref() == Some(text.value.as_str()))
             .map(|a| a.id.clone())
             .ok_or_else(|| {
-                self.error(text.span, format!("no account named `{}` in the snapshot", text.value), "unknown account")
+                let names = snap.accounts.values().filter_map(|a| a.name.as_deref());
+                let hint = keyproof_model::suggest::did_you_mean(&text.value, names);
+                self.error(
+                    text.span,
+                    format!("no account named `{}` in the snapshot{hint}", text.value),
+                    "unknown account",
+                )
             })
     }
 
@@ -122,8 +128,10 @@ impl Ctx<'_, '_> {
             .org
             .as_ref()
             .ok_or_else(|| self.error(text.span, "the snapshot has no organization".into(), "no OUs"))?;
-        org.find_ou(&text.value)
-            .ok_or_else(|| self.error(text.span, format!("no OU `{}` in the organization", text.value), "unknown OU"))
+        org.find_ou(&text.value).ok_or_else(|| {
+            let hint = keyproof_model::suggest::ou(&text.value, org);
+            self.error(text.span, format!("no OU `{}` in the organization{hint}", text.value), "unknown OU")
+        })
     }
 
     fn account_in_ou(&self, account: &str, ou: petgraph::graph::NodeIndex) -> bool {
@@ -271,7 +279,11 @@ fn eval_formula<'a, 's>(
             let Some(&first_action) = actions.first() else {
                 return Err(c.error(
                     action.span,
-                    format!("`{}` matches no KMS action on keys", action.value),
+                    format!(
+                        "`{}` matches no KMS action on keys{}",
+                        action.value,
+                        keyproof_model::suggest::action(&action.value)
+                    ),
                     "no such action",
                 ));
             };

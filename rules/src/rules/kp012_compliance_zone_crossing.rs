@@ -41,7 +41,10 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
         let mut ous = Vec::new();
         for ou in &zone.ous {
             ous.push(org.find_ou(ou).ok_or_else(|| RulesError::UnknownName {
-                message: format!("compliance zone `{name}`: no OU `{ou}` in the organization"),
+                message: format!(
+                    "compliance zone `{name}`: no OU `{ou}` in the organization{}",
+                    keyproof_model::suggest::ou(ou, org)
+                ),
             })?);
         }
         let in_zone = |account: &str| org.node(account).is_some_and(|n| ous.iter().any(|&ou| org.is_under(n, ou)));

@@ -253,11 +253,15 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
                         format!("`{}` is an account; a service-managed StackSet deploys to OUs (or the root)", t.value),
                         "not an OU",
                     ),
-                    None => r.error(
-                        t.span,
-                        format!("`{}` is not an OU of the snapshot's organization", t.value),
-                        "unknown OU",
-                    ),
+                    None => {
+                        let ids = ou_ids(&org.roots);
+                        let hint = crate::suggest::did_you_mean_typo(&t.value, ids.iter().map(String::as_str), 2);
+                        r.error(
+                            t.span,
+                            format!("`{}` is not an OU of the snapshot's organization{hint}", t.value),
+                            "unknown OU",
+                        )
+                    }
                 }
             }
             let mut out = Vec::new();
@@ -281,6 +285,18 @@ fn instances(r: &mut Reader<'_>, raw: &RawSnapshot, deployment: &Deployment) -> 
 
 fn find<'n>(nodes: &'n [OrgNode], id: &str) -> Option<&'n OrgNode> {
     nodes.iter().find_map(|n| if n.id.value == id { Some(n) } else { find(&n.children, id) })
+}
+
+/// The ids of the roots and OUs, for a did-you-mean.
+fn ou_ids(nodes: &[OrgNode]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if n.kind != OrgNodeKind::Account {
+            out.push(n.id.value.clone());
+            out.extend(ou_ids(&n.children));
+        }
+    }
+    out
 }
 
 fn accounts_under(node: &OrgNode) -> Vec<String> {
@@ -587,7 +603,7 @@ pub fn read_parameters_file(
     sources: &mut SourceMap,
 ) -> Result<Vec<ParameterValue>, ParseError> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
     let id = sources.add(path.display().to_string(), text, None);
     let json = parse_json(sources, id)?;
     read_parameters(sources, &json)

@@ -65,7 +65,7 @@ pub struct TemplateFile {
 /// Reads a template file into the source map.
 pub fn read_template_file(path: &std::path::Path, sources: &mut SourceMap) -> Result<TemplateFile, ParseError> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
     let id = sources.add(path.display().to_string(), text, None);
     read_template_lenient(sources, id)
 }

@@ -171,7 +171,7 @@ struct Overlay<'a, 'j> {
 /// Reads a plan file into the source map.
 pub fn read_plan_file(path: &Path, sources: &mut SourceMap) -> Result<(SourceId, Json), ParseError> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), source: e })?;
+        std::fs::read_to_string(path).map_err(|e| ParseError::Io { path: path.display().to_string(), error: e })?;
     let id = sources.add(path.display().to_string(), text, None);
     let json = parse_json(sources, id)?;
     Ok((id, json))
