@@ -68,6 +68,7 @@ fn layer_name(l: Layer) -> &'static str {
         Layer::Identity => "identity",
         Layer::Boundary => "boundary",
         Layer::Grant => "grant",
+        Layer::Trust => "trust policy",
     }
 }
 

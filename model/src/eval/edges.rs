@@ -1,0 +1,264 @@
+//! The requests outside KMS that the transitive who-can's edges are made of, decided by the same
+//! layers as every KMS request (identity policies and boundary, SCPs, RCPs, statements and
+//! conditions): `sts:AssumeRole` on a role, and the IAM writes that give a principal identity
+//! permissions.
+//!
+//! - `sts:AssumeRole`: the role's trust policy is the resource-based policy. In the role's own
+//!   account a trust statement naming the caller (its user or role ARN, or `"*"`) suffices; one
+//!   naming the account delegates to the account's IAM policies; a role ARN is limited by the
+//!   role's boundary. Across accounts both the trust policy and the caller's identity policies
+//!   (within its boundary) must allow (IAM UG reference_policies_evaluation-logic-cross-account,
+//!   id_roles_compare-resource-policies). SCPs of the caller's account apply; RCPs of the role's
+//!   account apply, STS being one of the services RCPs support (Organizations UG
+//!   orgs_manage_policies_rcps, "List of AWS services that support RCPs"). An explicit Deny
+//!   anywhere wins. The root user cannot assume a role (IAM UG id_roles_use_switch-role-api:
+//!   "You cannot call AssumeRole with the root user's credentials").
+//! - IAM writes (`iam:PutRolePolicy`, …): IAM has no resource-based policies, so only the
+//!   caller's identity policies within its boundary and its SCPs decide, and only a principal of
+//!   the target's own account can be allowed; RCPs do not apply to IAM.
+//!
+//! The resource of such a request is a stand-in [`Key`] carrying its ARN and account
+//! ([`stand_in`]): the layers read nothing else of it.
+
+use super::identity::{identity_side, IdentitySide};
+use super::key_policy::allow_through;
+use super::organization::{rcp_layer, scp_layer};
+use super::statement::{applies_in_trust, not_principal_applies, principal_matches, MatchKind};
+use super::{Decision, Layer, Outcome, Subject, Trace, Verdict};
+use crate::context::{build_context, Entry, ResolvedPrincipal};
+use crate::err::ModelError;
+use crate::principal::PrincipalRef;
+use crate::reference::{KmsAction, Reference};
+use crate::snapshot::{Key, Role, Snapshot, Tags};
+use crate::tri::Tri;
+use keyproof_parser::policy::Effect;
+use keyproof_parser::Span;
+use std::collections::BTreeMap;
+
+/// The resource of a non-KMS request, as the layers see it: an ARN and an account. `region` is
+/// the value of `aws:RequestedRegion` (the caller picks the endpoint; see the callers).
+pub fn stand_in(arn: &str, account: &str, region: &str) -> Key {
+    Key {
+        arn: arn.to_string(),
+        id: arn.to_string(),
+        account: account.to_string(),
+        region: region.to_string(),
+        file: String::new(),
+        customer_managed: true,
+        key_state: None,
+        key_spec: None,
+        key_usage: None,
+        origin: None,
+        multi_region: false,
+        multi_region_type: None,
+        primary_arn: None,
+        replica_arns: Vec::new(),
+        policy: 0,
+        grants: Vec::new(),
+        aliases: Vec::new(),
+        rotation_enabled: None,
+        tags: Tags::default(),
+        span: Span::default(),
+    }
+}
+
+/// A non-KMS request: the caller, one of [`crate::reference::OTHER_ACTIONS`], the target's ARN
+/// and account, the context the caller gives, and the keys it may set whose value is left open
+/// (`Entry::Unknown`: the decision then says whether any value could matter).
+pub struct OtherRequest<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub resource_account: &'a str,
+    pub region: &'a str,
+    pub context: &'a BTreeMap<String, Vec<String>>,
+    pub open: &'a [String],
+}
+
+fn action(name: &str) -> Result<&'static KmsAction, ModelError> {
+    Reference::get().other_action(name).ok_or_else(|| ModelError::InvalidAction { action: name.to_string() })
+}
+
+/// Decides `sts:AssumeRole` by `principal` on `role`.
+pub fn decide_assume_role(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    role: &Role,
+    region: &str,
+    given: &BTreeMap<String, Vec<String>>,
+    open: &[String],
+) -> Result<Decision, ModelError> {
+    let req = OtherRequest {
+        action: "sts:AssumeRole",
+        resource: &role.arn,
+        resource_account: &role.account,
+        region,
+        context: given,
+        open,
+    };
+    decide_other(snapshot, principal, Some(role), &req)
+}
+
+/// Decides one of the IAM writes on a target (a role, user, group or managed policy ARN).
+pub fn decide_iam_write(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    req: &OtherRequest<'_>,
+) -> Result<Decision, ModelError> {
+    decide_other(snapshot, principal, None, req)
+}
+
+fn decide_other(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    role: Option<&Role>,
+    req: &OtherRequest<'_>,
+) -> Result<Decision, ModelError> {
+    let action = action(req.action)?;
+    let resource = stand_in(req.resource, req.resource_account, req.region);
+    let mut ctx = build_context(snapshot, principal, &resource, action, req.context)?;
+    for k in req.open {
+        ctx.set(k, Entry::Unknown(format!("`{k}` is set by the caller, and any value is possible")));
+    }
+    let s = Subject { snapshot, principal, action, key: &resource, ctx: &ctx, knockout: None };
+    let mut trace = Trace { snapshot, entries: Vec::new(), unknown: Vec::new() };
+    let mut decision = Decision {
+        decision: Verdict::ImplicitDeny,
+        principal: principal.principal_arn.clone().unwrap_or_else(|| principal.r.arn()),
+        action: action.full_name(),
+        key: req.resource.to_string(),
+        trace: Vec::new(),
+        unknown: Vec::new(),
+    };
+    let refuse = match &principal.r {
+        PrincipalRef::Anonymous => Some("an anonymous caller is never allowed"),
+        PrincipalRef::Service(_) => {
+            Some("service principals are out of scope here (iam:PassRole to services is not modelled)")
+        }
+        PrincipalRef::Root { .. } if role.is_some() => {
+            Some("the root user cannot assume a role (IAM UG id_roles_use_switch-role-api)")
+        }
+        _ => None,
+    };
+    if let Some(why) = refuse {
+        trace.push(Layer::Request, Outcome::Denies, None, None, None, why);
+        decision.trace = trace.entries;
+        return Ok(decision);
+    }
+    let identity = identity_side(&s, &mut trace);
+    let (scp_deny, scp_allow) = scp_layer(&s, &mut trace);
+    let (rcp_deny, rcp_allow, res_deny, res_allow) = match role {
+        Some(role) => {
+            let (rd, ra) = rcp_layer(&s, &mut trace);
+            let (td, ta) = trust_layer(&s, role, &identity, &mut trace);
+            (rd, ra, td, ta)
+        }
+        None => {
+            // IAM: no resource-based policy; the caller's own account only.
+            let same = Tri::from_bool(principal.account_id() == Some(req.resource_account));
+            if same.is_false() {
+                trace.push(
+                    Layer::Identity,
+                    Outcome::Missing,
+                    None,
+                    None,
+                    None,
+                    "IAM has no resource-based policies: only principals of the target's own account can write its IAM",
+                );
+            }
+            (Tri::False, Tri::True, Tri::False, same.and(identity.allows()))
+        }
+    };
+    let deny = Tri::any([identity.deny, rcp_deny, scp_deny, res_deny]);
+    let allowed = deny.not().and(rcp_allow).and(scp_allow).and(res_allow);
+    decision.decision = if deny.is_true() {
+        Verdict::ExplicitDeny
+    } else if allowed.is_true() {
+        Verdict::Allow
+    } else if allowed.is_false() {
+        Verdict::ImplicitDeny
+    } else {
+        Verdict::Unknown
+    };
+    decision.trace = trace.entries;
+    decision.unknown =
+        if decision.decision == Verdict::Unknown || deny == Tri::Unknown { trace.unknown } else { Vec::new() };
+    Ok(decision)
+}
+
+/// The role's trust policy: (deny, allow). A role without one can be assumed by nobody.
+fn trust_layer(s: &Subject<'_>, role: &Role, identity: &IdentitySide, trace: &mut Trace<'_>) -> (Tri, Tri) {
+    let label = format!("trust policy of role {}", role.arn);
+    let Some(doc) = &role.trust else {
+        trace.push(Layer::Trust, Outcome::Missing, Some(label), None, None, "the role has no trust policy");
+        return (Tri::False, Tri::False);
+    };
+    let vars = doc.variables_enabled();
+    let mut deny = Tri::False;
+    let mut allow = Tri::False;
+    for stmt in &doc.statements {
+        let Some(pe) = &stmt.principal else { continue };
+        let mut reasons = Vec::new();
+        let a = applies_in_trust(stmt, vars, s, &mut reasons);
+        if a.is_false() {
+            continue;
+        }
+        let matches: Vec<(Tri, MatchKind)> = if pe.negated {
+            vec![(not_principal_applies(pe, stmt.effect.value, s), MatchKind::Everyone)]
+        } else {
+            principal_matches(pe, s)
+        };
+        let who = Tri::any(matches.iter().map(|(t, _)| *t));
+        if who.is_false() {
+            continue;
+        }
+        trace.unknown(reasons);
+        match stmt.effect.value {
+            Effect::Deny => {
+                let d = a.and(who);
+                deny = deny.or(d);
+                let outcome = if d.is_true() { Outcome::Denies } else { Outcome::MayDeny };
+                trace.push(
+                    Layer::Trust,
+                    outcome,
+                    Some(label.clone()),
+                    Some(stmt.label()),
+                    Some(stmt.span),
+                    "Deny statement matches",
+                );
+            }
+            Effect::Allow => {
+                let through = Tri::any(matches.iter().map(|(t, kind)| t.and(allow_through(*kind, s, identity))));
+                let contribution = a.and(through);
+                allow = allow.or(contribution);
+                let (outcome, detail) = if contribution.is_true() {
+                    (Outcome::Allows, "allows the caller to assume the role")
+                } else if contribution.is_false() {
+                    (
+                        Outcome::Ineffective,
+                        "matches, but also needs an Allow of sts:AssumeRole in the caller's own IAM policies (within its boundary)",
+                    )
+                } else {
+                    (Outcome::MayAllow, "may allow the caller to assume the role")
+                };
+                trace.push(Layer::Trust, outcome, Some(label.clone()), Some(stmt.label()), Some(stmt.span), detail);
+                let direct = Tri::any(matches.iter().map(|(t, kind)| {
+                    t.and(Tri::from_bool(matches!(kind, MatchKind::Everyone | MatchKind::Exact) && s.same_account()))
+                }));
+                if let Some(last) = trace.entries.last_mut() {
+                    last.uses_identity = !direct.is_true();
+                }
+            }
+        }
+    }
+    if allow.is_false() && !deny.is_true() {
+        trace.push(
+            Layer::Trust,
+            Outcome::Missing,
+            Some(label),
+            None,
+            None,
+            "no trust policy statement lets the caller assume the role",
+        );
+    }
+    (deny, allow)
+}
