@@ -46,6 +46,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
             emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         }
         Format::Text => emit(&render_text(&snapshot, &decision))?,
+        Format::Dot | Format::Mermaid => return Err(crate::who_can::graph_only()),
     }
     let code = match decision.decision {
         Verdict::Allow => 0,

@@ -81,7 +81,7 @@ fn report(e: &err::CliError, format: Format) {
                 let _ = output::emit(&format!("{{\"error\": {text}}}\n"));
             }
         }
-        Format::Text => {
+        Format::Text | Format::Dot | Format::Mermaid => {
             let handler = if output::colour() {
                 miette::GraphicalReportHandler::new()
             } else {

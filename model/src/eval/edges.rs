@@ -262,3 +262,34 @@ fn trust_layer(s: &Subject<'_>, role: &Role, identity: &IdentitySide, trace: &mu
     }
     (deny, allow)
 }
+
+/// Every `AWS` principal a trust policy names must be an account, an ARN, a unique id or `"*"`
+/// (IAM reference_policies_elements_principal): the transitive who-can reads them as edges, so
+/// one it cannot read is an error at its location, never a silently missing edge.
+pub fn check_trust_principals(snapshot: &Snapshot) -> Result<(), ModelError> {
+    let mut errors = Vec::new();
+    for acc in snapshot.accounts.values() {
+        for role in &acc.roles {
+            let Some(doc) = &role.trust else { continue };
+            for stmt in &doc.statements {
+                let Some(pe) = &stmt.principal else { continue };
+                for e in &pe.entries {
+                    if e.kind != keyproof_parser::policy::PrincipalKind::Aws {
+                        continue;
+                    }
+                    if let crate::principal::NamedPrincipal::Other(v) =
+                        crate::principal::NamedPrincipal::from_aws(&e.value.value)
+                    {
+                        errors.push(keyproof_parser::ParseError::at(
+                            &snapshot.sources,
+                            e.value.span,
+                            format!("the trust policy of role {} names `{v}`, which is not an AWS principal", role.arn),
+                            "expected an account id, an IAM or STS ARN, a unique id or \"*\"",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(keyproof_parser::ParseError::collect("trust policies", errors)?)
+}
