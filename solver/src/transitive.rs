@@ -109,7 +109,7 @@ pub fn with_grants(snapshot: &Snapshot, key_arn: &str, grantees: &[String], op: 
     for (i, g) in grantees.iter().enumerate() {
         let text = format!("{{\"GranteePrincipal\": \"{g}\", \"Operations\": [\"{op}\"]}}");
         let len = text.len();
-        let id = out.sources.add(format!("grant created by {g} (hypothetical)"), text, None);
+        let id = out.sources.add(format!("hypothetical grant created by {g}"), text, None);
         let span = Span::new(id, 0, len);
         let grant = Grant {
             id: format!("keyproof-hypothetical-{i}"),
@@ -148,7 +148,7 @@ pub fn with_open_key_policy(snapshot: &Snapshot, key_arn: &str) -> Result<Snapsh
     let text = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"Rewritten\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}]}";
     let id = add_policy(
         &mut out,
-        &format!("key policy of {key_arn} as rewritten by PutKeyPolicy (hypothetical)"),
+        &format!("hypothetical key policy of {key_arn} as rewritten by PutKeyPolicy"),
         text,
         PolicyKind::KeyPolicy,
     )?;
@@ -163,8 +163,7 @@ pub fn with_open_key_policy(snapshot: &Snapshot, key_arn: &str) -> Result<Snapsh
 pub fn with_allow_all(snapshot: &Snapshot) -> Result<Snapshot, String> {
     let mut out = snapshot.clone();
     let text = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"Written\", \"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"}]}";
-    let id =
-        add_policy(&mut out, "identity policy written by an IAM write (hypothetical)", text, PolicyKind::Identity)?;
+    let id = add_policy(&mut out, "hypothetical identity policy written by an IAM write", text, PolicyKind::Identity)?;
     for acc in out.accounts.values_mut() {
         for r in &mut acc.roles {
             r.policies.push(id);
@@ -225,7 +224,20 @@ enum EdgeAnswer {
 }
 
 fn cite(d: &Decision) -> Vec<String> {
-    d.because()
+    let because = d.because();
+    // An IAM write has no resource-based policy: its identity statements are the reason.
+    let because = if because.is_empty() && d.decision == Verdict::Allow {
+        d.trace
+            .iter()
+            .filter(|t| {
+                matches!(t.layer, keyproof_model::eval::Layer::Identity | keyproof_model::eval::Layer::Boundary)
+                    && t.outcome == keyproof_model::eval::Outcome::Allows
+            })
+            .collect()
+    } else {
+        because
+    };
+    because
         .into_iter()
         .map(|t| match &t.location {
             Some(l) => format!("{} ({l})", t.cited()),
@@ -470,14 +482,22 @@ fn capabilities(
                     let Can::Yes(w) = a else { continue };
                     match g_prover.can(m, action, g_key, None) {
                         Can::Yes(w2) => {
+                            // The grant gives exactly the action: the request says so, replayed.
+                            let mut request = w.request.clone();
+                            request.context.retain(|k, _| !k.eq_ignore_ascii_case("kms:GrantOperations"));
+                            request.context.insert("kms:GrantOperations".into(), vec![action.name.clone()]);
+                            let (request, cited) = match keyproof_model::decide(snapshot, &request) {
+                                Ok(d) if d.decision == Verdict::Allow || outside_only(&d) => (request, cite(&d)),
+                                _ => (w.request.clone(), via(w)),
+                            };
                             let hop = Hop {
                                 from: m.principal.clone(),
                                 to: key_arn.to_string(),
                                 edge: EdgeKind::CreateGrant,
-                                via: via(w),
+                                via: cited,
                                 conditions: conditions(prover, w, cg, key),
                                 assumptions: w.assumptions.clone(),
-                                request: w.request.clone(),
+                                request,
                             };
                             out.insert(*i, (vec![hop], Use::of(&g_prover, &w2, action, g_key)));
                         }
@@ -920,8 +940,16 @@ impl std::fmt::Display for Label {
     }
 }
 
+/// The statement an edge is labelled with: the resource side's (key policy, trust policy,
+/// grant) when there is one, else the first; without its location.
 fn short(via: &[String]) -> String {
-    via.first().map(|v| v.split(" (").next().unwrap_or(v).to_string()).unwrap_or_default()
+    let resource_side =
+        |v: &&String| v.starts_with("key policy") || v.starts_with("trust policy") || v.starts_with("grant");
+    let v = via.iter().find(resource_side).or(via.first()).cloned().unwrap_or_default();
+    match v.rsplit_once(" (") {
+        Some((head, loc)) if loc.ends_with(')') && loc.contains(':') => head.to_string(),
+        _ => v,
+    }
 }
 
 /// The answer as a graph: every principal on a path and the key as nodes; every hop, and each
@@ -936,24 +964,22 @@ pub fn graph(t: &Transitive) -> petgraph::Graph<Node, Label> {
     };
     let key = node(&mut g, &format!("key {}", t.key));
     for p in &t.principals {
-        let start = node(&mut g, &p.allowed.principal);
-        let _ = start;
+        // A representative ("any principal of account A") is drawn as what it stands for.
+        let rep = matches!(p.allowed.kind, "account" | "any-account" | "federated-user");
+        let start = if rep { p.allowed.description.clone() } else { p.allowed.principal.clone() };
+        let name = |arn: &str| if arn == p.allowed.principal { start.clone() } else { arn.to_string() };
+        node(&mut g, &start);
         for h in &p.path {
+            let (from, to) = (name(&h.from), name(&h.to));
             let label = format!("{}: {}", h.edge.as_str(), short(&h.via));
-            if !seen.insert((h.from.clone(), h.to.clone(), label.clone())) {
+            if !seen.insert((from.clone(), to.clone(), label.clone())) {
                 continue;
             }
-            let a = node(&mut g, &h.from);
-            let b = if h.to == t.key { key } else { node(&mut g, &h.to) };
+            let a = node(&mut g, &from);
+            let b = if h.to == t.key { key } else { node(&mut g, &to) };
             g.add_edge(a, b, Label(label));
         }
-        let last = p.path.last().map_or(p.allowed.principal.clone(), |h| {
-            if h.to == t.key {
-                h.from.clone()
-            } else {
-                h.to.clone()
-            }
-        });
+        let last = if p.path.is_empty() { start.clone() } else { name(&p.final_principal) };
         let label = format!("{} allowed: {}", t.action, short(&p.allowed.via));
         if seen.insert((last.clone(), t.key.clone(), label.clone())) {
             let a = node(&mut g, &last);
