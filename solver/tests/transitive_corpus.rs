@@ -221,3 +221,72 @@ fn dot_and_mermaid_pictures_are_pinned() {
     insta::assert_snapshot!("transitive_decrypt_dot", to_dot(&t));
     insta::assert_snapshot!("transitive_decrypt_mermaid", to_mermaid(&t));
 }
+
+/// The DOT output renders with Graphviz. A missing `dot` fails the test: the setup script
+/// installs it.
+#[test]
+fn the_dot_output_renders_with_graphviz() {
+    use std::io::Write as _;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/scenarios/transitive");
+    let snapshot = Snapshot::load(&dir).unwrap();
+    let q = Question {
+        name: "decrypt".into(),
+        action: "kms:Decrypt".into(),
+        key: "alias/prod-data".into(),
+        max_hops: 4,
+        truncated: false,
+        absent: Vec::new(),
+        reach: Vec::new(),
+    };
+    let dot = to_dot(&answer(&snapshot, &q));
+    let mut child = match std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("Graphviz `dot` is not installed ({e}): run `./scripts/setup --test-tools`"),
+    };
+    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "dot failed: {}", String::from_utf8_lossy(&out.stderr));
+    let svg = String::from_utf8_lossy(&out.stdout);
+    assert!(svg.contains("<svg"), "no SVG");
+    assert!(svg.contains("role/Bridge") && svg.contains("assume&#45;role"), "the SVG lacks the chain: {svg}");
+}
+
+/// A trust policy naming something that is not an AWS principal is an error at its location.
+#[test]
+fn an_invalid_trust_principal_is_a_located_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/scenarios/transitive");
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&src, tmp.path());
+    let iam = tmp.path().join("accounts/250000000005/iam.json");
+    let text = std::fs::read_to_string(&iam).unwrap();
+    let bad = text.replacen("\"arn:aws:iam::260000000006:root\"", "\"partner-account\"", 1);
+    assert_ne!(bad, text);
+    std::fs::write(&iam, bad).unwrap();
+    let snapshot = Snapshot::load(tmp.path()).unwrap();
+    match keyproof_model::eval::edges::check_trust_principals(&snapshot) {
+        Err(keyproof_model::ModelError::Input(keyproof_parser::ParseError::Invalid { location, message, .. })) => {
+            assert_eq!(location, "accounts/250000000005/iam.json:106:22");
+            assert!(message.contains("`partner-account`, which is not an AWS principal"), "{message}");
+        }
+        other => panic!("expected a located error, got {other:?}"),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
