@@ -11,8 +11,10 @@
 //!   id_roles_compare-resource-policies). SCPs of the caller's account apply; RCPs of the role's
 //!   account apply, STS being one of the services RCPs support (Organizations UG
 //!   orgs_manage_policies_rcps, "List of AWS services that support RCPs"). An explicit Deny
-//!   anywhere wins. The root user cannot assume a role (IAM UG id_roles_use_switch-role-api:
-//!   "You cannot call AssumeRole with the root user's credentials").
+//!   anywhere wins. The root user cannot assume a role (STS answers AccessDenied, "Roles may not
+//!   be assumed by root accounts"), and a federated-user session (GetFederationToken) can call
+//!   no STS operation but GetCallerIdentity and no IAM operation (STS API Reference
+//!   API_GetFederationToken, "Permissions").
 //! - IAM writes (`iam:PutRolePolicy`, …): IAM has no resource-based policies, so only the
 //!   caller's identity policies within its boundary and its SCPs decide, and only a principal of
 //!   the target's own account can be allowed; RCPs do not apply to IAM.
@@ -135,8 +137,11 @@ fn decide_other(
             Some("service principals are out of scope here (iam:PassRole to services is not modelled)")
         }
         PrincipalRef::Root { .. } if role.is_some() => {
-            Some("the root user cannot assume a role (IAM UG id_roles_use_switch-role-api)")
+            Some("the root user cannot assume a role (STS: \"Roles may not be assumed by root accounts\")")
         }
+        PrincipalRef::FederatedUser { .. } => Some(
+            "a federated-user session (GetFederationToken) can call no STS operation but GetCallerIdentity and no IAM operation",
+        ),
         _ => None,
     };
     if let Some(why) = refuse {
