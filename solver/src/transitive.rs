@@ -399,6 +399,30 @@ fn iam_edge(
     edge(&decide, &[BTreeMap::new()], &free, &make)
 }
 
+/// Whether some allowing statement of the role's trust policy may name a principal of
+/// `account`: `"*"`, a `NotPrincipal`, the account, an ARN in it, or a unique id. When none
+/// does, no trust statement matches the caller and the edge is not asked (a shortcut that
+/// changes no answer: the trust layer would find no statement naming it).
+fn trust_may_name(role: &Role, account: Option<&str>) -> bool {
+    let Some(doc) = &role.trust else { return false };
+    doc.statements.iter().filter(|s| s.effect.value == keyproof_parser::policy::Effect::Allow).any(|s| {
+        let Some(pe) = &s.principal else { return false };
+        if pe.negated {
+            return true;
+        }
+        pe.entries.iter().any(|e| match e.kind {
+            keyproof_parser::policy::PrincipalKind::Everyone => true,
+            keyproof_parser::policy::PrincipalKind::Aws => match NamedPrincipal::from_aws(&e.value.value) {
+                NamedPrincipal::Everyone | NamedPrincipal::UniqueId(_) => true,
+                NamedPrincipal::Account(a) => Some(a.as_str()) == account,
+                NamedPrincipal::Arn(arn) => arn.split(':').nth(4) == account,
+                NamedPrincipal::Service(_) | NamedPrincipal::Other(_) => false,
+            },
+            _ => false,
+        })
+    })
+}
+
 fn grantee_of(m: &Member) -> Option<String> {
     match &m.kind {
         Kind::Service | Kind::AnyOtherService => None,
@@ -632,7 +656,9 @@ pub fn transitive(
                     if ri == ci {
                         continue;
                     }
-                    out.push((*ci, *ri, assume_edge(snapshot, c, &p, r, &region, &free)));
+                    if trust_may_name(r, c.account.as_deref()) {
+                        out.push((*ci, *ri, assume_edge(snapshot, c, &p, r, &region, &free)));
+                    }
                     if c.account.as_deref() == Some(r.account.as_str()) {
                         out.push((
                             *ci,
@@ -725,7 +751,9 @@ pub fn transitive(
                     continue;
                 }
                 let Some(br) = boosted.account(&r.account).and_then(|a| a.role(&r.name)) else { continue };
-                out.push((n + t, *ri, assume_edge(&boosted, tm, &p, br, &region, &free)));
+                if trust_may_name(br, tm.account.as_deref()) {
+                    out.push((n + t, *ri, assume_edge(&boosted, tm, &p, br, &region, &free)));
+                }
             }
             out
         })
@@ -770,8 +798,11 @@ pub fn transitive(
         }
     }
     // A truncation only matters if it leaves someone out.
+    // (An edge into a reached node whose caller is not reached was cut: relaxing it would
+    // otherwise have reached the caller. A cut written-permissions node counts too, since its
+    // writers may then be missing.)
     if truncated {
-        truncated = edges.iter().any(|e| best.contains_key(&e.to) && !best.contains_key(&e.from) && e.from < n)
+        truncated = edges.iter().any(|e| best.contains_key(&e.to) && !best.contains_key(&e.from))
             || base.iter().any(|(i, (h, _))| h.len() > max_hops && !best.contains_key(i));
     }
     // Who may reach: through uncertain edges or unknown capabilities.
@@ -831,7 +862,10 @@ pub fn transitive(
         }
         let Some((path, end)) = best.get(&i) else {
             if let Some(why) = may.get(&i) {
-                out.unknown.push(format!("{}: {why}", m.describe()));
+                let line = format!("{}: {why}", m.describe());
+                if !out.unknown.contains(&line) {
+                    out.unknown.push(line);
+                }
             }
             continue;
         };
