@@ -334,22 +334,38 @@ fn hop_conditions(given: &BTreeMap<String, Vec<String>>) -> Vec<String> {
 }
 
 /// `from` assumes `role`.
+/// `from` assumes `role`; with `session`, a session of that name (the caller picks
+/// `sts:RoleSessionName`), which is then the principal the edge leads to.
 fn assume_edge(
     snapshot: &Snapshot,
     from: &Member,
     p: &ResolvedPrincipal<'_>,
-    role: &Role,
+    (role, session): (&Role, Option<&str>),
     region: &str,
     free: &[String],
 ) -> EdgeAnswer {
-    let tries = [BTreeMap::new(), trust_values(role, free)];
-    let tries: Vec<_> = if tries[1].is_empty() { tries[..1].to_vec() } else { tries.to_vec() };
+    let mut base = Given::new();
+    if let Some(name) = session {
+        base.insert("sts:RoleSessionName".into(), vec![name.to_string()]);
+    }
+    let mut with_trust = trust_values(role, free);
+    with_trust.retain(|k, _| !(session.is_some() && k.eq_ignore_ascii_case("sts:RoleSessionName")));
+    with_trust.extend(base.clone());
+    let tries: Vec<Given> = if with_trust == base { vec![base.clone()] } else { vec![base.clone(), with_trust] };
+    let to = match session {
+        Some(name) => format!("arn:aws:sts::{}:assumed-role/{}/{name}", role.account, role.name),
+        None => role.arn.clone(),
+    };
+    let free: Vec<String> = match session {
+        Some(_) => free.iter().filter(|k| !k.eq_ignore_ascii_case("sts:RoleSessionName")).cloned().collect(),
+        None => free.to_vec(),
+    };
     let decide = |given: &BTreeMap<String, Vec<String>>, open: &[String]| {
         decide_assume_role(snapshot, p, role, region, given, open).ok()
     };
     let make = |d: Decision, given: &BTreeMap<String, Vec<String>>| Hop {
         from: from.principal.clone(),
-        to: role.arn.clone(),
+        to: to.clone(),
         edge: EdgeKind::AssumeRole,
         via: cite(&d),
         conditions: hop_conditions(given),
@@ -361,7 +377,12 @@ fn assume_edge(
             context: given.clone(),
         },
     };
-    edge(&decide, &tries, free, &make)
+    let open_decide = |given: &Given, open: &[String]| {
+        let mut g = given.clone();
+        g.extend(base.clone());
+        decide(&g, open)
+    };
+    edge(&open_decide, &tries, &free, &make)
 }
 
 /// `from` performs the IAM write `action` on `resource` of `account`, to `to`.
@@ -510,18 +531,21 @@ fn capabilities(
                             let mut request = w.request.clone();
                             request.context.retain(|k, _| !k.eq_ignore_ascii_case("kms:GrantOperations"));
                             request.context.insert("kms:GrantOperations".into(), vec![action.name.clone()]);
-                            let (request, cited) = match keyproof_model::decide(snapshot, &request) {
-                                Ok(d) if d.decision == Verdict::Allow || outside_only(&d) => (request, cite(&d)),
-                                _ => (w.request.clone(), via(w)),
+                            let (shown, cited) = match keyproof_model::decide(snapshot, &request) {
+                                Ok(d) if d.decision == Verdict::Allow || outside_only(&d) => {
+                                    let cited = cite(&d);
+                                    (Witness { request, decision: d, ..(**w).clone() }, cited)
+                                }
+                                _ => ((**w).clone(), via(w)),
                             };
                             let hop = Hop {
                                 from: m.principal.clone(),
                                 to: key_arn.to_string(),
                                 edge: EdgeKind::CreateGrant,
                                 via: cited,
-                                conditions: conditions(prover, w, cg, key),
+                                conditions: conditions(prover, &shown, cg, key),
                                 assumptions: w.assumptions.clone(),
-                                request,
+                                request: shown.request.clone(),
                             };
                             out.insert(*i, (vec![hop], Use::of(&g_prover, &w2, action, g_key)));
                         }
@@ -644,6 +668,19 @@ pub fn transitive(
     let role_nodes: Vec<(usize, &Role)> =
         roles.iter().filter_map(|r| index.get(r.arn.as_str()).map(|i| (*i, *r))).collect();
     let callers: Vec<(usize, &Member)> = members.iter().enumerate().filter(|(_, m)| is_caller(m)).collect();
+    // Sessions the policies name (`arn:aws:sts::A:assumed-role/R/S`): whoever assumes R can pick
+    // the session name S.
+    let session_nodes: Vec<(usize, &Role, String)> = members
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| match keyproof_model::principal::PrincipalRef::parse(&m.principal) {
+            Ok(keyproof_model::principal::PrincipalRef::Session { account, role, session }) => {
+                let r = roles.iter().find(|r| r.account == account && r.name == role)?;
+                Some((i, *r, session))
+            }
+            _ => None,
+        })
+        .collect();
     let mut edges: Vec<Edge> = Vec::new();
     let mut maybe: Vec<(usize, usize, String)> = Vec::new();
     let answers: Vec<(usize, usize, EdgeAnswer)> = callers
@@ -657,7 +694,12 @@ pub fn transitive(
                         continue;
                     }
                     if trust_may_name(r, c.account.as_deref()) {
-                        out.push((*ci, *ri, assume_edge(snapshot, c, &p, r, &region, &free)));
+                        out.push((*ci, *ri, assume_edge(snapshot, c, &p, (r, None), &region, &free)));
+                    }
+                    for (si, sr, name) in &session_nodes {
+                        if sr.arn == r.arn && si != ci && trust_may_name(r, c.account.as_deref()) {
+                            out.push((*ci, *si, assume_edge(snapshot, c, &p, (r, Some(name)), &region, &free)));
+                        }
                     }
                     if c.account.as_deref() == Some(r.account.as_str()) {
                         out.push((
@@ -752,7 +794,12 @@ pub fn transitive(
                 }
                 let Some(br) = boosted.account(&r.account).and_then(|a| a.role(&r.name)) else { continue };
                 if trust_may_name(br, tm.account.as_deref()) {
-                    out.push((n + t, *ri, assume_edge(&boosted, tm, &p, br, &region, &free)));
+                    out.push((n + t, *ri, assume_edge(&boosted, tm, &p, (br, None), &region, &free)));
+                    for (si, sr, name) in &session_nodes {
+                        if sr.arn == r.arn {
+                            out.push((n + t, *si, assume_edge(&boosted, tm, &p, (br, Some(name)), &region, &free)));
+                        }
+                    }
                 }
             }
             out

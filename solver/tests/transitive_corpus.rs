@@ -83,8 +83,14 @@ fn replay_hop(snapshot: &Snapshot, key_region: &str, h: &Hop, what: &str) -> Str
     match h.edge {
         EdgeKind::AssumeRole => {
             assert_eq!(h.request.action, "sts:AssumeRole", "{what}");
-            let account = h.to.split(':').nth(4).unwrap();
-            let name = h.to.rsplit('/').next().unwrap();
+            let account = h.request.key.split(':').nth(4).unwrap();
+            let name = h.request.key.rsplit('/').next().unwrap();
+            assert!(h.request.key.starts_with("arn:aws:iam::"), "{what}: {}", h.request.key);
+            if h.to != h.request.key {
+                // A session of the role: the caller picks its name.
+                let session = h.to.rsplit('/').next().unwrap();
+                assert_eq!(h.request.context["sts:RoleSessionName"], vec![session.to_string()], "{what}");
+            }
             let role = snapshot.account(account).and_then(|a| a.role(name)).unwrap();
             let d = decide_assume_role(snapshot, &p, role, key_region, &h.request.context, &[]).unwrap();
             allowed(&d, what);
