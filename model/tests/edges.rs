@@ -116,3 +116,23 @@ fn iam_writes_need_the_writers_identity_policy_in_the_targets_account() {
         Verdict::ImplicitDeny
     );
 }
+
+#[test]
+fn scps_of_the_callers_account_and_rcps_of_the_roles_account_apply() {
+    let s = Snapshot::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/scenarios/transitive-org")).unwrap();
+    let app = "arn:aws:iam::310000000001:role/App";
+    let d = assume(&s, "arn:aws:iam::320000000002:role/Ci", app, &[], &[]);
+    assert_eq!(d.decision, Verdict::Allow);
+    // The Sandbox OU's SCP denies sts:AssumeRole.
+    let d = assume(&s, "arn:aws:iam::330000000003:role/Tinkerer", app, &[], &[]);
+    assert_eq!(d.decision, Verdict::ExplicitDeny);
+    assert!(d.because().iter().any(|t| t.layer == Layer::Scp), "{:?}", d.because());
+    // The root's RCP denies principals of other organizations, though App's trust names the vendor.
+    let d = assume(&s, "arn:aws:iam::390000000009:role/Integration", app, &[], &[]);
+    assert_eq!(d.decision, Verdict::ExplicitDeny);
+    assert!(d.because().iter().any(|t| t.layer == Layer::Rcp), "{:?}", d.because());
+    // aws:PrincipalOrgID in a trust policy.
+    let reader = "arn:aws:iam::310000000001:role/OrgReader";
+    assert_eq!(assume(&s, "arn:aws:iam::320000000002:user/deployer", reader, &[], &[]).decision, Verdict::Allow);
+    assert_eq!(assume(&s, "arn:aws:iam::320000000002:role/Ci", reader, &[], &[]).decision, Verdict::ImplicitDeny);
+}
