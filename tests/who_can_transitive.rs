@@ -88,3 +88,22 @@ fn pictures_need_transitive() {
     assert_eq!(code, 2);
     assert!(err.contains("use them with `who-can ... --transitive`"), "{err}");
 }
+
+/// An edge whose answer depends on a value the caller sets that keyproof cannot pick is
+/// `unknown` (exit 2), never dropped.
+#[test]
+fn an_undecided_edge_is_unknown() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/scenarios/transitive-undecided");
+    let out = Command::new(env!("CARGO_BIN_EXE_keyproof"))
+        .args(["who-can", "kms:Decrypt", "alias/mfa-data", "--snapshot", dir, "--transitive"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "undecided: arn:aws:iam::420000000002:user/alice: the edge to arn:aws:iam::410000000001:role/App may exist"
+        ),
+        "{text}"
+    );
+}
