@@ -24,7 +24,7 @@ use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover, Witness};
 use crate::who_can::{conditions, via, who_can, Allowed};
 use keyproof_model::context::{resolve_principal, Request, ResolvedPrincipal};
-use keyproof_model::eval::edges::{decide_assume_role, decide_iam_write, OtherRequest};
+use keyproof_model::eval::edges::{decide_assume_outside_role, decide_assume_role, decide_iam_write, OtherRequest};
 use keyproof_model::eval::{Decision, Verdict};
 use keyproof_model::principal::NamedPrincipal;
 use keyproof_model::reference::{KeyClass, KeySource, KmsAction, Reference, GRANT_OPERATIONS};
@@ -385,6 +385,80 @@ fn assume_edge(
     edge(&open_decide, &tries, &free, &make)
 }
 
+/// `from` assumes `role_arn`, a role of the account `account` that was not collected.
+fn outside_edge(
+    snapshot: &Snapshot,
+    from: &Member,
+    p: &ResolvedPrincipal<'_>,
+    (role_arn, account): (&str, &str),
+    region: &str,
+    free: &[String],
+) -> EdgeAnswer {
+    let decide = |given: &Given, open: &[String]| {
+        let req = OtherRequest {
+            action: "sts:AssumeRole",
+            resource: role_arn,
+            resource_account: account,
+            region,
+            context: given,
+            open,
+        };
+        decide_assume_outside_role(snapshot, p, &req).ok()
+    };
+    let make = |d: Decision, given: &Given| Hop {
+        from: from.principal.clone(),
+        to: role_arn.to_string(),
+        edge: EdgeKind::AssumeRole,
+        via: cite(&d),
+        conditions: hop_conditions(given),
+        assumptions: if d.decision == Verdict::Unknown { d.unknown.clone() } else { Vec::new() },
+        request: Request {
+            principal: from.principal.clone(),
+            action: "sts:AssumeRole".into(),
+            key: role_arn.to_string(),
+            context: given.clone(),
+        },
+    };
+    edge(&decide, &[Given::new()], free, &make)
+}
+
+/// The roles of accounts that were not collected a path may go through: each role such a
+/// member names, and for "any principal of account A" the role ARNs of A that identity
+/// policies' `Resource` elements name (without wildcards) and a stand-in for any other.
+fn outside_roles(snapshot: &Snapshot, members: &[Member]) -> Vec<(usize, String, String)> {
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    for p in &snapshot.policies {
+        for s in &p.document.statements {
+            let Some(r) = &s.resource else { continue };
+            for v in &r.values {
+                if v.value.starts_with("arn:aws:iam::") && v.value.contains(":role/") && !v.value.contains(['*', '?']) {
+                    named.insert(v.value.clone());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        match &m.kind {
+            Kind::AnyOf(a) => {
+                out.push((i, m.principal.clone(), a.clone()));
+                for arn in named.iter().filter(|arn| arn.split(':').nth(4) == Some(a.as_str())) {
+                    if !members.iter().any(|o| &o.principal == arn) {
+                        out.push((i, arn.clone(), a.clone()));
+                    }
+                }
+            }
+            Kind::NamedOutside if m.principal.contains(":role/") => {
+                if let Some(a) = &m.account {
+                    out.push((i, m.principal.clone(), a.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// `from` performs the IAM write `action` on `resource` of `account`, to `to`.
 #[allow(clippy::too_many_arguments, reason = "one edge's whole question")]
 fn iam_edge(
@@ -681,6 +755,7 @@ pub fn transitive(
             _ => None,
         })
         .collect();
+    let outside = outside_roles(snapshot, &members);
     let mut edges: Vec<Edge> = Vec::new();
     let mut maybe: Vec<(usize, usize, String)> = Vec::new();
     let answers: Vec<(usize, usize, EdgeAnswer)> = callers
@@ -717,6 +792,13 @@ pub fn transitive(
                                 &free,
                             ),
                         ));
+                    }
+                }
+                // Only a caller whose own policies the snapshot holds: a path from one account
+                // that was not collected into another would stack assumption on assumption.
+                for (oi, arn, account) in outside.iter().filter(|_| p.identity_known) {
+                    if oi != ci && c.account.as_deref() != Some(account.as_str()) {
+                        out.push((*ci, *oi, outside_edge(snapshot, c, &p, (arn, account), &region, &free)));
                     }
                 }
             }
@@ -948,7 +1030,12 @@ pub fn transitive(
             },
             reach: if path.is_empty() { "direct" } else { "transitive" },
             path: path.clone(),
-            final_principal: u.principal.clone(),
+            // A path into "any principal of account A" through a role of A that was named: that
+            // role makes the last request.
+            final_principal: match (path.last(), members.get(*end).map(|e| &e.kind)) {
+                (Some(h), Some(Kind::AnyOf(_))) if h.edge == EdgeKind::AssumeRole => h.to.clone(),
+                _ => u.principal.clone(),
+            },
         });
     }
     if out.truncated {

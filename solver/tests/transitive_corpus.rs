@@ -11,7 +11,7 @@
 )]
 
 use keyproof_model::context::{is_outside_reason, resolve_principal, Request};
-use keyproof_model::eval::edges::{decide_assume_role, decide_iam_write, OtherRequest};
+use keyproof_model::eval::edges::{decide_assume_outside_role, decide_assume_role, decide_iam_write, OtherRequest};
 use keyproof_model::eval::{Decision, Verdict};
 use keyproof_model::reference::Reference;
 use keyproof_model::{decide, Snapshot};
@@ -94,8 +94,24 @@ fn replay_hop(snapshot: &Snapshot, key_region: &str, h: &Hop, what: &str) -> Str
                 let session = h.to.rsplit('/').next().unwrap();
                 assert_eq!(h.request.context["sts:RoleSessionName"], vec![session.to_string()], "{what}");
             }
-            let role = snapshot.account(account).and_then(|a| a.role(name)).unwrap();
-            let d = decide_assume_role(snapshot, &p, role, key_region, &h.request.context, &[]).unwrap();
+            let d = match snapshot.account(account).filter(|a| a.collected) {
+                Some(a) => {
+                    let role = a.role(name).unwrap();
+                    decide_assume_role(snapshot, &p, role, key_region, &h.request.context, &[]).unwrap()
+                }
+                // A role of an account that was not collected: its trust policy is an assumption.
+                None => {
+                    let req = OtherRequest {
+                        action: "sts:AssumeRole",
+                        resource: &h.request.key,
+                        resource_account: account,
+                        region: key_region,
+                        context: &h.request.context,
+                        open: &[],
+                    };
+                    decide_assume_outside_role(snapshot, &p, &req).unwrap()
+                }
+            };
             allowed(&d, what);
             h.to.clone()
         }

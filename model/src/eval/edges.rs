@@ -109,10 +109,39 @@ pub fn decide_iam_write(
     decide_other(snapshot, principal, None, req)
 }
 
+/// Decides `sts:AssumeRole` on a role of an account that was not collected: its trust policy
+/// is not in the snapshot, so the trust side is an assumption about the world outside it (as
+/// "any principal of account A that A's IAM allows" is), and the caller's side — identity
+/// policies within the boundary, SCPs, the role account's RCPs — decides the rest.
+pub fn decide_assume_outside_role(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    req: &OtherRequest<'_>,
+) -> Result<Decision, ModelError> {
+    decide_target(snapshot, principal, Target::OutsideRole, req)
+}
+
+/// What the resource of a non-KMS request is.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Role(&'a Role),
+    OutsideRole,
+    Iam,
+}
+
 fn decide_other(
     snapshot: &Snapshot,
     principal: &ResolvedPrincipal<'_>,
     role: Option<&Role>,
+    req: &OtherRequest<'_>,
+) -> Result<Decision, ModelError> {
+    decide_target(snapshot, principal, role.map_or(Target::Iam, Target::Role), req)
+}
+
+fn decide_target(
+    snapshot: &Snapshot,
+    principal: &ResolvedPrincipal<'_>,
+    target: Target<'_>,
     req: &OtherRequest<'_>,
 ) -> Result<Decision, ModelError> {
     let action = action(req.action)?;
@@ -136,7 +165,7 @@ fn decide_other(
         PrincipalRef::Service(_) => {
             Some("service principals are out of scope here (iam:PassRole to services is not modelled)")
         }
-        PrincipalRef::Root { .. } if role.is_some() => {
+        PrincipalRef::Root { .. } if !matches!(target, Target::Iam) => {
             Some("the root user cannot assume a role (STS: \"Roles may not be assumed by root accounts\")")
         }
         PrincipalRef::FederatedUser { .. } => Some(
@@ -151,13 +180,38 @@ fn decide_other(
     }
     let identity = identity_side(&s, &mut trace);
     let (scp_deny, scp_allow) = scp_layer(&s, &mut trace);
-    let (rcp_deny, rcp_allow, res_deny, res_allow) = match role {
-        Some(role) => {
+    let (rcp_deny, rcp_allow, res_deny, res_allow) = match target {
+        Target::Role(role) => {
             let (rd, ra) = rcp_layer(&s, &mut trace);
             let (td, ta) = trust_layer(&s, role, &identity, &mut trace);
             (rd, ra, td, ta)
         }
-        None => {
+        Target::OutsideRole => {
+            let (rd, ra) = rcp_layer(&s, &mut trace);
+            let why = format!(
+                "{}the trust policy of {} is not in the snapshot (account {} was not collected): it may let the caller in",
+                crate::context::OUTSIDE,
+                req.resource,
+                req.resource_account
+            );
+            trace.push(
+                Layer::Trust,
+                Outcome::MayAllow,
+                Some(format!("trust policy of role {}", req.resource)),
+                None,
+                None,
+                why.clone(),
+            );
+            if let Some(last) = trace.entries.last_mut() {
+                last.uses_identity = !s.same_account();
+            }
+            trace.unknown(vec![why]);
+            // Across accounts the caller's own IAM must allow too (a Deny in the unknown trust
+            // policy could only take access away).
+            let through = if s.same_account() { Tri::Unknown } else { Tri::Unknown.and(identity.allows()) };
+            (rd, ra, Tri::False, through)
+        }
+        Target::Iam => {
             // IAM: no resource-based policy; the caller's own account only.
             let same = Tri::from_bool(principal.account_id() == Some(req.resource_account));
             if same.is_false() {
