@@ -153,6 +153,15 @@ pub struct WhoCanArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u32,
 
+    /// Also every principal that can get there: by assuming roles, creating a grant, rewriting
+    /// the key policy or writing IAM policies, each with its shortest path.
+    #[arg(long)]
+    pub transitive: bool,
+
+    /// With --transitive: the longest path followed. A search cut short is `unknown` (exit 2).
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "transitive")]
+    pub max_hops: usize,
+
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
 }
@@ -161,6 +170,10 @@ pub struct WhoCanArgs {
 pub enum Format {
     Text,
     Json,
+    /// Graphviz DOT (only `who-can --transitive`).
+    Dot,
+    /// A Mermaid flowchart (only `who-can --transitive`).
+    Mermaid,
 }
 
 #[derive(Debug, Args)]

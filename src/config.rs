@@ -168,6 +168,7 @@ pub fn run(args: &ConfigCommandArgs) -> Result<i32, CliError> {
         (None, None) => (crate::snapshot_arg::DEMO_NAME.to_string(), "default".to_string()),
     };
     match args.format {
+        crate::cli::Format::Dot | crate::cli::Format::Mermaid => return Err(crate::who_can::graph_only()),
         crate::cli::Format::Json => {
             let mut out = serde_json::Map::new();
             out.insert("snapshot".into(), json!({ "value": snapshot.0, "from": snapshot.1 }));

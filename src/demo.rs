@@ -27,6 +27,8 @@ pub fn run() -> Result<i32, CliError> {
         action: "kms:Decrypt".into(),
         key: "alias/s3-prod-key".into(),
         timeout: 10_000,
+        transitive: false,
+        max_hops: 4,
         snapshot: SnapshotArgs { snapshot: None, format: Format::Text, plan: Default::default() },
     })?;
     emit("\n━━ 3. check: do the organization's properties hold for every possible request?\n\n$ keyproof check corpus/central-kms/properties.kp\n\n")?;

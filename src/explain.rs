@@ -46,6 +46,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, CliError> {
             emit(&crate::report::pretty(&crate::report::stamp(v))?)?;
         }
         Format::Text => emit(&render_text(&snapshot, &decision))?,
+        Format::Dot | Format::Mermaid => return Err(crate::who_can::graph_only()),
     }
     let code = match decision.decision {
         Verdict::Allow => 0,
@@ -68,6 +69,7 @@ fn layer_name(l: Layer) -> &'static str {
         Layer::Identity => "identity",
         Layer::Boundary => "boundary",
         Layer::Grant => "grant",
+        Layer::Trust => "trust policy",
     }
 }
 

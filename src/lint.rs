@@ -248,6 +248,7 @@ pub fn run_rules(args: &RulesArgs) -> Result<i32, CliError> {
                     .collect::<Vec<_>>()
             )?
         ),
+        Format::Dot | Format::Mermaid => return Err(crate::who_can::graph_only()),
         Format::Text => {
             let mut s = String::new();
             for r in RULES {

@@ -172,7 +172,7 @@ fn error_outputs(command: &Command) -> report::ErrorOutputs {
 
 fn format_kind(f: Format) -> report::Kind {
     match f {
-        Format::Text => report::Kind::Text,
+        Format::Text | Format::Dot | Format::Mermaid => report::Kind::Text,
         Format::Json => report::Kind::Json,
     }
 }

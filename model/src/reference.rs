@@ -40,6 +40,9 @@ struct RawResourceType {
 /// One KMS action.
 #[derive(Debug, Clone)]
 pub struct KmsAction {
+    /// The service prefix: `kms` for every action of the KMS reference; `sts` or `iam` for the
+    /// few other actions the transitive who-can's edges ask about ([`Reference::other_action`]).
+    pub service: &'static str,
     /// `Decrypt`, without the `kms:` prefix.
     pub name: String,
     pub access_level: String,
@@ -154,6 +157,32 @@ pub struct Reference {
     kms_keys: BTreeMap<String, KeyInfo>,
     /// The KMS condition keys as the reference spells them (families as `kms:EncryptionContext:`).
     kms_key_names: Vec<String>,
+    /// The STS and IAM actions of [`OTHER_ACTIONS`], by lower-case full name.
+    others: BTreeMap<String, KmsAction>,
+}
+
+/// The actions outside KMS that the transitive who-can asks about: assuming a role, and the IAM
+/// writes that give a principal identity permissions (IAM UG id_roles_use_permissions-to-switch,
+/// reference_policies_evaluation-logic; the IAM Service Authorization Reference).
+pub const OTHER_ACTIONS: &[&str] = &[
+    "sts:AssumeRole",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AddUserToGroup",
+    "iam:PutGroupPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:UpdateAssumeRolePolicy",
+];
+
+impl KmsAction {
+    /// `kms:Decrypt`, `sts:AssumeRole`.
+    pub fn full_name(&self) -> String {
+        format!("{}:{}", self.service, self.name)
+    }
 }
 
 /// How a condition key is classified for one request.
@@ -225,11 +254,28 @@ impl Reference {
                 }
                 (
                     name.to_ascii_lowercase(),
-                    KmsAction { name, access_level: a.access_level, on_key, condition_keys: keys },
+                    KmsAction { service: "kms", name, access_level: a.access_level, on_key, condition_keys: keys },
                 )
             })
             .collect();
-        Ok(Reference { actions, kms_keys, kms_key_names })
+        let others = OTHER_ACTIONS
+            .iter()
+            .map(|full| {
+                let (service, name) = full.split_once(':').unwrap_or(("iam", full));
+                let service: &'static str = if service == "sts" { "sts" } else { "iam" };
+                (
+                    full.to_ascii_lowercase(),
+                    KmsAction {
+                        service,
+                        name: name.to_string(),
+                        access_level: "Write".into(),
+                        on_key: false,
+                        condition_keys: BTreeSet::new(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Reference { actions, kms_keys, kms_key_names, others })
     }
 
     /// The catalogue. It is compiled in; a test checks that it parses.
@@ -240,6 +286,7 @@ impl Reference {
                 actions: BTreeMap::new(),
                 kms_keys: BTreeMap::new(),
                 kms_key_names: Vec::new(),
+                others: BTreeMap::new(),
             })
         })
     }
@@ -249,6 +296,11 @@ impl Reference {
         let lower = name.to_ascii_lowercase();
         let bare = lower.strip_prefix("kms:").unwrap_or(&lower);
         self.actions.get(bare)
+    }
+
+    /// One of [`OTHER_ACTIONS`] by full name, any case.
+    pub fn other_action(&self, name: &str) -> Option<&KmsAction> {
+        self.others.get(&name.to_ascii_lowercase())
     }
 
     pub fn actions(&self) -> impl Iterator<Item = &KmsAction> {
@@ -297,6 +349,12 @@ impl Reference {
                 }
                 Some(_) => KeyClass::NeverPresent,
             };
+        }
+        // An STS request carries its own service's keys (sts:ExternalId, sts:RoleSessionName,
+        // sts:SourceIdentity, sts:TransitiveTagKeys…), all set by the caller (IAM UG
+        // reference_policies_iam-condition-keys, "Available keys for AWS STS").
+        if action.service == "sts" && lower.starts_with("sts:") {
+            return KeyClass::Known(KeyInfo { kind: KeyType::String, multivalued: true, source: KeySource::Request });
         }
         // Keys of other services (s3:, ec2:, sts:…) are never in the context of a KMS request.
         KeyClass::NeverPresent

@@ -151,7 +151,8 @@ impl<'s> LintContext<'s> {
         } else {
             (config.security_accounts.clone(), None)
         };
-        let resolved: Vec<Result<ResolvedPrincipal<'s>, String>> = domain.par_iter().map(|m| prover.resolve(m)).collect();
+        let resolved: Vec<Result<ResolvedPrincipal<'s>, String>> =
+            domain.par_iter().map(|m| prover.resolve(m)).collect();
         let (mut by_account, mut service_members, mut unresolved) = (HashMap::new(), Vec::new(), Vec::new());
         for (i, r) in resolved.iter().enumerate() {
             match r {
@@ -331,9 +332,7 @@ impl<'s> LintContext<'s> {
         let found: Result<Vec<_>, RulesError> = candidates
             .par_iter()
             .map(|&i| (&self.domain[i], &self.resolved[i]))
-            .filter(|(m, r)| {
-                r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m)
-            })
+            .filter(|(m, r)| r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m))
             .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
             .collect();
         Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())

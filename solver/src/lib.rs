@@ -11,5 +11,6 @@ pub mod fixed;
 pub mod query;
 pub mod strings;
 pub mod term;
+pub mod transitive;
 pub mod who_can;
 pub mod z3_backend;

@@ -44,7 +44,7 @@ pub struct WhoCan {
     pub unknown: Vec<String>,
 }
 
-fn kind_name(k: &Kind) -> &'static str {
+pub fn kind_name(k: &Kind) -> &'static str {
     match k {
         Kind::Snapshot => "snapshot",
         Kind::NamedOutside => "outside",
@@ -61,7 +61,7 @@ fn cond(k: &str) -> Spanned<String> {
 
 /// What the context must hold for the member to be allowed: a key that must be present, a
 /// value that is forced.
-fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key: &Key) -> Vec<String> {
+pub fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key: &Key) -> Vec<String> {
     let mut out = Vec::new();
     for (k, values) in &w.request.context {
         let without = ContextCond::Not(Box::new(ContextCond::Exists(cond(k))));
@@ -84,7 +84,7 @@ fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key:
 /// report cites them), with their locations.
 ///
 /// [`Decision::because`]: keyproof_model::eval::Decision::because
-fn via(w: &Witness) -> Vec<String> {
+pub fn via(w: &Witness) -> Vec<String> {
     w.decision
         .because()
         .into_iter()

@@ -38,7 +38,10 @@ pub fn allow_through(kind: MatchKind, s: &Subject<'_>, identity: &IdentitySide) 
             MatchKind::RoleArn => identity.boundary_allow,
             MatchKind::Account => identity.allows(),
         }
-    } else if works_cross_account(s.action.name.as_str()) || s.knockout == Some(super::Knockout::CrossAccountLimit) {
+    } else if s.action.service != "kms"
+        || works_cross_account(s.action.name.as_str())
+        || s.knockout == Some(super::Knockout::CrossAccountLimit)
+    {
         identity.allows()
     } else {
         Tri::False

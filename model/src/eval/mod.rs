@@ -17,6 +17,7 @@
 //! Counterpart: `solver/src/encode/mod.rs`.
 
 pub mod condition;
+pub mod edges;
 pub mod grant;
 pub mod identity;
 pub mod key_policy;
@@ -129,6 +130,8 @@ pub enum Layer {
     Identity,
     Boundary,
     Grant,
+    /// A role's trust policy (the resource-based policy of `sts:AssumeRole`).
+    Trust,
 }
 
 /// What a policy element did to the request.
@@ -192,7 +195,7 @@ impl Decision {
     /// deny, the denying statements and what was missing.
     pub fn deciding(&self) -> Vec<&TraceEntry> {
         let key_policy_used_iam = self.trace.iter().any(|t| {
-            matches!(t.layer, Layer::KeyPolicy | Layer::Grant)
+            matches!(t.layer, Layer::KeyPolicy | Layer::Grant | Layer::Trust)
                 && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
                 && t.uses_identity
         });
@@ -200,7 +203,9 @@ impl Decision {
             .iter()
             .filter(|t| match self.decision {
                 Verdict::Allow | Verdict::Unknown => match t.layer {
-                    Layer::KeyPolicy | Layer::Grant => matches!(t.outcome, Outcome::Allows | Outcome::MayAllow),
+                    Layer::KeyPolicy | Layer::Grant | Layer::Trust => {
+                        matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
+                    }
                     Layer::Identity | Layer::Boundary => {
                         key_policy_used_iam && matches!(t.outcome, Outcome::Allows | Outcome::MayAllow)
                     }

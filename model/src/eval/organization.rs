@@ -208,10 +208,11 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
                 None,
                 Some(node.span),
                 format!(
-                    "no {} attached at {} allows kms:{} on this key",
+                    "no {} attached at {} allows {} on {}",
                     if layer == Layer::Scp { "SCP" } else { "RCP" },
                     org.name_path(idx),
-                    s.action.name
+                    s.action.full_name(),
+                    if s.action.service == "kms" { "this key" } else { s.key.arn.as_str() }
                 ),
             );
         }
@@ -233,7 +234,7 @@ fn levels(s: &Subject<'_>, org: &Organization, account: &str, layer: Layer, trac
             None,
             None,
             None,
-            format!("at every level down to account {account}, an attached SCP allows kms:{}", s.action.name),
+            format!("at every level down to account {account}, an attached SCP allows {}", s.action.full_name()),
         );
     }
     (deny, every_level)

@@ -29,15 +29,10 @@ pub enum MatchKind {
 /// Whether the statement's action, resource and conditions cover the request (the principal is
 /// checked separately). A statement with no action or no resource element has no effect.
 pub fn applies(stmt: &Statement, variables: bool, s: &Subject<'_>, reasons: &mut Vec<String>) -> Tri {
-    let Some(action) = &stmt.action else {
-        return Tri::False;
-    };
     let Some(resource) = &stmt.resource else {
         return Tri::False;
     };
-    let action_name = format!("kms:{}", s.action.name);
-    let any_action = action.values.iter().any(|p| action_matches(&p.value, &action_name));
-    if any_action == action.negated {
+    if !action_covers(stmt, s) {
         return Tri::False;
     }
     let res = resource_covers(&resource.values, variables, s, reasons);
@@ -45,6 +40,29 @@ pub fn applies(stmt: &Statement, variables: bool, s: &Subject<'_>, reasons: &mut
     if res.is_false() {
         return Tri::False;
     }
+    conditions_hold(stmt, res, variables, s, reasons)
+}
+
+/// [`applies`] for a role's trust policy, which has no `Resource` element: the resource is the
+/// role itself (IAM reference_policies_elements_resource, "trust policies").
+pub fn applies_in_trust(stmt: &Statement, variables: bool, s: &Subject<'_>, reasons: &mut Vec<String>) -> Tri {
+    if !action_covers(stmt, s) {
+        return Tri::False;
+    }
+    conditions_hold(stmt, Tri::True, variables, s, reasons)
+}
+
+/// Whether the statement's `Action` (or `NotAction`) covers the request's action.
+fn action_covers(stmt: &Statement, s: &Subject<'_>) -> bool {
+    let Some(action) = &stmt.action else {
+        return false;
+    };
+    let action_name = s.action.full_name();
+    let any_action = action.values.iter().any(|p| action_matches(&p.value, &action_name));
+    any_action != action.negated
+}
+
+fn conditions_hold(stmt: &Statement, res: Tri, variables: bool, s: &Subject<'_>, reasons: &mut Vec<String>) -> Tri {
     let mut out = res;
     if s.knockout == Some(super::Knockout::Conditions) {
         return out;
