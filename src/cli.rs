@@ -51,6 +51,12 @@ pub enum Command {
     /// delegated to; and whether any AWS principal can use it.
     WhoCan(WhoCanArgs),
 
+    /// The reverse of who-can: every key a principal can use, with which actions (default: every
+    /// action on keys), the context each needs and the statements or grants that allow it.
+    ///
+    /// Exit code 0 when every question was decided, 2 when one was not or on an error.
+    Can(CanArgs),
+
     /// Run the built-in rules (KP001…KP017) on a snapshot: findings with severity, the key, the
     /// replayed request that shows them, and their place in the policy text.
     ///
@@ -141,7 +147,8 @@ pub enum CheckFormat {
 
 #[derive(Debug, Args)]
 pub struct WhoCanArgs {
-    /// The KMS action, e.g. kms:Decrypt.
+    /// The KMS action, e.g. kms:Decrypt, or a pattern of actions on keys (kms:*, kms:Generate*,
+    /// kms:Re*): one answer per action.
     #[arg(value_name = "ACTION")]
     pub action: String,
 
@@ -153,6 +160,19 @@ pub struct WhoCanArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u32,
 
+    /// Report only the principals of this account (id or name).
+    #[arg(long, value_name = "ACCOUNT", conflicts_with = "transitive")]
+    pub account: Option<String>,
+
+    /// Report only the principals of the accounts in this OU or below it (id, or name path such
+    /// as Workloads/Prod, as properties take).
+    #[arg(long, value_name = "OU", conflicts_with = "transitive")]
+    pub ou: Option<String>,
+
+    /// Report only principals of this kind.
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with = "transitive")]
+    pub kind: Option<PrincipalKindArg>,
+
     /// Also every principal that can get there: by assuming roles, creating a grant, rewriting
     /// the key policy or writing IAM policies, each with its shortest path.
     #[arg(long)]
@@ -161,6 +181,60 @@ pub struct WhoCanArgs {
     /// With --transitive: the longest path followed. A search cut short is `unknown` (exit 2).
     #[arg(long, value_name = "N", default_value_t = 4, requires = "transitive")]
     pub max_hops: usize,
+
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+}
+
+/// The kinds of principal `who-can --kind` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrincipalKindArg {
+    /// Roles and role sessions.
+    Role,
+    /// IAM users.
+    User,
+    /// Accounts' root users.
+    Root,
+    /// AWS service principals.
+    Service,
+    /// Any principal of an account outside the snapshot (or of any other account).
+    Account,
+    /// Federated-user sessions (GetFederationToken).
+    FederatedUser,
+}
+
+impl From<PrincipalKindArg> for keyproof_solver::who_can::PrincipalKind {
+    fn from(k: PrincipalKindArg) -> Self {
+        use keyproof_solver::who_can::PrincipalKind as K;
+        match k {
+            PrincipalKindArg::Role => K::Role,
+            PrincipalKindArg::User => K::User,
+            PrincipalKindArg::Root => K::Root,
+            PrincipalKindArg::Service => K::Service,
+            PrincipalKindArg::Account => K::Account,
+            PrincipalKindArg::FederatedUser => K::FederatedUser,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CanArgs {
+    /// The principal: an IAM ARN (role, user, root), a role session, a federated user or a
+    /// service principal, as `explain --principal` takes.
+    #[arg(value_name = "PRINCIPAL")]
+    pub principal: String,
+
+    /// A KMS action or a pattern of actions on keys (kms:Generate*). Default: every action on keys.
+    #[arg(value_name = "ACTION")]
+    pub action: Option<String>,
+
+    /// Only this key (ARN, key id, mrk- id, alias or alias ARN). Default: every key.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Time limit of one solver query, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout: u32,
 
     #[command(flatten)]
     pub snapshot: SnapshotArgs,

@@ -29,6 +29,9 @@ pub fn run() -> Result<i32, CliError> {
         timeout: 10_000,
         transitive: false,
         max_hops: 4,
+        account: None,
+        ou: None,
+        kind: None,
         snapshot: SnapshotArgs { snapshot: None, format: Format::Text, plan: Default::default() },
     })?;
     emit("\n━━ 3. check: do the organization's properties hold for every possible request?\n\n$ keyproof check corpus/central-kms/properties.kp\n\n")?;

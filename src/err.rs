@@ -52,6 +52,12 @@ pub enum CliError {
     #[diagnostic(code(keyproof::cli::usage))]
     Usage(String),
 
+    /// A name on the command line the snapshot does not have (an account, an OU, a principal,
+    /// an action pattern), with a did-you-mean when one is close.
+    #[error("{message}")]
+    #[diagnostic(code(keyproof::cli::not_found))]
+    NotFound { message: String },
+
     /// Not `#[from]`: that would make the I/O error a cause, said a second time.
     #[error("cannot write the output: {0}")]
     #[diagnostic(code(keyproof::cli::output))]

@@ -2,6 +2,7 @@
 //! command, prints, and picks the exit code: 0 = allowed / proved / no finding, 1 = denied /
 //! violated / a finding, 2 = an error or an unknown result.
 
+mod can;
 mod check;
 mod cli;
 mod collect;
@@ -75,6 +76,7 @@ fn main() {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::WhoCan(args) => who_can::run(args),
+        Command::Can(args) => can::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Rules(args) => lint::run_rules(args),
         Command::Rule(args) => lint::run_rule(args),
@@ -159,6 +161,7 @@ fn error_outputs(command: &Command) -> report::ErrorOutputs {
         Command::Man => ("man", Kind::Text, files),
         Command::Explain(a) => ("explain", format_kind(a.snapshot.format), files),
         Command::WhoCan(a) => ("who-can", format_kind(a.snapshot.format), files),
+        Command::Can(a) => ("can", format_kind(a.snapshot.format), files),
         Command::Check(a) => ("check", a.format.into(), a.outputs.clone()),
         Command::Lint(a) => ("lint", a.format.into(), a.outputs.clone()),
         Command::Diff(a) => ("diff", a.format.into(), a.outputs.clone()),

@@ -3,75 +3,194 @@
 use crate::cli::{Format, WhoCanArgs};
 use crate::err::CliError;
 use crate::output::emit;
+use clap::ValueEnum as _;
 use keyproof_model::eval::edges::check_trust_principals;
+use keyproof_model::reference::KmsAction;
 use keyproof_model::reference::Reference;
 use keyproof_model::ModelError;
-use keyproof_solver::query::Prover;
+use keyproof_solver::query::{actions_matching, Prover};
 use keyproof_solver::transitive::{to_dot, to_mermaid, transitive};
-use keyproof_solver::who_can::who_can;
+use keyproof_solver::who_can::{who_can_each, Filter, WhoCan};
 use std::fmt::Write as _;
+
+/// The actions an ACTION argument names: one action on keys, or every action on keys a pattern
+/// (`kms:*`, `kms:Generate*`) covers. `true` when it is a pattern.
+pub fn actions(text: &str) -> Result<(Vec<&'static KmsAction>, bool), CliError> {
+    if text.contains(['*', '?']) {
+        let found = actions_matching(text);
+        if found.is_empty() {
+            return Err(CliError::NotFound {
+                message: format!(
+                    "`{text}` matches no KMS action on keys{}",
+                    keyproof_model::suggest::action_pattern(text)
+                ),
+            });
+        }
+        return Ok((found, true));
+    }
+    let action = Reference::get()
+        .action(text)
+        .filter(|a| a.on_key && text.to_ascii_lowercase().starts_with("kms:"))
+        .ok_or_else(|| ModelError::InvalidAction { action: text.to_string() })?;
+    Ok((vec![action], false))
+}
+
+/// `--account`, `--ou` and `--kind`, resolved in the snapshot.
+fn filter(args: &WhoCanArgs, prover: &Prover<'_>) -> Result<Filter, CliError> {
+    let snapshot = prover.snapshot;
+    let account = match &args.account {
+        None => None,
+        Some(text) if snapshot.account(text).is_some() || prover.mentioned().contains(text) => Some(text.clone()),
+        Some(text) => match snapshot.accounts.values().find(|a| a.name.as_deref() == Some(text.as_str())) {
+            Some(a) => Some(a.id.clone()),
+            None => {
+                let known: Vec<String> = snapshot
+                    .accounts
+                    .values()
+                    .flat_map(|a| a.name.iter().cloned().chain([a.id.clone()]))
+                    .chain(prover.mentioned().iter().cloned())
+                    .collect();
+                let hint = keyproof_model::suggest::did_you_mean(text, known.iter().map(String::as_str));
+                return Err(CliError::NotFound {
+                    message: format!("no account `{text}` in the snapshot (by id or name){hint}"),
+                });
+            }
+        },
+    };
+    let ou = match &args.ou {
+        None => None,
+        Some(text) => {
+            let org = snapshot.org.as_ref().ok_or_else(|| CliError::NotFound {
+                message: format!("no OU `{text}`: the snapshot has no organization"),
+            })?;
+            Some(org.find_ou(text).ok_or_else(|| CliError::NotFound {
+                message: format!("no OU `{text}` in the organization{}", keyproof_model::suggest::ou(text, org)),
+            })?)
+        }
+    };
+    Ok(Filter { account, ou, kind: args.kind.map(Into::into) })
+}
+
+/// What the filter keeps, for the text header.
+fn filter_note(args: &WhoCanArgs) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &args.account {
+        parts.push(format!("account {a}"));
+    }
+    if let Some(o) = &args.ou {
+        parts.push(format!("OU {o}"));
+    }
+    if let Some(k) = args.kind {
+        parts.push(format!("kind {}", k.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (only principals of {})", parts.join(", "))
+    }
+}
 
 pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
     let (snapshot, plan) = crate::plan::load(args.snapshot.snapshot.as_deref(), &args.snapshot.plan)?;
-    let action = Reference::get()
-        .action(&args.action)
-        .filter(|a| a.on_key && args.action.to_ascii_lowercase().starts_with("kms:"))
-        .ok_or_else(|| ModelError::InvalidAction { action: args.action.clone() })?;
+    let (actions, pattern) = actions(&args.action)?;
     let key = snapshot.key(&args.key)?;
     if args.transitive {
-        return run_transitive(args, &snapshot, action, &key.arn.clone(), &plan);
+        if pattern {
+            return Err(CliError::Usage(format!(
+                "--transitive takes one action, not the pattern `{}`: ask once per action",
+                args.action
+            )));
+        }
+        return run_transitive(args, &snapshot, actions[0], &key.arn.clone(), &plan);
     }
     if matches!(args.snapshot.format, Format::Dot | Format::Mermaid) {
         return Err(graph_only());
     }
     let prover = Prover::new(&snapshot, args.timeout, &[]);
-    let answer = who_can(&prover, prover.members(), action, key).map_err(CliError::Internal)?;
+    let filter = filter(args, &prover)?;
+    let answers = who_can_each(&prover, prover.members(), &actions, key, &filter).map_err(CliError::Internal)?;
     if std::env::var_os("KEYPROOF_STATS").is_some() {
         eprintln!("keyproof: {}", prover.stats());
     }
+    let undecided = answers.iter().any(|a| !a.unknown.is_empty());
     match args.snapshot.format {
         Format::Json => {
-            let mut v = serde_json::to_value(&answer)?;
+            let mut v = if pattern {
+                serde_json::json!({ "key": key.arn, "pattern": args.action, "actions": answers })
+            } else {
+                serde_json::to_value(&answers[0])?
+            };
             v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref());
             emit(&crate::report::pretty(&crate::report::stamp(v))?)?
         }
         Format::Text => {
+            let note = filter_note(args);
             let mut s = String::new();
-            let _ = writeln!(s, "who can {} on {}", answer.action, answer.key);
-            if answer.principals.is_empty() {
-                let _ = writeln!(s, "  nobody");
+            if pattern {
+                let _ = writeln!(s, "who can {} on {}{note}", args.action, key.arn);
+                let nobody: Vec<&str> =
+                    answers.iter().filter(|a| a.principals.is_empty()).map(|a| a.action.as_str()).collect();
+                for a in answers.iter().filter(|a| !a.principals.is_empty()) {
+                    let _ = writeln!(s, "\n{}", a.action);
+                    render_principals(&mut s, a, "  ");
+                }
+                if !nobody.is_empty() {
+                    let _ = writeln!(s, "\nnobody can: {}", nobody.join(", "));
+                }
+            } else {
+                let _ = writeln!(s, "who can {} on {}{note}", answers[0].action, answers[0].key);
+                if answers[0].principals.is_empty() {
+                    let _ = writeln!(s, "  nobody");
+                }
+                render_principals(&mut s, &answers[0], "");
             }
-            for p in &answer.principals {
-                let _ = writeln!(s, "\n  {}", p.description);
-                if p.principal != p.description {
-                    let _ = writeln!(s, "    e.g. {}", p.principal);
-                }
-                for c in &p.conditions {
-                    let _ = writeln!(s, "    {c}");
-                }
-                for a in &p.assumptions {
-                    let _ = writeln!(s, "    assuming: {a}");
-                }
-                for v in &p.via {
-                    let _ = writeln!(s, "    via {v}");
-                }
+            let mut accounts: Vec<&str> = answers.iter().flat_map(|a| a.accounts.iter().map(String::as_str)).collect();
+            accounts.sort_unstable();
+            accounts.dedup();
+            if !accounts.is_empty() {
+                let _ = writeln!(s, "\naccounts outside the snapshot the key is delegated to: {}", accounts.join(", "));
             }
-            if !answer.accounts.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "\naccounts outside the snapshot the key is delegated to: {}",
-                    answer.accounts.join(", ")
-                );
-            }
-            let _ = writeln!(s, "\npublic (any AWS principal): {}", if answer.public { "YES" } else { "no" });
-            for u in &answer.unknown {
-                let _ = writeln!(s, "undecided: {u}");
+            let public: Vec<&str> = answers.iter().filter(|a| a.public).map(|a| a.action.as_str()).collect();
+            let public = match (public.is_empty(), pattern) {
+                (true, _) => "no".to_string(),
+                (false, false) => "YES".to_string(),
+                (false, true) => format!("YES ({})", public.join(", ")),
+            };
+            let _ = writeln!(s, "\npublic (any AWS principal): {public}");
+            for a in &answers {
+                for u in &a.unknown {
+                    if pattern {
+                        let _ = writeln!(s, "undecided: {}: {u}", a.action);
+                    } else {
+                        let _ = writeln!(s, "undecided: {u}");
+                    }
+                }
             }
             emit(&s)?;
         }
         Format::Dot | Format::Mermaid => return Err(graph_only()),
     }
-    Ok(crate::plan::exit(if answer.unknown.is_empty() { 0 } else { 2 }, &plan))
+    Ok(crate::plan::exit(if undecided { 2 } else { 0 }, &plan))
+}
+
+/// One answer's principals, each with its conditions, assumptions and the statements that
+/// allow it, indented by `indent`.
+fn render_principals(s: &mut String, answer: &WhoCan, indent: &str) {
+    for p in &answer.principals {
+        let _ = writeln!(s, "\n{indent}  {}", p.description);
+        if p.principal != p.description {
+            let _ = writeln!(s, "{indent}    e.g. {}", p.principal);
+        }
+        for c in &p.conditions {
+            let _ = writeln!(s, "{indent}    {c}");
+        }
+        for a in &p.assumptions {
+            let _ = writeln!(s, "{indent}    assuming: {a}");
+        }
+        for v in &p.via {
+            let _ = writeln!(s, "{indent}    via {v}");
+        }
+    }
 }
 
 /// `--format dot` and `--format mermaid` draw the transitive answer only.

@@ -502,3 +502,182 @@ fn the_demo_ends_by_pointing_to_a_file_that_exists() {
         assert!(text.contains(planted), "{file} describes `{planted}`");
     }
 }
+
+// ── Queries people ask (issue 13, item 5) ────────────────────────────────────────────────────
+
+/// Runs keyproof quietly with `--format json` and parses stdout.
+fn json_of(args: &[&str]) -> (i32, Value) {
+    let mut all: Vec<&str> = vec!["-q"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let (code, out, err) = plain(&all, Some("1"));
+    let parsed: Result<Value, String> = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}\n{err}"));
+    (code, parsed.unwrap())
+}
+
+fn principals_of(answer: &Value) -> Vec<String> {
+    answer["principals"].as_array().unwrap().iter().map(|p| p["principal"].as_str().unwrap().to_string()).collect()
+}
+
+const FED_111: &str = "arn:aws:sts::111122223333:federated-user/--";
+const FED_444: &str = "arn:aws:sts::444455556666:federated-user/--";
+const TEST_APP_ROLE: &str = "arn:aws:iam::555566667777:role/AppRole";
+
+#[test]
+fn who_can_takes_an_action_pattern_with_one_answer_per_action() {
+    let (code, v) = json_of(&["who-can", "kms:Re*", "alias/s3-prod-key"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["pattern"], "kms:Re*");
+    assert_eq!(v["key"], "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321");
+    assert_eq!(v["schema"], 1);
+    let actions: Vec<&str> = v["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:ReplicateKey", "kms:RetireGrant", "kms:RevokeGrant"]
+    );
+    let revoke = &v["actions"][4];
+    assert_eq!(
+        principals_of(revoke),
+        ["arn:aws:iam::111122223333:role/KeyAdmin", "arn:aws:iam::111122223333:root", FED_111]
+    );
+    assert_eq!(revoke["public"], false);
+    // Each action's answer is the single-action answer.
+    let (_, single) = json_of(&["who-can", "kms:RevokeGrant", "alias/s3-prod-key"]);
+    assert_eq!(principals_of(&single), principals_of(revoke));
+    assert!(single.get("actions").is_none() && single["action"] == "kms:RevokeGrant", "the plain shape is kept");
+
+    // Text: a section per action someone can perform.
+    let (code, out, _) = plain(&["-q", "who-can", "kms:Generate*", "alias/s3-prod-key"], Some("1"));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("who can kms:Generate* on arn:aws:kms:us-east-1:111122223333:key/0987dcba-"), "{out}");
+    let section =
+        out.split("\nkms:GenerateDataKey\n").nth(1).unwrap().split("\nkms:GenerateDataKeyPair\n").next().unwrap();
+    assert!(section.contains(&format!("    {TEST_APP_ROLE}\n      only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures")), "{section}");
+    let mac = out.split("\nkms:GenerateMac\n").nth(1).unwrap();
+    assert!(mac.contains("arn:aws:iam::111122223333:root") && !mac.contains("444455556666:role/AppRole"), "{mac}");
+
+    let (_, v) = json_of(&["who-can", "kms:*", "alias/s3-prod-key"]);
+    let all = v["actions"].as_array().unwrap();
+    assert!(all.len() > 30, "every action on keys: {}", all.len());
+    let disable = all.iter().find(|a| a["action"] == "kms:DisableKey").unwrap();
+    assert!(
+        !principals_of(disable).contains(&APP_ROLE.to_string()),
+        "an SCP denies key administration to the workloads"
+    );
+}
+
+#[test]
+fn a_pattern_that_matches_nothing_is_an_error_with_a_did_you_mean() {
+    let (code, _, err) = plain(&["-q", "who-can", "kms:Genrate*", "alias/s3-prod-key"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("`kms:Genrate*` matches no KMS action on keys (did you mean `kms:Generate*`?)"), "{err}");
+    let (code, _, err) = plain(&["-q", "who-can", "kms:Re*", "alias/s3-prod-key", "--transitive"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("--transitive takes one action, not the pattern `kms:Re*`"), "{err}");
+}
+
+#[test]
+fn who_can_filters_the_reported_principals() {
+    let decrypt = ["who-can", "kms:Decrypt", "alias/s3-prod-key"];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = decrypt.iter().chain(extra).copied().collect();
+        json_of(&args)
+    };
+    let (code, v) = with(&["--account", "444455556666"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        principals_of(&v),
+        [APP_ROLE, "arn:aws:iam::444455556666:role/app/BatchRole", "arn:aws:iam::444455556666:root", FED_444]
+    );
+    // An account by name, an OU by name path or id.
+    assert_eq!(principals_of(&with(&["--account", "app-test"]).1), [TEST_APP_ROLE]);
+    assert_eq!(principals_of(&with(&["--ou", "Workloads/Test"]).1), [TEST_APP_ROLE]);
+    let (_, workloads) = with(&["--ou", "Workloads"]);
+    assert!(principals_of(&workloads).iter().all(|p| p.contains("444455556666") || p.contains("555566667777")));
+    assert_eq!(principals_of(&workloads).len(), 5, "{workloads}");
+    assert_eq!(
+        principals_of(&with(&["--kind", "root"]).1),
+        ["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]
+    );
+    assert_eq!(principals_of(&with(&["--kind", "federated-user"]).1), [FED_111, FED_444]);
+    assert_eq!(
+        principals_of(&with(&["--kind", "user", "--account", "111122223333"]).1),
+        ["arn:aws:iam::111122223333:user/alice"]
+    );
+    assert_eq!(principals_of(&with(&["--kind", "service"]).1), Vec::<String>::new());
+
+    let (code, _, err) =
+        plain(&["-q", "who-can", "kms:Decrypt", "alias/s3-prod-key", "--ou", "Workloads/Prd"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("no OU `Workloads/Prd` in the organization (did you mean `Workloads/Prod`?)"), "{err}");
+    let (code, _, err) =
+        plain(&["-q", "who-can", "kms:Decrypt", "alias/s3-prod-key", "--account", "app-tset"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("no account `app-tset` in the snapshot (by id or name) (did you mean `app-test`?)"), "{err}");
+    let (_, out, _) =
+        plain(&["-q", "who-can", "kms:Decrypt", "alias/s3-prod-key", "--ou", "Workloads/Test"], Some("1"));
+    assert!(out.starts_with("who can kms:Decrypt on arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321 (only principals of OU Workloads/Test)\n"), "{out}");
+}
+
+#[test]
+fn can_lists_the_keys_and_operations_of_one_principal() {
+    let ops = |v: &Value, alias: &str, region: &str| -> Vec<String> {
+        let k = v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| {
+                k["aliases"].as_array().unwrap().iter().any(|a| a == alias)
+                    && k["key"].as_str().unwrap().contains(region)
+            })
+            .unwrap_or_else(|| panic!("no {alias} in {v}"));
+        k["operations"].as_array().unwrap().iter().map(|o| o["action"].as_str().unwrap().to_string()).collect()
+    };
+    // The forgotten grant lets the Test account's AppRole use the prod S3 key.
+    let (code, v) = json_of(&["can", TEST_APP_ROLE]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["tool"]["name"], "keyproof");
+    assert_eq!(v["principal"], TEST_APP_ROLE);
+    assert_eq!(v["keys"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(ops(&v, "alias/s3-prod-key", "us-east-1"), ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]);
+    let s3 = v["keys"].as_array().unwrap().iter().find(|k| k["aliases"][0] == "alias/s3-prod-key").unwrap();
+    assert_eq!(
+        s3["operations"][0]["conditions"][0],
+        "only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures"
+    );
+    assert!(s3["operations"][0]["via"][0].as_str().unwrap().starts_with("grant 316ba155"), "{s3}");
+
+    // The Prod role: the S3 key only through S3, never key administration.
+    let (code, v) = json_of(&["can", APP_ROLE]);
+    assert_eq!(code, 0);
+    assert_eq!(v["keys"].as_array().unwrap().len(), 5, "{v}");
+    let s3 = ops(&v, "alias/s3-prod-key", "us-east-1");
+    assert!(s3.contains(&"kms:Decrypt".to_string()) && !s3.contains(&"kms:DisableKey".to_string()), "{s3:?}");
+
+    // One action, one key, a role session; text output.
+    let (code, out, _) = plain(
+        &[
+            "-q",
+            "can",
+            "arn:aws:sts::444455556666:assumed-role/AppRole/app",
+            "kms:Decrypt",
+            "--key",
+            "alias/s3-prod-key",
+        ],
+        Some("1"),
+    );
+    assert_eq!(code, 0);
+    assert!(out.starts_with("what arn:aws:sts::444455556666:assumed-role/AppRole/app can do with kms:Decrypt\n\n  arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321 (alias/s3-prod-key)\n    kms:Decrypt\n      only with kms:ViaService = s3.us-east-1.amazonaws.com\n"), "{out}");
+    // A Dev role cannot use the prod S3 key at all.
+    let (_, out, _) =
+        plain(&["-q", "can", "arn:aws:iam::666677778888:role/AppRole", "--key", "alias/s3-prod-key"], Some("1"));
+    assert!(out.ends_with("every action on keys\n  nothing\n"), "{out}");
+
+    let (code, _, err) = plain(&["-q", "can", "arn:aws:iam::444455556666:role/AppRol"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("no principal `arn:aws:iam::444455556666:role/AppRol` in account 444455556666, whose IAM was collected (did you mean `arn:aws:iam::444455556666:role/AppRole`?)"), "{err}");
+    let (code, _, err) = plain(&["-q", "can", APP_ROLE, "kms:Decryp"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("(did you mean `kms:Decrypt`?)"), "{err}");
+}

@@ -17,6 +17,30 @@ pub fn action(word: &str) -> String {
     did_you_mean(&with_prefix, names.iter().map(String::as_str))
 }
 
+/// The suggestion for an action pattern that covers no KMS action on keys (`kms:Genrate*` →
+/// `kms:Generate*`): the closest camel-case prefix of an action name, with the pattern's wildcard.
+pub fn action_pattern(pattern: &str) -> String {
+    let cut = pattern.find(['*', '?']).unwrap_or(pattern.len());
+    let (literal, rest) = pattern.split_at(cut);
+    let literal =
+        if literal.contains(':') || literal.is_empty() { literal.to_string() } else { format!("kms:{literal}") };
+    let mut prefixes: Vec<String> = Vec::new();
+    for name in key_actions() {
+        for (i, c) in name.char_indices().skip("kms:".len() + 1) {
+            if c.is_ascii_uppercase() {
+                prefixes.push(name[..i].to_string());
+            }
+        }
+        prefixes.push(name);
+    }
+    prefixes.sort();
+    prefixes.dedup();
+    match closest(&literal, prefixes.iter().map(String::as_str)) {
+        Some(p) if p != literal => format!(" (did you mean `{p}{rest}`?)"),
+        _ => String::new(),
+    }
+}
+
 /// The suggestion for an OU that [`Organization::find_ou`](crate::org::Organization::find_ou)
 /// does not know: a name path by similarity; an id (`ou-…`, `r-…`) only for a typo, since ids
 /// share their prefix.
@@ -61,6 +85,9 @@ mod tests {
         assert_eq!(action("kms:Decryp"), " (did you mean `kms:Decrypt`?)");
         assert_eq!(action("kms:GenerateDataKy"), " (did you mean `kms:GenerateDataKey`?)");
         assert_eq!(action("kms:Frobnicate"), "");
+        assert_eq!(action_pattern("kms:Genrate*"), " (did you mean `kms:Generate*`?)");
+        assert_eq!(action_pattern("kms:ReEncrpt*"), " (did you mean `kms:ReEncrypt*`?)");
+        assert_eq!(action_pattern("kms:Zzzzzz*"), "");
         assert_eq!(condition_key("aws:PrincipleOrgID"), " (did you mean `aws:PrincipalOrgID`?)");
         assert_eq!(condition_key("kms:ViaServce"), " (did you mean `kms:ViaService`?)");
         assert_eq!(

@@ -2,6 +2,7 @@
 //! `keyproof-model` layer by layer (`encode/` ↔ `model/src/eval/`), over a symbolic request
 //! context. Only [`z3_backend`] names the `z3` crate.
 
+pub mod can;
 pub mod check;
 pub mod diff;
 pub mod domain;

@@ -149,3 +149,116 @@ pub fn who_can(
     }
     Ok(out)
 }
+
+/// What kind of principal a member is, for `who-can --kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A role (any session of it) or a named role session.
+    Role,
+    User,
+    /// An account's root user.
+    Root,
+    /// An AWS service principal.
+    Service,
+    /// "Any principal of account A" (an account outside the snapshot) or of any other account.
+    Account,
+    /// A federated-user session (GetFederationToken), named or any.
+    FederatedUser,
+}
+
+impl PrincipalKind {
+    /// The member's kind; `None` for an anonymous request.
+    pub fn of(m: &Member) -> Option<PrincipalKind> {
+        use keyproof_model::principal::PrincipalRef as R;
+        match &m.kind {
+            Kind::Service | Kind::AnyOtherService => return Some(PrincipalKind::Service),
+            Kind::AnyOf(_) | Kind::AnyOtherAccount => return Some(PrincipalKind::Account),
+            Kind::AnyFederatedUser(_) => return Some(PrincipalKind::FederatedUser),
+            Kind::Snapshot | Kind::NamedOutside => {}
+        }
+        match R::parse(&m.principal).ok()? {
+            R::Root { .. } => Some(PrincipalKind::Root),
+            R::User { .. } => Some(PrincipalKind::User),
+            R::Role { .. } | R::Session { .. } => Some(PrincipalKind::Role),
+            R::FederatedUser { .. } => Some(PrincipalKind::FederatedUser),
+            R::Service(_) => Some(PrincipalKind::Service),
+            R::Anonymous => None,
+        }
+    }
+}
+
+/// Which reported principals to keep: the question asked is the same, only the answer is
+/// filtered. Every field set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// The principal's account (an account id).
+    pub account: Option<String>,
+    /// An OU (or the root): the principal's account is in it or below it.
+    pub ou: Option<petgraph::graph::NodeIndex>,
+    pub kind: Option<PrincipalKind>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.account.is_none() && self.ou.is_none() && self.kind.is_none()
+    }
+
+    /// Whether the member is kept. Service principals and "any other account" belong to no
+    /// account and to no OU of the organization.
+    pub fn admits(&self, snapshot: &keyproof_model::Snapshot, m: &Member) -> bool {
+        let account = m.account.as_deref().filter(|a| *a != crate::domain::OTHER_ACCOUNT);
+        if let Some(want) = &self.account {
+            if account != Some(want.as_str()) {
+                return false;
+            }
+        }
+        if let Some(ou) = self.ou {
+            let Some(org) = &snapshot.org else { return false };
+            if !account.and_then(|a| org.node(a)).is_some_and(|n| org.is_under(n, ou)) {
+                return false;
+            }
+        }
+        self.kind.is_none_or(|k| PrincipalKind::of(m) == Some(k))
+    }
+}
+
+/// [`who_can`] with the reported principals (and the undecided questions and delegated
+/// accounts) filtered. `public` stays the key's answer: it says whether any AWS principal,
+/// whichever the filter, can be allowed.
+pub fn who_can_filtered(
+    prover: &Prover<'_>,
+    domain: &[Member],
+    action: &'static KmsAction,
+    key: &Key,
+    filter: &Filter,
+) -> Result<WhoCan, String> {
+    if filter.is_empty() {
+        return who_can(prover, domain, action, key);
+    }
+    // Asking only the admitted members gives the same answer for each of them (every member is
+    // its own question); the representatives of "any other account" are asked for `public`.
+    let public_side = |m: &Member| {
+        matches!(&m.kind, Kind::AnyOtherAccount)
+            || matches!(&m.kind, Kind::AnyFederatedUser(a) if a == crate::domain::OTHER_ACCOUNT)
+    };
+    let asked: Vec<Member> =
+        domain.iter().filter(|m| filter.admits(prover.snapshot, m) || public_side(m)).cloned().collect();
+    let mut out = who_can(prover, &asked, action, key)?;
+    let kept: Vec<&Member> = asked.iter().filter(|m| filter.admits(prover.snapshot, m)).collect();
+    let descriptions: std::collections::BTreeSet<String> = kept.iter().map(|m| m.describe()).collect();
+    out.principals.retain(|p| descriptions.contains(&p.description));
+    out.unknown.retain(|u| descriptions.iter().any(|d| u.starts_with(&format!("{d}: "))));
+    out.accounts.retain(|a| kept.iter().any(|m| matches!(&m.kind, Kind::AnyOf(x) if x == a)));
+    Ok(out)
+}
+
+/// `who-can PATTERN KEY`: one answer per action on keys the pattern covers.
+pub fn who_can_each(
+    prover: &Prover<'_>,
+    domain: &[Member],
+    actions: &[&'static KmsAction],
+    key: &Key,
+    filter: &Filter,
+) -> Result<Vec<WhoCan>, String> {
+    actions.iter().map(|a| who_can_filtered(prover, domain, a, key, filter)).collect()
+}
