@@ -23,6 +23,18 @@ pub fn run(args: &CanArgs) -> Result<i32, CliError> {
     if matches!(args.snapshot.format, Format::Dot | Format::Mermaid) {
         return Err(crate::who_can::graph_only());
     }
+    // KMS takes signed requests only ("Requests must be signed by using an access key ID and a
+    // secret access key", https://docs.aws.amazon.com/kms/latest/APIReference/Welcome.html), and
+    // no quantifier ranges over anonymous callers.
+    if keyproof_model::principal::PrincipalRef::parse(&args.principal)
+        .is_ok_and(|r| r == keyproof_model::principal::PrincipalRef::Anonymous)
+    {
+        return Err(CliError::Usage(
+            "`can` takes a principal that signs its requests (AWS KMS accepts no anonymous request): \
+             use `explain --principal anonymous` for one request"
+                .into(),
+        ));
+    }
     // The principal joins the domain as a property's literal does: its account is then one the
     // snapshot names, and a session of a collected role is a member of its own.
     let extra = [args.principal.clone()];

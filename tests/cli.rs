@@ -574,6 +574,10 @@ fn a_pattern_that_matches_nothing_is_an_error_with_a_did_you_mean() {
     let (code, _, err) = plain(&["-q", "who-can", "kms:Re*", "alias/s3-prod-key", "--transitive"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("--transitive takes one action, not the pattern `kms:Re*`"), "{err}");
+    let (code, _, err) =
+        plain(&["-q", "who-can", "kms:Decrypt", "alias/s3-prod-key", "--transitive", "--kind", "role"], Some("1"));
+    assert_eq!(code, 2, "filters are not combined with --transitive: {err}");
+    assert!(err.contains("cannot be used with"), "{err}");
 }
 
 #[test]
@@ -677,6 +681,9 @@ fn can_lists_the_keys_and_operations_of_one_principal() {
     let (code, _, err) = plain(&["-q", "can", "arn:aws:iam::444455556666:role/AppRol"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("no principal `arn:aws:iam::444455556666:role/AppRol` in account 444455556666, whose IAM was collected (did you mean `arn:aws:iam::444455556666:role/AppRole`?)"), "{err}");
+    let (code, _, err) = plain(&["-q", "can", "anonymous"], Some("1"));
+    assert_eq!(code, 2);
+    assert!(err.contains("AWS KMS accepts no anonymous request"), "{err}");
     let (code, _, err) = plain(&["-q", "can", APP_ROLE, "kms:Decryp"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("(did you mean `kms:Decrypt`?)"), "{err}");
