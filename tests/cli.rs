@@ -386,7 +386,7 @@ fn completions_and_the_man_page_are_generated() {
         let (code, out, err) = plain(&["completions", shell], None);
         assert_eq!(code, 0, "{err}");
         assert!(out.contains(marker), "{shell}: {}", &out[..out.len().min(300)]);
-        for sub in ["who-can", "explain", "lint", "completions"] {
+        for sub in ["who-can", "can", "explain", "lint", "completions"] {
             assert!(out.contains(sub), "{shell} completes `{sub}`");
         }
     }
@@ -571,6 +571,8 @@ fn a_pattern_that_matches_nothing_is_an_error_with_a_did_you_mean() {
     let (code, _, err) = plain(&["-q", "who-can", "kms:Genrate*", "alias/s3-prod-key"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("`kms:Genrate*` matches no KMS action on keys (did you mean `kms:Generate*`?)"), "{err}");
+    let (_, _, err) = plain(&["-q", "who-can", "Generate*", "alias/s3-prod-key"], Some("1"));
+    assert!(err.contains("`Generate*` matches no KMS action on keys (did you mean `kms:Generate*`?)"), "{err}");
     let (code, _, err) = plain(&["-q", "who-can", "kms:Re*", "alias/s3-prod-key", "--transitive"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("--transitive takes one action, not the pattern `kms:Re*`"), "{err}");

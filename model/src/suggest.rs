@@ -20,6 +20,13 @@ pub fn action(word: &str) -> String {
 /// The suggestion for an action pattern that covers no KMS action on keys (`kms:Genrate*` →
 /// `kms:Generate*`): the closest camel-case prefix of an action name, with the pattern's wildcard.
 pub fn action_pattern(pattern: &str) -> String {
+    if !pattern.contains(':') {
+        // `Generate*`: the service prefix is missing.
+        let with_prefix = format!("kms:{pattern}");
+        if key_actions().iter().any(|a| crate::wildcard::glob(&with_prefix, a, true)) {
+            return format!(" (did you mean `{with_prefix}`?)");
+        }
+    }
     let cut = pattern.find(['*', '?']).unwrap_or(pattern.len());
     let (literal, rest) = pattern.split_at(cut);
     let literal =
@@ -88,6 +95,8 @@ mod tests {
         assert_eq!(action_pattern("kms:Genrate*"), " (did you mean `kms:Generate*`?)");
         assert_eq!(action_pattern("kms:ReEncrpt*"), " (did you mean `kms:ReEncrypt*`?)");
         assert_eq!(action_pattern("kms:Zzzzzz*"), "");
+        assert_eq!(action_pattern("Generate*"), " (did you mean `kms:Generate*`?)");
+        assert_eq!(action_pattern("s3:Get*"), "");
         assert_eq!(condition_key("aws:PrincipleOrgID"), " (did you mean `aws:PrincipalOrgID`?)");
         assert_eq!(condition_key("kms:ViaServce"), " (did you mean `kms:ViaService`?)");
         assert_eq!(
