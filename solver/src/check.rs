@@ -53,6 +53,9 @@ pub struct PropertyResult {
     pub reason: Option<String>,
     /// Instances (principal × key) decided.
     pub instances: usize,
+    /// How many of them were evaluated: the others were decided as their class's
+    /// representative was ([`Classes`]).
+    pub evaluated: usize,
     /// Every violating instance (principal, key), the first being the counterexample; at most
     /// [`MAX_VIOLATIONS`].
     pub violations: Vec<(Member, String)>,
@@ -434,6 +437,7 @@ fn fnv1a(text: &str) -> u64 {
 #[derive(Default)]
 struct Summary {
     instances: usize,
+    evaluated: usize,
     counterexample: Option<(usize, Counterexample)>,
     violations: Vec<(usize, Member, String)>,
     unknown: Vec<String>,
@@ -448,6 +452,7 @@ const MAX_REASONS: usize = 5;
 impl Summary {
     fn merge(mut self, other: Summary) -> Summary {
         self.instances += other.instances;
+        self.evaluated += other.evaluated;
         self.counterexample = match (self.counterexample.take(), other.counterexample) {
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
@@ -548,6 +553,7 @@ pub fn check_property_in(
         counterexample: None,
         reason: None,
         instances: 0,
+        evaluated: 0,
         violations: Vec::new(),
     };
     if principals.is_empty() || keys.is_empty() {
@@ -597,63 +603,102 @@ pub fn check_property_in(
             }
         }
     }
-    let summary = (0..total)
-        .into_par_iter()
-        .fold(Summary::default, |mut acc, i| {
-            acc.instances += 1;
-            if acc.failure.is_some() {
+    // One instance `i` decided, standing for the instances `base + p` of the principals `class`
+    // (indices into `principals`, the first being `i`'s): members of one class are decided
+    // alike (`Classes`), so the representative's answer is theirs.
+    let visit = |mut acc: Summary, i: usize, base: usize, class: &[usize]| -> Summary {
+        acc.instances += class.len();
+        acc.evaluated += 1;
+        if acc.failure.is_some() {
+            return acc;
+        }
+        let mut inst = instance(i);
+        let t = match eval_formula(&c, &prop.body, &mut inst, literals) {
+            Ok(t) => t,
+            Err(e) => {
+                acc.failure = Some((i, e));
                 return acc;
             }
-            let mut inst = instance(i);
-            let t = match eval_formula(&c, &prop.body, &mut inst, literals) {
-                Ok(t) => t,
-                Err(e) => {
-                    acc.failure = Some((i, e));
-                    return acc;
+        };
+        if let Some(why) = inst.internal {
+            acc.failure = Some((i, SolverError::Internal(why)));
+            return acc;
+        }
+        match t {
+            Tri::False => {
+                let key = inst
+                    .key
+                    .map(|k| k.arn.clone())
+                    .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
+                    .or_else(|| inst.denied.first().map(|d| d.2.arn.clone()))
+                    .unwrap_or_default();
+                // Classes are not visited in the instances' order: the lowest indices are kept.
+                for &p in class.iter().take(MAX_VIOLATIONS) {
+                    acc.violations.push((base + p, principals[p].clone(), key.clone()));
                 }
-            };
-            if let Some(why) = inst.internal {
-                acc.failure = Some((i, SolverError::Internal(why)));
-                return acc;
+                if acc.violations.len() > MAX_VIOLATIONS {
+                    acc.violations.sort_by_key(|v| v.0);
+                    acc.violations.truncate(MAX_VIOLATIONS);
+                }
+                if acc.counterexample.as_ref().is_none_or(|(at, _)| i < *at) {
+                    let denials = inst.denied.iter().filter_map(|(m, a, k)| denial(c.prover, m, a, k)).collect();
+                    acc.counterexample = Some((
+                        i,
+                        Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials },
+                    ));
+                }
             }
-            match t {
-                Tri::False => {
-                    let key = inst
-                        .key
-                        .map(|k| k.arn.clone())
-                        .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
-                        .or_else(|| inst.denied.first().map(|d| d.2.arn.clone()))
-                        .unwrap_or_default();
-                    if acc.violations.len() < MAX_VIOLATIONS {
-                        acc.violations.push((i, inst.member.clone(), key.clone()));
-                    }
-                    if acc.counterexample.is_none() {
-                        let denials = inst.denied.iter().filter_map(|(m, a, k)| denial(c.prover, m, a, k)).collect();
-                        acc.counterexample = Some((
-                            i,
-                            Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials },
-                        ));
+            Tri::Unknown => {
+                for u in inst.unknown {
+                    if acc.unknown.len() < MAX_REASONS && !acc.unknown.contains(&u) {
+                        acc.unknown.push(u);
                     }
                 }
-                Tri::Unknown => {
-                    for u in inst.unknown {
-                        if acc.unknown.len() < MAX_REASONS && !acc.unknown.contains(&u) {
-                            acc.unknown.push(u);
-                        }
-                    }
-                    if acc.first_undecided.is_none() {
-                        acc.first_undecided = Some((i, inst.member.describe()));
-                    }
+                if acc.first_undecided.as_ref().is_none_or(|(at, _)| i < *at) {
+                    acc.first_undecided = Some((i, inst.member.describe()));
                 }
-                Tri::True => {}
             }
-            acc
-        })
-        .reduce(Summary::default, Summary::merge);
+            Tri::True => {}
+        }
+        acc
+    };
+    // `Prover::grouping` off (the differential test's ungrouped side): every instance on its own.
+    let classes = if per_key > 1 && prover.grouping {
+        Classes::of(&c, &prop.body, &principals, &resolved, literals)?
+    } else {
+        None
+    };
+    let summary = match &classes {
+        // Every instance on its own.
+        None => (0..total)
+            .into_par_iter()
+            .fold(Summary::default, |acc, i| visit(acc, i, (i / per_key) * per_key, &[i % per_key]))
+            .reduce(Summary::default, Summary::merge),
+        // Key by key: the principals the key's gates can admit on their own, the others one
+        // representative per class.
+        Some(cl) => keys
+            .par_iter()
+            .enumerate()
+            .map(|(ki, key)| {
+                let base = ki * per_key;
+                let (alone, grouped) = cl.plan(c.prover, *key);
+                let one = alone
+                    .par_iter()
+                    .fold(Summary::default, |acc, &p| visit(acc, base + p, base, &[p]))
+                    .reduce(Summary::default, Summary::merge);
+                let many = grouped
+                    .par_iter()
+                    .fold(Summary::default, |acc, class| visit(acc, base + class[0], base, class))
+                    .reduce(Summary::default, Summary::merge);
+                one.merge(many)
+            })
+            .reduce(Summary::default, Summary::merge),
+    };
     if let Some((_, e)) = summary.failure {
         return Err(e);
     }
     let n = summary.instances;
+    let base = PropertyResult { evaluated: summary.evaluated, ..base };
     let violations: Vec<(Member, String)> = summary.violations.into_iter().map(|(_, m, k)| (m, k)).collect();
     // A confirmed counterexample decides the property even if other instances are undecided.
     if let Some((_, ce)) = summary.counterexample {
@@ -675,6 +720,166 @@ pub fn check_property_in(
         Ok(PropertyResult { status: Status::Proved, instances: n, ..base })
     } else {
         Ok(PropertyResult { status: Status::Unknown, reason: Some(unknown.join("; ")), instances: n, ..base })
+    }
+}
+
+/// Classes of principals that a property decides alike on a key the principals are not
+/// admitted to.
+///
+/// What a formula reads of its instance's principal is: the principal-only atoms
+/// (`principal in …`, `principal == …`, `principal like …`), and the `can` atoms whose principal
+/// is the variable. For a key, a principal that none of those `can` atoms' key gates
+/// ([`crate::query::KeyGate`]) admits, for any of their actions, gets `false` from each of them
+/// (the pre-filter: no statement or grant of the key can name it), whatever else it is; so two
+/// such principals whose principal-only atoms have the same values are decided the same way, and
+/// one of them (the first, so that the reported counterexample is the one a pass in order would
+/// report) stands for all. A principal that did not resolve, or for which an atom is undecided
+/// (its reason names it), is decided on its own; so is every principal a gate admits. A formula
+/// with anything else that reads the principal is not grouped.
+struct Classes {
+    /// Per principal: its class (the values of the principal-only atoms), or `None` to be
+    /// decided on its own.
+    class_of: Vec<Option<u32>>,
+    classes: usize,
+    /// The `can` atoms on the principal variable: their key (`None`: the instance's) and actions.
+    gates: Vec<(Option<String>, Vec<&'static KmsAction>)>,
+    /// The principals by account number, the service principals.
+    by_account: HashMap<u64, Vec<usize>>,
+    services: Vec<usize>,
+}
+
+impl Classes {
+    fn of<'a, 's>(
+        c: &Ctx<'a, 's>,
+        body: &Formula,
+        principals: &[&'a Member],
+        resolved: &'a [Resolved<'s>],
+        literals: &'a Literals<'s>,
+    ) -> Result<Option<Classes>, SolverError> {
+        let mut atoms: Vec<&Formula> = Vec::new();
+        let mut gates = Vec::new();
+        if !principal_reads(c, body, &mut atoms, &mut gates) {
+            return Ok(None);
+        }
+        let mut ids: HashMap<Vec<bool>, u32> = HashMap::new();
+        let mut class_of = Vec::with_capacity(principals.len());
+        let (mut by_account, mut services): (HashMap<u64, Vec<usize>>, Vec<usize>) = (HashMap::new(), Vec::new());
+        for (i, m) in principals.iter().enumerate() {
+            let Ok(p) = &resolved[i] else {
+                class_of.push(None);
+                continue;
+            };
+            if matches!(p.r, keyproof_model::principal::PrincipalRef::Service(_)) {
+                services.push(i);
+            }
+            if let Some(n) = p.account_id().and_then(crate::query::account_number) {
+                by_account.entry(n).or_default().push(i);
+            }
+            let mut values = Vec::with_capacity(atoms.len());
+            let mut alone = false;
+            for a in &atoms {
+                let mut inst = Instance {
+                    member: m,
+                    resolved: &resolved[i],
+                    key: None,
+                    witnesses: Vec::new(),
+                    denied: smallvec::SmallVec::new(),
+                    unknown: Vec::new(),
+                    internal: None,
+                };
+                match eval_formula(c, a, &mut inst, literals) {
+                    Ok(Tri::True) if inst.unknown.is_empty() => values.push(true),
+                    Ok(Tri::False) if inst.unknown.is_empty() => values.push(false),
+                    _ => alone = true,
+                }
+            }
+            class_of.push((!alone).then(|| {
+                let next = ids.len() as u32;
+                *ids.entry(values).or_insert(next)
+            }));
+        }
+        Ok(Some(Classes { class_of, classes: ids.len(), gates, by_account, services }))
+    }
+
+    /// For one key: the principals decided on their own, and the classes of the others (each in
+    /// the principals' order), every principal in exactly one of them.
+    fn plan(&self, prover: &Prover<'_>, key: Option<&Key>) -> (Vec<usize>, Vec<Vec<usize>>) {
+        let n = self.class_of.len();
+        let mut admitted = vec![false; n];
+        let mut everyone = false;
+        for (literal, actions) in &self.gates {
+            let k = match (literal, key) {
+                (Some(text), _) => prover.snapshot.key(text).ok(),
+                (None, k) => k,
+            };
+            // No key (a property without a key variable): every instance on its own.
+            let Some(k) = k else {
+                everyone = true;
+                break;
+            };
+            for &a in actions {
+                let gate = prover.gate(k, a);
+                if gate.everyone() {
+                    everyone = true;
+                    break;
+                }
+                if gate.services() {
+                    self.services.iter().for_each(|&i| admitted[i] = true);
+                }
+                for acc in gate.accounts() {
+                    self.by_account.get(&acc).into_iter().flatten().for_each(|&i| admitted[i] = true);
+                }
+            }
+            if everyone {
+                break;
+            }
+        }
+        if everyone {
+            return ((0..n).collect(), Vec::new());
+        }
+        let mut alone = Vec::new();
+        let mut grouped: Vec<Vec<usize>> = vec![Vec::new(); self.classes];
+        for (i, class) in self.class_of.iter().enumerate() {
+            match class {
+                Some(c) if !admitted[i] => grouped[*c as usize].push(i),
+                _ => alone.push(i),
+            }
+        }
+        grouped.retain(|g| !g.is_empty());
+        (alone, grouped)
+    }
+}
+
+/// Collects what a formula reads of its instance's principal ([`Classes`]): the principal-only
+/// atoms, and the key and actions of each `can` on the principal variable. False when it reads
+/// the principal some other way (the formula is then not grouped).
+fn principal_reads<'f>(
+    c: &Ctx<'_, '_>,
+    f: &'f Formula,
+    atoms: &mut Vec<&'f Formula>,
+    gates: &mut Vec<(Option<String>, Vec<&'static KmsAction>)>,
+) -> bool {
+    match f {
+        Formula::PrincipalIn(..) | Formula::PrincipalEq(..) | Formula::PrincipalLike(..) => {
+            atoms.push(f);
+            true
+        }
+        Formula::Can { principal: PrincipalTerm::Var(_), action, key, .. } => {
+            let key = match key {
+                KeyTerm::Var(_) => None,
+                KeyTerm::Literal(text) => Some(text.value.clone()),
+            };
+            gates.push((key, c.actions.get(&action.value).cloned().unwrap_or_default()));
+            true
+        }
+        Formula::Can { principal: PrincipalTerm::Literal(_), .. }
+        | Formula::KeyIn(..)
+        | Formula::KeyEq(..)
+        | Formula::Bool(_) => true,
+        Formula::Not(a) => principal_reads(c, a, atoms, gates),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
+            principal_reads(c, a, atoms, gates) && principal_reads(c, b, atoms, gates)
+        }
     }
 }
 

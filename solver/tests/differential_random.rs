@@ -326,3 +326,85 @@ fn grouped_answers_are_the_ungrouped_answers() {
     assert!(compared >= 60, "{compared}");
     assert!(shared > 0, "no question was shared by a class: the test does not exercise the grouping");
 }
+
+/// `check` with the principals grouped into classes per key (those no `can` gate of the key
+/// admits, by their principal-only atoms) gives the answer of every instance decided on its own:
+/// the same status, instance count, violations in order and counterexample.
+#[test]
+fn grouped_check_is_the_ungrouped_check() {
+    let properties = r#"
+property no_outside_decrypt {
+  forall principal, key:
+    can(principal, kms:Decrypt, key) implies principal in org
+}
+property separation {
+  forall principal, key:
+    not (can(principal, kms:PutKeyPolicy, key) and can(principal, kms:Decrypt, key))
+}
+property roots_only_administer {
+  forall principal, key:
+    can(principal, kms:PutKeyPolicy, key) implies principal like "arn:aws:iam::*:root"
+}
+property nobody_grants {
+  forall principal in org, key:
+    not can(principal, kms:CreateGrant, key) or principal like "*role/role-0*"
+}
+property everyone_is_in_org {
+  forall principal, key:
+    principal in org or not (key in org)
+}
+"#;
+    let mut grouped_instances = 0;
+    let mut violated = 0;
+    let mut saved = 0;
+    for seed in 0..8u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let params = Params {
+            accounts: 5,
+            roles_per_account: 3,
+            keys: 3,
+            grants_per_key: 1,
+            seed,
+            conditions: true,
+            oracle: false,
+        };
+        write_snapshot(dir.path(), &params).unwrap();
+        let snapshot = Snapshot::load(dir.path()).unwrap();
+        let mut sources = snapshot.sources.clone();
+        let file =
+            keyproof_parser::property::parse_properties(&mut sources, "grouping.kp", properties.to_string()).unwrap();
+        let grouped = keyproof_solver::query::Prover::new(&snapshot, 20_000, &[]);
+        let mut ungrouped = keyproof_solver::query::Prover::new(&snapshot, 20_000, &[]);
+        ungrouped.grouping = false;
+        for prop in &file.properties {
+            let run = |prover: &keyproof_solver::query::Prover<'_>| {
+                let r = keyproof_solver::check::check_property(prover, &sources, prop, prover.members()).unwrap();
+                let ce = r.counterexample.as_ref().map(|c| {
+                    (
+                        c.member.principal.clone(),
+                        c.key.clone(),
+                        c.witnesses.iter().map(|w| w.request.clone()).collect::<Vec<_>>(),
+                    )
+                });
+                let violations: Vec<(String, String)> =
+                    r.violations.iter().map(|(m, k)| (m.principal.clone(), k.clone())).collect();
+                ((format!("{:?}", r.status), r.instances, violations, ce, r.reason.clone()), r.evaluated)
+            };
+            let (with, evaluated) = run(&grouped);
+            let (without, all) = run(&ungrouped);
+            assert_eq!(with, without, "seed {seed}, property {}", prop.name.value);
+            assert_eq!(all, with.1, "ungrouped, every instance is evaluated");
+            grouped_instances += with.1;
+            saved += all - evaluated;
+            if with.0 == "Violated" {
+                violated += 1;
+            }
+        }
+    }
+    assert!(grouped_instances > 1000, "{grouped_instances}");
+    assert!(violated > 0, "no property was violated: the test does not compare counterexamples");
+    assert!(
+        saved > grouped_instances / 4,
+        "the classes saved {saved} of {grouped_instances} evaluations: the test does not exercise them"
+    );
+}
