@@ -115,10 +115,25 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
     crate::report::write(args.format.into(), &args.outputs, |kind| match kind {
         Kind::Text => Ok(render_text(&report)),
         Kind::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, dir.as_deref());
-            v["exit_code"] = json!(code);
-            crate::report::pretty(&crate::report::stamp(v))
+            // Written straight from the report (a lint of a large organization is tens of MB of
+            // JSON: no `Value` tree of it is built).
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                #[serde(flatten)]
+                report: &'a LintReport,
+                snapshot: serde_json::Value,
+                exit_code: i32,
+                schema: u32,
+                tool: serde_json::Value,
+            }
+            let out = Out {
+                report: &report,
+                snapshot: crate::snapshot_arg::metadata(&snapshot, dir.as_deref()),
+                exit_code: code,
+                schema: crate::report::SCHEMA,
+                tool: json!({ "name": "keyproof", "version": env!("CARGO_PKG_VERSION") }),
+            };
+            Ok(format!("{}\n", serde_json::to_string_pretty(&out)?))
         }
         Kind::Sarif => crate::report::pretty(&crate::report::with_invocation(
             crate::sarif::with_snapshot(

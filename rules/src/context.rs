@@ -52,7 +52,13 @@ pub struct Undetermined {
 /// A cached answer: a decision, not its trace (a replayed request is decided again on use).
 #[derive(Debug, Clone)]
 enum Cached {
-    Yes { request: keyproof_model::Request, assumptions: Vec<String> },
+    /// The request's principal when it is not the member's own (a representative's witness
+    /// name), its context, and what it assumes; the action and key are the question's.
+    Yes {
+        principal: Option<Box<str>>,
+        context: BTreeMap<String, Vec<String>>,
+        assumptions: Vec<String>,
+    },
     No,
     Unknown,
 }
@@ -81,6 +87,8 @@ pub struct LintContext<'s> {
     /// Set when the security accounts were inferred, to be said in the findings that use them.
     pub security_note: Option<String>,
     cache: Mutex<HashMap<CacheKey, Cached>>,
+    /// The `where` conditions the rules ask with, numbered (a few distinct ones per run).
+    conds: Mutex<HashMap<String, u32>>,
     /// The keys this run reports on (`--shard I/N`).
     pub shard: Shard,
     undetermined: Mutex<Vec<Undetermined>>,
@@ -94,7 +102,8 @@ struct CacheKey {
     member: Named,
     action: &'static str,
     key: Named,
-    cond: Option<String>,
+    /// The condition, by its number in `LintContext::conds`.
+    cond: Option<u32>,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -185,6 +194,7 @@ impl<'s> LintContext<'s> {
             security,
             security_note,
             cache: Mutex::new(HashMap::new()),
+            conds: Mutex::new(HashMap::new()),
             shard: Shard::WHOLE,
             undetermined: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
@@ -248,7 +258,12 @@ impl<'s> LintContext<'s> {
             member: index_in(&self.domain, member).map_or_else(|| Named::Other(member.principal.clone()), Named::At),
             action: kms_action.name.as_str(),
             key: index_in(self.snapshot.keys(), key).map_or_else(|| Named::Other(key.arn.clone()), Named::At),
-            cond: cond.map(|c| format!("{c:?}")),
+            cond: cond.and_then(|c| {
+                let text = format!("{c:?}");
+                let mut conds = self.conds.lock().ok()?;
+                let next = conds.len() as u32;
+                Some(*conds.entry(text).or_insert(next))
+            }),
         };
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
             match a {
@@ -258,8 +273,14 @@ impl<'s> LintContext<'s> {
                     return Ok(Answer::Unknown);
                 }
                 Cached::No => return Ok(Answer::No),
-                Cached::Yes { request, assumptions } => {
+                Cached::Yes { principal, context, assumptions } => {
                     // The cache holds the request, not its trace: the evaluator decides it again.
+                    let request = keyproof_model::Request {
+                        principal: principal.map_or_else(|| member.principal.clone(), String::from),
+                        action: format!("kms:{}", kms_action.name),
+                        key: key.arn.clone(),
+                        context,
+                    };
                     if let Ok(decision) = keyproof_model::decide(self.snapshot, &request) {
                         return Ok(Answer::Yes(Box::new(Witness {
                             member: member.clone(),
@@ -273,7 +294,11 @@ impl<'s> LintContext<'s> {
         }
         let a = self.answer(rule, member, resolved, kms_action, key, cond)?;
         let cached = match &a {
-            Answer::Yes(w) => Cached::Yes { request: w.request.clone(), assumptions: w.assumptions.clone() },
+            Answer::Yes(w) => Cached::Yes {
+                principal: (w.request.principal != member.principal).then(|| w.request.principal.as_str().into()),
+                context: w.request.context.clone(),
+                assumptions: w.assumptions.clone(),
+            },
             Answer::No => Cached::No,
             Answer::Unknown => Cached::Unknown,
         };
