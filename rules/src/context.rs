@@ -416,7 +416,8 @@ impl<'s> LintContext<'s> {
                     if !(r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m)) {
                         continue;
                     }
-                    match self.can_resolved(rule, m, r, kms_action, key, cond)? {
+                    // Not cached: a rule that counts accounts asks its own questions.
+                    match self.answer(rule, m, r, kms_action, key, cond)? {
                         Answer::Yes(w) => return Ok(vec![(m, Answer::Yes(w))]),
                         Answer::Unknown => unknown.push((m, Answer::Unknown)),
                         Answer::No => {}
