@@ -125,6 +125,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "I/N", value_parser = keyproof_solver::check::Shard::parse)]
     pub shard: Option<keyproof_solver::check::Shard>,
 
+    /// The longest path `can_reach` follows; a search cut short makes its instances `unknown`.
+    #[arg(long, value_name = "N", default_value_t = keyproof_solver::check::DEFAULT_MAX_HOPS)]
+    pub max_hops: usize,
+
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,
 
