@@ -51,7 +51,7 @@ pub enum Command {
     /// delegated to; and whether any AWS principal can use it.
     WhoCan(WhoCanArgs),
 
-    /// Run the built-in rules (KP001…KP017) on a snapshot: findings with severity, the key, the
+    /// Run the built-in rules (KP001…KP018) on a snapshot: findings with severity, the key, the
     /// replayed request that shows them, and their place in the policy text.
     ///
     /// Exit code 0 when no finding is at or above --fail-on, 1 when one is, 2 when a question

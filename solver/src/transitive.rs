@@ -522,6 +522,32 @@ fn trust_may_name(role: &Role, account: Option<&str>) -> bool {
     })
 }
 
+/// Whether some role's trust policy may let in a caller of an account `outside` accepts: an
+/// allowing statement with `"*"`, a `NotPrincipal`, a unique id, or an account or ARN of such an
+/// account. A path starts with an edge from its first principal; for a principal of an account
+/// that was not collected that edge can only be an assume-role (it has no IAM in the snapshot
+/// to write, and what it can do on the key itself is a direct answer), so without such a trust
+/// statement no path starts there.
+pub fn trust_may_admit(snapshot: &Snapshot, outside: impl Fn(&str) -> bool) -> bool {
+    snapshot.accounts.values().flat_map(|a| a.roles.iter()).any(|role| {
+        let Some(doc) = &role.trust else { return false };
+        doc.statements.iter().filter(|s| s.effect.value == keyproof_parser::policy::Effect::Allow).any(|s| {
+            let Some(pe) = &s.principal else { return false };
+            pe.negated
+                || pe.entries.iter().any(|e| match e.kind {
+                    keyproof_parser::policy::PrincipalKind::Everyone => true,
+                    keyproof_parser::policy::PrincipalKind::Aws => match NamedPrincipal::from_aws(&e.value.value) {
+                        NamedPrincipal::Everyone | NamedPrincipal::UniqueId(_) => true,
+                        NamedPrincipal::Account(a) => outside(&a),
+                        NamedPrincipal::Arn(arn) => arn.split(':').nth(4).is_some_and(&outside),
+                        NamedPrincipal::Service(_) | NamedPrincipal::Other(_) => false,
+                    },
+                    _ => false,
+                })
+        })
+    })
+}
+
 fn grantee_of(m: &Member) -> Option<String> {
     match &m.kind {
         Kind::Service | Kind::AnyOtherService => None,
