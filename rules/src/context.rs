@@ -98,7 +98,7 @@ type Searched = Result<Arc<Transitive>, String>;
 /// The largest principal domain on which the rules run transitive searches: beyond it each
 /// search would cost more than all other rules together, so the rules skip their transitive part
 /// and say so (`who-can ACTION KEY --transitive` answers a key at any size).
-pub const MAX_TRANSITIVE_PRINCIPALS: usize = 250;
+pub const MAX_TRANSITIVE_PRINCIPALS: usize = 100;
 
 /// What a cached answer is the answer to: the member and the key by their index in the domain
 /// and the snapshot (or by name, for one from elsewhere), the action, and the condition.

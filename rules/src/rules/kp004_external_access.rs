@@ -16,7 +16,7 @@
 //! rewriting the key policy, writing IAM policies), named with the path's first hop and each hop
 //! as a note. The search runs only when some role's trust policy may let in a principal outside
 //! the organization (`"*"`, a `NotPrincipal`, a unique id, or an outside account or ARN: such a
-//! path must start by assuming a role), and not beyond 250 principals (said as skipped).
+//! path must start by assuming a role), and not beyond 100 principals (said as skipped).
 //!
 //! ## Why it matters
 //! Data encrypted under the key can be read by whoever can decrypt with it. Access from outside

@@ -15,7 +15,7 @@
 //!   4 hops: e.g. a role it can assume creates the grant), other than the one-hop path of the
 //!   previous case; the message names the path's first hop and each hop is a note. The search
 //!   runs for a key only when some non-administrator can create grants on it (the previous case's
-//!   question), and not beyond 250 principals (said as skipped).
+//!   question), and not beyond 100 principals (said as skipped).
 //!
 //! The first two are decided by the prover, with the `CreateGrant` request replayed; every hop of
 //! a path is decided by the evaluator.

@@ -11,7 +11,7 @@
 //! key). A direct one comes with its request replayed; a path is named by its first hop, with
 //! every hop (each decided by the evaluator) as a note. Service principals are not reported.
 //! The search runs only for keys whose policy has an Allow statement for `kms:PutKeyPolicy` (no
-//! other key can have its policy changed), and not beyond 250 principals (said as skipped).
+//! other key can have its policy changed), and not beyond 100 principals (said as skipped).
 //!
 //! ## Why it matters
 //! Whoever can rewrite the key policy controls the key: it can give itself, or anyone, every
