@@ -149,3 +149,17 @@ fn a_truncated_search_is_unknown_never_proved() {
     assert_eq!(dev["status"], "violated");
     assert_eq!(dev["counterexample"]["principal"], "arn:aws:iam::240000000004:user/contractor");
 }
+
+#[test]
+fn sarif_names_the_path() {
+    let (code, out, err) = check(&["--format", "sarif"]);
+    assert_eq!(code, 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let texts: Vec<&str> =
+        v["runs"][0]["results"].as_array().unwrap().iter().map(|r| r["message"]["text"].as_str().unwrap()).collect();
+    assert!(
+        texts.iter().any(|t| t.starts_with("property `ops_cannot_reach_decrypt` is violated")
+            && t.ends_with("through assume-role → arn:aws:iam::250000000005:role/Bridge, assume-role → arn:aws:iam::230000000003:role/App)")),
+        "{texts:?}"
+    );
+}
