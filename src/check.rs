@@ -7,7 +7,7 @@ use keyproof_model::eval::{Decision, TraceEntry};
 use keyproof_model::Snapshot;
 use keyproof_parser::property::parse_properties;
 use keyproof_parser::SourceMap;
-use keyproof_solver::check::{check_property_in, named_principals, PropertyResult, Shard, Status};
+use keyproof_solver::check::{check_property_reach, named_principals, PropertyResult, ReachCache, Shard, Status};
 use keyproof_solver::query::{Prover, Witness};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -25,9 +25,10 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     let extra = named_principals(&file.properties);
     let prover = Prover::new(&snapshot, args.timeout, &extra);
     let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let reach = ReachCache::new(args.max_hops, extra.clone());
     let mut results = Vec::new();
     for p in &file.properties {
-        results.push(check_property_in(&prover, &sources, p, prover.members(), shard)?);
+        results.push(check_property_reach(&prover, &sources, p, prover.members(), shard, &reach)?);
     }
     if std::env::var_os("KEYPROOF_STATS").is_some() {
         eprintln!("keyproof: {}", prover.stats());
@@ -83,7 +84,16 @@ fn render_markdown(file: &str, results: &[PropertyResult], code: i32) -> String 
                     Some(w) => {
                         format!("`{}` can `{}` on `{}`{pairs}", w.request.principal, w.request.action, w.request.key)
                     }
-                    None => format!("{}{pairs}", c.member.describe()),
+                    None => match c.paths.first() {
+                        Some(p) => format!(
+                            "`{}` can reach `{}` on `{}` ({} hops){pairs}",
+                            p.reached.allowed.principal,
+                            p.action,
+                            p.key,
+                            p.reached.path.len()
+                        ),
+                        None => format!("{}{pairs}", c.member.describe()),
+                    },
                 }
             }
             (None, Some(reason)) => reason.clone(),
@@ -178,9 +188,21 @@ pub fn result_json(snapshot: &Snapshot, r: &PropertyResult) -> Value {
                 "assumptions": first.assumptions,
             });
             v["because"] = json!(because(snapshot, first));
+        } else if let Some(p) = c.paths.first() {
+            v["counterexample"] = json!({
+                "principal": p.reached.allowed.principal,
+                "description": c.member.describe(),
+                "action": p.action,
+                "key": p.key,
+                "path": p.reached.path,
+            });
         } else {
             v["counterexample"] =
                 json!({ "principal": c.member.principal, "description": c.member.describe(), "key": c.key });
+        }
+        if !c.paths.is_empty() {
+            // Each `can_reach` that is true here: the whole path, every hop replayed.
+            v["paths"] = json!(c.paths);
         }
         v["requests"] = json!(c.witnesses.iter().map(|w| request_json(snapshot, w)).collect::<Vec<_>>());
         if !c.denials.is_empty() {
@@ -227,6 +249,31 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
                     };
                     let at = t.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
                     let _ = writeln!(s, "          {what}{}{at}", t.detail);
+                }
+            }
+            for p in &c.paths {
+                let r = &p.reached;
+                let how = match r.path.len() {
+                    0 => "directly".to_string(),
+                    1 => "in 1 hop".to_string(),
+                    n => format!("in {n} hops"),
+                };
+                let _ = writeln!(s, "        {} can reach {} on {} {how}", r.allowed.description, p.action, p.key);
+                for (i, h) in r.path.iter().enumerate() {
+                    let _ = writeln!(s, "          {}. {} {} → {}", i + 1, h.edge.as_str(), h.from, h.to);
+                    for v in &h.via {
+                        let _ = writeln!(s, "             allowed by {v}");
+                    }
+                    for cond in &h.conditions {
+                        let _ = writeln!(s, "             {cond}");
+                    }
+                    for a in &h.assumptions {
+                        let _ = writeln!(s, "             assuming: {a}");
+                    }
+                }
+                let _ = writeln!(s, "          then {} calls {} on {}", r.final_principal, p.action, p.key);
+                for v in &r.allowed.via {
+                    let _ = writeln!(s, "             allowed by {v}");
                 }
             }
             for w in &c.witnesses {

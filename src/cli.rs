@@ -57,7 +57,7 @@ pub enum Command {
     /// Exit code 0 when every question was decided, 2 when one was not or on an error.
     Can(CanArgs),
 
-    /// Run the built-in rules (KP001…KP017) on a snapshot: findings with severity, the key, the
+    /// Run the built-in rules (KP001…KP018) on a snapshot: findings with severity, the key, the
     /// replayed request that shows them, and their place in the policy text.
     ///
     /// Exit code 0 when no finding is at or above --fail-on, 1 when one is, 2 when a question
@@ -130,6 +130,10 @@ pub struct CheckArgs {
     /// without a key variable is decided whole in one shard.
     #[arg(long, value_name = "I/N", value_parser = keyproof_solver::check::Shard::parse)]
     pub shard: Option<keyproof_solver::check::Shard>,
+
+    /// The longest path `can_reach` follows; a search cut short makes its instances `unknown`.
+    #[arg(long, value_name = "N", default_value_t = keyproof_solver::check::DEFAULT_MAX_HOPS)]
+    pub max_hops: usize,
 
     #[command(flatten)]
     pub plan: crate::plan::PlanArgs,

@@ -45,6 +45,7 @@ pub fn run() -> Result<i32, CliError> {
         format: CheckFormat::Text,
         timeout: 10_000,
         shard: None,
+        max_hops: keyproof_solver::check::DEFAULT_MAX_HOPS,
         plan: Default::default(),
         outputs: Default::default(),
     });

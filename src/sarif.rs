@@ -35,6 +35,14 @@ pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, resul
                     .witnesses
                     .first()
                     .map(|w| format!(" ({} {} on {})", w.request.principal, w.request.action, w.request.key))
+                    .or_else(|| {
+                        // A `can_reach` counterexample: its path, hop by hop.
+                        c.paths.first().map(|p| {
+                            let hops: Vec<String> =
+                                p.reached.path.iter().map(|h| format!("{} → {}", h.edge.as_str(), h.to)).collect();
+                            format!(" (reaches {} on {} through {})", p.action, p.key, hops.join(", "))
+                        })
+                    })
                     .unwrap_or_default();
                 format!("property `{}` is violated: {}{req}", r.property, c.member.describe())
             }

@@ -90,7 +90,7 @@ fn demo_sarif_validates_against_the_sarif_2_1_0_schema() {
             validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
         let run = &sarif["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 17);
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 18);
         for r in run["results"].as_array().unwrap() {
             let loc = &r["locations"][0]["physicalLocation"];
             let uri = loc["artifactLocation"]["uri"].as_str().unwrap();

@@ -793,3 +793,31 @@ fn examples_in_the_docs_parse() {
     }
     assert!(names.len() >= 10, "{names:?}");
 }
+
+#[test]
+fn can_reach_parses_prints_and_checks_its_terms() {
+    let text = "property no_reach {\n  forall principal: not principal in ou \"Root/Prod\" implies not can_reach(principal, kms:Decrypt, key \"alias/prod\")\n}\n";
+    let file = parse_ok(text);
+    let Formula::Implies(_, rhs) = &file.properties[0].body else { panic!("{:?}", file.properties[0].body) };
+    let Formula::Not(inner) = &**rhs else { panic!("{rhs:?}") };
+    let Formula::CanReach { principal: PrincipalTerm::Var(_), action, key: KeyTerm::Literal(key), .. } = &**inner
+    else {
+        panic!("not a `can_reach`: {inner:?}")
+    };
+    assert_eq!((action.value.as_str(), key.value.as_str()), ("kms:Decrypt", "alias/prod"));
+    // The printer writes it back, and the printed text parses to the same AST.
+    let printed = file.properties[0].to_string();
+    assert!(printed.contains("not can_reach(principal, kms:Decrypt, key \"alias/prod\")"), "{printed}");
+    assert_eq!(parse_ok(&printed), file);
+    // `can_reach` and `can` are different atoms.
+    assert_ne!(parse_ok(&text.replace("can_reach", "can")), file);
+    // The terms are checked as `can`'s: an unbound variable, a non-KMS action.
+    let unbound = errors("property p { can_reach(principal, kms:Decrypt, key \"k\") }");
+    assert!(unbound.iter().any(|(_, m)| m.contains("`principal` is used but not bound")), "{unbound:?}");
+    let not_kms = errors("property p { can_reach(\"arn:aws:iam::111122223333:role/R\", s3:GetObject, key \"k\") }");
+    assert!(not_kms.iter().any(|(_, m)| m.contains("is not a KMS action")), "{not_kms:?}");
+    // No `where`: the search has no request context to constrain.
+    assert!(
+        parse("property p { can_reach(\"111122223333\", kms:Decrypt, key \"k\") where context \"a\" exists }").is_err()
+    );
+}

@@ -13,12 +13,14 @@ use keyproof_parser::policy::{Effect, PrincipalKind};
 use keyproof_parser::property::ContextCond;
 use keyproof_parser::{Span, Spanned};
 use keyproof_solver::check::Shard;
+use keyproof_solver::check::DEFAULT_MAX_HOPS;
 use keyproof_solver::domain::{Kind, Member};
 use keyproof_solver::query::{account_number, actions_matching, Can, Prover, Witness};
+use keyproof_solver::transitive::{transitive, Transitive};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The answer to one access question, as the rules use it.
 #[derive(Debug, Clone)]
@@ -93,7 +95,18 @@ pub struct LintContext<'s> {
     pub shard: Shard,
     undetermined: Mutex<Vec<Undetermined>>,
     skipped: Mutex<Vec<(String, String)>>,
+    /// The transitive searches ([`LintContext::transitive`]) by (action name, key ARN), run once
+    /// for every rule that asks.
+    reach: Mutex<HashMap<(String, String), Searched>>,
 }
+
+/// A transitive search's answer, or why it failed.
+type Searched = Result<Arc<Transitive>, String>;
+
+/// The largest principal domain on which the rules run transitive searches: beyond it each
+/// search would cost more than all other rules together, so the rules skip their transitive part
+/// and say so (`who-can ACTION KEY --transitive` answers a key at any size).
+pub const MAX_TRANSITIVE_PRINCIPALS: usize = 100;
 
 /// What a cached answer is the answer to: the member and the key by their index in the domain
 /// and the snapshot (or by name, for one from elsewhere), the action, and the condition.
@@ -198,6 +211,7 @@ impl<'s> LintContext<'s> {
             shard: Shard::WHOLE,
             undetermined: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
+            reach: Mutex::new(HashMap::new()),
         }
     }
 
@@ -537,6 +551,68 @@ impl<'s> LintContext<'s> {
                 patterns.join(", ")
             )
         })
+    }
+
+    /// Who can perform `kms:<action>` on `key` directly or through a path of edges
+    /// (`who-can --transitive`, at most [`DEFAULT_MAX_HOPS`] hops), searched once per action and
+    /// key whichever rules ask. What the search leaves undecided (a truncated search, an
+    /// undecided edge) is recorded as undetermined checks of `rule`. `None` when the domain is
+    /// larger than [`MAX_TRANSITIVE_PRINCIPALS`] (recorded as skipped) or the search failed.
+    pub fn transitive(&self, rule: &str, action: &str, key: &Key) -> Result<Option<Arc<Transitive>>, RulesError> {
+        if self.domain.len() > MAX_TRANSITIVE_PRINCIPALS {
+            let why = format!(
+                "the transitive part (paths of edges): {} principals, more than {MAX_TRANSITIVE_PRINCIPALS}; use `keyproof who-can kms:ACTION KEY --transitive` on the keys that matter",
+                self.domain.len()
+            );
+            if !self.skipped_list().iter().any(|(r, w)| r == rule && *w == why) {
+                self.skipped(rule, why);
+            }
+            return Ok(None);
+        }
+        let kms_action = self.action(rule, action)?;
+        let id = (kms_action.name.clone(), key.arn.clone());
+        let name = format!("kms:{}", kms_action.name);
+        // The lock is not held during the search (which runs in parallel itself).
+        let known = self.reach.lock().ok().and_then(|m| m.get(&id).cloned());
+        let answer = match known {
+            Some(a) => a,
+            None => {
+                let a = transitive(self.snapshot, self.prover.timeout_ms, kms_action, &key.arn, DEFAULT_MAX_HOPS)
+                    .map(Arc::new);
+                if let Ok(mut m) = self.reach.lock() {
+                    m.insert(id, a.clone());
+                }
+                a
+            }
+        };
+        match answer {
+            Ok(t) => {
+                self.record_unknown(rule, key, &name, &t.unknown);
+                Ok(Some(t))
+            }
+            Err(e) => {
+                self.record_unknown(rule, key, &name, &[format!("the transitive search failed: {e}")]);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records undecided parts of a transitive search as undetermined checks.
+    fn record_unknown(&self, rule: &str, key: &Key, action: &str, reasons: &[String]) {
+        if let Ok(mut u) = self.undetermined.lock() {
+            for reason in reasons {
+                let entry = Undetermined {
+                    rule: rule.to_string(),
+                    key: key.arn.clone(),
+                    principal: "(transitive search)".to_string(),
+                    action: action.to_string(),
+                    reason: reason.clone(),
+                };
+                if !u.contains(&entry) {
+                    u.push(entry);
+                }
+            }
+        }
     }
 
     /// Whether a key selector (ARN, id, alias, alias ARN) names `key`.

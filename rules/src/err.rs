@@ -35,7 +35,7 @@ pub enum RulesError {
 
     /// A rule code that is not in the registry (in `--select`, `--ignore` or `keyproof.toml`).
     #[error("unknown rule `{code}`")]
-    #[diagnostic(code(keyproof::rules::unknown_rule), help("`keyproof rules` lists the rules: KP001 … KP017"))]
+    #[diagnostic(code(keyproof::rules::unknown_rule), help("`keyproof rules` lists the rules: KP001 … KP018"))]
     UnknownRule { code: String },
 
     /// A setting names something the snapshot does not have (an OU of a compliance zone).

@@ -198,6 +198,30 @@ impl Finding {
         self
     }
 
+    /// The finding is about a principal that gets there only through a path of edges
+    /// (`who-can --transitive`): one note per hop, with the statements that allow it, and one
+    /// for the last request.
+    pub fn with_path(mut self, principal: &str, reached: &keyproof_solver::transitive::Reached) -> Finding {
+        self.principal = Some(principal.to_string());
+        self.fingerprint = format!("{}:{principal}:path", self.fingerprint);
+        for (i, h) in reached.path.iter().enumerate() {
+            let mut line = format!("hop {}: {} {} → {}", i + 1, h.edge.as_str(), h.from, h.to);
+            if !h.via.is_empty() {
+                line.push_str(&format!(", allowed by {}", h.via.join("; ")));
+            }
+            for c in h.conditions.iter().chain(&h.assumptions) {
+                line.push_str(&format!("; {c}"));
+            }
+            self.notes.push(line);
+        }
+        let mut last = format!("then {} makes the request", reached.final_principal);
+        if !reached.allowed.via.is_empty() {
+            last.push_str(&format!(", allowed by {}", reached.allowed.via.join("; ")));
+        }
+        self.notes.push(last);
+        self
+    }
+
     /// Puts a place first (a statement or a grant the finding is about).
     pub fn at(mut self, snapshot: &Snapshot, span: Span, what: impl Into<String>) -> Finding {
         let place = Location::of(snapshot, span, what);

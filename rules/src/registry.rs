@@ -58,6 +58,7 @@ pub static RULES: &[Rule] = &[
     rule!("KP015", "rotation-disabled", Note, kp015_rotation_disabled),
     rule!("KP016", "broad-account-delegation", Warning, kp016_broad_account_delegation),
     rule!("KP017", "statement-blocked-by-rcp", Note, kp017_statement_blocked_by_rcp),
+    rule!("KP018", "key-administration-reachable", Warning, kp018_key_administration_reachable),
 ];
 
 /// A rule by code (case-insensitive) or by name.

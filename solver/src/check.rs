@@ -10,6 +10,7 @@
 use crate::domain::{Kind, Member};
 use crate::err::SolverError;
 use crate::query::{actions_matching, Can, Prover, Witness};
+use crate::transitive::{replay_path, transitive_with, Reached, Transitive};
 use keyproof_model::context::{resolve_principal, Request, ResolvedPrincipal};
 use keyproof_model::eval::{decide, Decision};
 use keyproof_model::reference::KmsAction;
@@ -21,6 +22,7 @@ use keyproof_parser::{ParseError, SourceMap, Span};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -41,6 +43,60 @@ pub struct Counterexample {
     /// For each `can` that is false at the counterexample, the evaluator's decision on that
     /// request without context: why it is denied.
     pub denials: Vec<Decision>,
+    /// One replayed path per `can_reach` that is true at the counterexample.
+    pub paths: Vec<ReachPath>,
+}
+
+/// A `can_reach` that is true: the principal's shortest path to the action on the key, every
+/// hop and the final request replayed through the evaluator.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReachPath {
+    pub action: String,
+    pub key: String,
+    #[serde(flatten)]
+    pub reached: Reached,
+}
+
+/// Transitive searches by (action name, key ARN).
+type ReachSets = HashMap<(String, String), Result<Arc<Transitive>, String>>;
+
+/// The default longest path `can_reach` follows (as `who-can --transitive`).
+pub const DEFAULT_MAX_HOPS: usize = 4;
+
+/// The answers of `can_reach`: one transitive search per (action, key), shared by every
+/// instance and every property that asks it; filled before a property's instances are decided.
+pub struct ReachCache {
+    pub max_hops: usize,
+    /// Principals the properties name: they join the search's domain.
+    extra: Vec<String>,
+    map: Mutex<ReachSets>,
+}
+
+impl ReachCache {
+    pub fn new(max_hops: usize, extra: Vec<String>) -> ReachCache {
+        ReachCache { max_hops, extra, map: Mutex::new(HashMap::new()) }
+    }
+
+    /// The searches for these (action, key) pairs, each run once.
+    fn get(&self, prover: &Prover<'_>, pairs: &[(&'static KmsAction, String)]) -> ReachSets {
+        let mut map = match self.map.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut out = HashMap::new();
+        for (a, key) in pairs {
+            let id = (a.name.clone(), key.clone());
+            let answer = map
+                .entry(id.clone())
+                .or_insert_with(|| {
+                    transitive_with(prover.snapshot, prover.timeout_ms, a, key, self.max_hops, &self.extra)
+                        .map(Arc::new)
+                })
+                .clone();
+            out.insert(id, answer);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +124,8 @@ pub const MAX_VIOLATIONS: usize = 50;
 pub fn named_principals(props: &[Property]) -> Vec<String> {
     fn walk(f: &Formula, out: &mut Vec<String>) {
         match f {
-            Formula::Can { principal: PrincipalTerm::Literal(p), .. } => out.push(p.value.clone()),
+            Formula::Can { principal: PrincipalTerm::Literal(p), .. }
+            | Formula::CanReach { principal: PrincipalTerm::Literal(p), .. } => out.push(p.value.clone()),
             Formula::PrincipalEq(p, _, _) => out.push(p.value.clone()),
             Formula::PrincipalIn(SetExpr::Account(a), _) => out.push(a.value.clone()),
             Formula::Not(a) => walk(a, out),
@@ -96,6 +153,8 @@ struct Ctx<'a, 's> {
     sources: &'a SourceMap,
     /// The KMS actions each action pattern of the property covers, computed once.
     actions: HashMap<String, Vec<&'static KmsAction>>,
+    /// The transitive searches of the property's `can_reach` atoms, by (action name, key ARN).
+    reach: ReachSets,
 }
 
 impl Ctx<'_, '_> {
@@ -186,6 +245,8 @@ struct Instance<'a, 's> {
     resolved: &'a Resolved<'s>,
     key: Option<&'a Key>,
     witnesses: Vec<Witness>,
+    /// One replayed path per `can_reach` found true here.
+    paths: Vec<ReachPath>,
     /// The `can` atoms found false here (principal, first action, key): shown with the
     /// evaluator's trace when the instance is the counterexample.
     /// Inline: every instance of a property over principal × key records its false `can`s.
@@ -313,12 +374,118 @@ fn eval_formula<'a, 's>(
             }
             result
         }
+        Formula::CanReach { principal, action, key, span: _ } => {
+            let (member, _, k, actions) = can_terms(c, principal, action, key, inst, literals)?;
+            let mut result = Tri::False;
+            for &a in actions {
+                let answer = c.reach.get(&(a.name.clone(), k.arn.clone())).ok_or_else(|| {
+                    SolverError::Internal(format!("no transitive search for kms:{} on {}", a.name, k.arn))
+                })?;
+                let t = match answer {
+                    Ok(t) => t,
+                    Err(e) => {
+                        inst.unknown.push(format!("can_reach kms:{} on {}: {e}", a.name, k.arn));
+                        result = Tri::Unknown;
+                        continue;
+                    }
+                };
+                match reach_of(c.prover, t, member) {
+                    Reach::Yes(r) => {
+                        inst.paths.push(ReachPath { action: t.action.clone(), key: t.key.clone(), reached: *r });
+                        return Ok(Tri::True);
+                    }
+                    Reach::No => {}
+                    Reach::Unknown(why) => {
+                        inst.unknown.push(why);
+                        result = Tri::Unknown;
+                    }
+                }
+            }
+            if result.is_false() {
+                if let Some(&first) = actions.first() {
+                    inst.denied.push((member, first, k));
+                }
+            }
+            result
+        }
     })
+}
+
+enum Reach {
+    Yes(Box<Reached>),
+    No,
+    Unknown(String),
+}
+
+/// Whether `member` is in the reach set: listed with a path that replays (yes), not listed and
+/// asked about with nothing undecided (no), or anything else (unknown: a truncated search, an
+/// undecided edge, a path that does not replay, a principal the search did not ask about).
+fn reach_of(prover: &Prover<'_>, t: &Transitive, member: &Member) -> Reach {
+    if let Some(r) = t.principals.iter().find(|r| r.allowed.principal == member.principal) {
+        return match replay_path(prover.snapshot, t, r) {
+            Ok(()) => Reach::Yes(Box::new(r.clone())),
+            Err(e) => Reach::Unknown(format!("the path of {} to {} does not replay: {e}", member.describe(), t.action)),
+        };
+    }
+    let Some((_, describe)) = t.members.iter().find(|(p, _)| *p == member.principal) else {
+        return Reach::Unknown(format!("{} is not in the transitive search's domain", member.describe()));
+    };
+    // Each undecided line names its principal ("DESCRIPTION: why"); a line naming none (the
+    // truncated search) applies to every principal not listed.
+    let mine = format!("{describe}: ");
+    let general = |line: &&String| !t.members.iter().any(|(_, d)| line.starts_with(&format!("{d}: ")));
+    if let Some(line) = t.unknown.iter().find(|l| l.starts_with(&mine)).or_else(|| t.unknown.iter().find(general)) {
+        return Reach::Unknown(format!("can_reach {} on {}: {line}", t.action, t.key));
+    }
+    if t.truncated {
+        return Reach::Unknown(format!(
+            "can_reach {} on {}: the search stopped at --max-hops {}",
+            t.action, t.key, t.max_hops
+        ));
+    }
+    Reach::No
+}
+
+type Terms<'a, 'c, 's> = (&'a Member, &'a Resolved<'s>, &'a Key, &'c [&'static KmsAction]);
+
+/// The principal, key and actions of a `can` or `can_reach` at an instance.
+fn can_terms<'a, 'c, 's>(
+    c: &'c Ctx<'a, 's>,
+    principal: &PrincipalTerm,
+    action: &keyproof_parser::Spanned<String>,
+    key: &KeyTerm,
+    inst: &Instance<'a, 's>,
+    literals: &'a Literals<'s>,
+) -> Result<Terms<'a, 'c, 's>, SolverError> {
+    let (member, resolved): (&'a Member, &'a Resolved<'s>) = match principal {
+        PrincipalTerm::Var(_) => (inst.member, inst.resolved),
+        PrincipalTerm::Literal(p) => literals
+            .get(&p.value)
+            .map(|(m, r)| (m, r))
+            .ok_or_else(|| SolverError::Internal(format!("principal `{}` was not resolved", p.value)))?,
+    };
+    let k: &'a Key = match key {
+        KeyTerm::Var(s) => inst.key.ok_or_else(|| c.error(*s, "`key` is not bound here".into(), "unbound"))?,
+        KeyTerm::Literal(text) => c.key_literal(text)?,
+    };
+    let actions: &'c [&'static KmsAction] = c.actions.get(&action.value).map_or(&[], Vec::as_slice);
+    if actions.is_empty() {
+        return Err(c.error(
+            action.span,
+            format!(
+                "`{}` matches no KMS action on keys{}",
+                action.value,
+                keyproof_model::suggest::action(&action.value)
+            ),
+            "no such action",
+        ));
+    }
+    Ok((member, resolved, k, actions))
 }
 
 fn has_can(f: &Formula) -> bool {
     match f {
-        Formula::Can { .. } => true,
+        Formula::Can { .. } | Formula::CanReach { .. } => true,
         Formula::Not(a) => has_can(a),
         Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => has_can(a) || has_can(b),
         _ => false,
@@ -336,7 +503,7 @@ fn cheap_first<'f>(a: &'f Formula, b: &'f Formula) -> (&'f Formula, &'f Formula)
 /// The actions of every `can` atom's action pattern.
 fn can_actions(f: &Formula, out: &mut HashMap<String, Vec<&'static KmsAction>>) {
     match f {
-        Formula::Can { action, .. } => {
+        Formula::Can { action, .. } | Formula::CanReach { action, .. } => {
             out.entry(action.value.clone()).or_insert_with(|| actions_matching(&action.value));
         }
         Formula::Not(a) => can_actions(a, out),
@@ -348,10 +515,27 @@ fn can_actions(f: &Formula, out: &mut HashMap<String, Vec<&'static KmsAction>>) 
     }
 }
 
+/// The action pattern and key term of every `can_reach` atom.
+fn reach_atoms(f: &Formula) -> Vec<(String, &KeyTerm)> {
+    match f {
+        Formula::CanReach { action, key, .. } => vec![(action.value.clone(), key)],
+        Formula::Not(a) => reach_atoms(a),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
+            let mut out = reach_atoms(a);
+            out.extend(reach_atoms(b));
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The principal literals of a formula's `can` atoms, in order of appearance.
 fn can_literals(f: &Formula, out: &mut Vec<keyproof_parser::Spanned<String>>) {
     match f {
-        Formula::Can { principal: PrincipalTerm::Literal(p), .. } if !out.iter().any(|q| q.value == p.value) => {
+        Formula::Can { principal: PrincipalTerm::Literal(p), .. }
+        | Formula::CanReach { principal: PrincipalTerm::Literal(p), .. }
+            if !out.iter().any(|q| q.value == p.value) =>
+        {
             out.push(p.clone());
         }
         Formula::Not(a) => can_literals(a, out),
@@ -496,9 +680,23 @@ pub fn check_property_in(
     domain: &[Member],
     shard: Shard,
 ) -> Result<PropertyResult, SolverError> {
+    let reach = ReachCache::new(DEFAULT_MAX_HOPS, named_principals(std::slice::from_ref(prop)));
+    check_property_reach(prover, sources, prop, domain, shard, &reach)
+}
+
+/// [`check_property_in`] with the `can_reach` searches shared through `reach` (one per action
+/// and key, whichever properties ask it).
+pub fn check_property_reach(
+    prover: &Prover<'_>,
+    sources: &SourceMap,
+    prop: &Property,
+    domain: &[Member],
+    shard: Shard,
+    reach: &ReachCache,
+) -> Result<PropertyResult, SolverError> {
     let mut actions = HashMap::new();
     can_actions(&prop.body, &mut actions);
-    let c = Ctx { prover, sources, actions };
+    let mut c = Ctx { prover, sources, actions, reach: HashMap::new() };
     let snap = prover.snapshot;
     let mut literal_list = Vec::new();
     can_literals(&prop.body, &mut literal_list);
@@ -568,6 +766,26 @@ pub fn check_property_in(
         };
         return Ok(PropertyResult { reason: Some(which), ..base });
     }
+    // The reach sets of the `can_reach` atoms, one search per (action, key), before the
+    // instances are decided in parallel (a search is itself parallel).
+    let mut pairs: Vec<(&'static KmsAction, String)> = Vec::new();
+    for (pattern, key) in reach_atoms(&prop.body) {
+        let on: Vec<String> = match key {
+            KeyTerm::Literal(text) => vec![c.key_literal(text)?.arn.clone()],
+            KeyTerm::Var(_) => keys.iter().flatten().map(|k| k.arn.clone()).collect(),
+        };
+        for a in c.actions.get(&pattern).map_or(&[][..], Vec::as_slice) {
+            for k in &on {
+                if !pairs.iter().any(|(b, l)| b.name == a.name && l == k) {
+                    pairs.push((a, k.clone()));
+                }
+            }
+        }
+    }
+    if !pairs.is_empty() {
+        c.reach = reach.get(prover, &pairs);
+    }
+    let c = c;
     // Instance `i` is key `i / |principals|`, principal `i % |principals|`: nothing is
     // materialised, and each instance is reduced into the summary as soon as it is decided.
     let resolved: Vec<Resolved<'_>> = principals.iter().map(|m| prover.resolve(m)).collect();
@@ -579,6 +797,7 @@ pub fn check_property_in(
         resolved: &resolved[i % per_key],
         key: keys[i / per_key],
         witnesses: Vec::new(),
+        paths: Vec::new(),
         denied: smallvec::SmallVec::new(),
         unknown: Vec::new(),
         internal: None,
@@ -630,6 +849,7 @@ pub fn check_property_in(
                     .key
                     .map(|k| k.arn.clone())
                     .or_else(|| inst.witnesses.first().map(|w| w.request.key.clone()))
+                    .or_else(|| inst.paths.first().map(|p| p.key.clone()))
                     .or_else(|| inst.denied.first().map(|d| d.2.arn.clone()))
                     .unwrap_or_default();
                 // Classes are not visited in the instances' order: the lowest indices are kept.
@@ -644,7 +864,13 @@ pub fn check_property_in(
                     let denials = inst.denied.iter().filter_map(|(m, a, k)| denial(c.prover, m, a, k)).collect();
                     acc.counterexample = Some((
                         i,
-                        Counterexample { member: inst.member.clone(), key, witnesses: inst.witnesses, denials },
+                        Counterexample {
+                            member: inst.member.clone(),
+                            key,
+                            witnesses: inst.witnesses,
+                            denials,
+                            paths: inst.paths,
+                        },
                     ));
                 }
             }
@@ -784,6 +1010,7 @@ impl Classes {
                     key: None,
                     witnesses: Vec::new(),
                     denied: smallvec::SmallVec::new(),
+                    paths: Vec::new(),
                     unknown: Vec::new(),
                     internal: None,
                 };
@@ -876,6 +1103,9 @@ fn principal_reads<'f>(
         | Formula::KeyIn(..)
         | Formula::KeyEq(..)
         | Formula::Bool(_) => true,
+        // A path can start from any principal: not grouped.
+        Formula::CanReach { principal: PrincipalTerm::Var(_), .. } => false,
+        Formula::CanReach { principal: PrincipalTerm::Literal(_), .. } => true,
         Formula::Not(a) => principal_reads(c, a, atoms, gates),
         Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => {
             principal_reads(c, a, atoms, gates) && principal_reads(c, b, atoms, gates)

@@ -100,6 +100,10 @@ pub struct Transitive {
     pub max_hops: usize,
     /// The search stopped at `max_hops` with edges left: the answer is `unknown`.
     pub truncated: bool,
+    /// Every principal the search asked about (principal, description): one not listed in
+    /// `principals` cannot reach the action unless `unknown` or `truncated` says otherwise.
+    #[serde(skip)]
+    pub members: Vec<(String, String)>,
 }
 
 /// The operation a grant gives, as a hypothetical snapshot: the key with one grant of `op` per
@@ -518,6 +522,32 @@ fn trust_may_name(role: &Role, account: Option<&str>) -> bool {
     })
 }
 
+/// Whether some role's trust policy may let in a caller of an account `outside` accepts: an
+/// allowing statement with `"*"`, a `NotPrincipal`, a unique id, or an account or ARN of such an
+/// account. A path starts with an edge from its first principal; for a principal of an account
+/// that was not collected that edge can only be an assume-role (it has no IAM in the snapshot
+/// to write, and what it can do on the key itself is a direct answer), so without such a trust
+/// statement no path starts there.
+pub fn trust_may_admit(snapshot: &Snapshot, outside: impl Fn(&str) -> bool) -> bool {
+    snapshot.accounts.values().flat_map(|a| a.roles.iter()).any(|role| {
+        let Some(doc) = &role.trust else { return false };
+        doc.statements.iter().filter(|s| s.effect.value == keyproof_parser::policy::Effect::Allow).any(|s| {
+            let Some(pe) = &s.principal else { return false };
+            pe.negated
+                || pe.entries.iter().any(|e| match e.kind {
+                    keyproof_parser::policy::PrincipalKind::Everyone => true,
+                    keyproof_parser::policy::PrincipalKind::Aws => match NamedPrincipal::from_aws(&e.value.value) {
+                        NamedPrincipal::Everyone | NamedPrincipal::UniqueId(_) => true,
+                        NamedPrincipal::Account(a) => outside(&a),
+                        NamedPrincipal::Arn(arn) => arn.split(':').nth(4).is_some_and(&outside),
+                        NamedPrincipal::Service(_) | NamedPrincipal::Other(_) => false,
+                    },
+                    _ => false,
+                })
+        })
+    })
+}
+
 fn grantee_of(m: &Member) -> Option<String> {
     match &m.kind {
         Kind::Service | Kind::AnyOtherService => None,
@@ -703,7 +733,24 @@ pub fn transitive(
     key_arn: &str,
     max_hops: usize,
 ) -> Result<Transitive, String> {
-    let extras = trust_principals(snapshot);
+    transitive_with(snapshot, timeout, action, key_arn, max_hops, &[])
+}
+
+/// [`transitive`] with more principals in the domain (those a property names).
+pub fn transitive_with(
+    snapshot: &Snapshot,
+    timeout: u32,
+    action: &'static KmsAction,
+    key_arn: &str,
+    max_hops: usize,
+    more: &[String],
+) -> Result<Transitive, String> {
+    let mut extras = trust_principals(snapshot);
+    for p in more {
+        if !extras.contains(p) {
+            extras.push(p.clone());
+        }
+    }
     let prover = Prover::new(snapshot, timeout, &extras);
     let key = snapshot.key(key_arn).map_err(|e| e.to_string())?;
     let members: Vec<Member> = prover.members().to_vec();
@@ -977,6 +1024,7 @@ pub fn transitive(
         unknown: direct.unknown.clone(),
         max_hops,
         truncated,
+        members: members.iter().map(|m| (m.principal.clone(), m.describe())).collect(),
     };
     let direct_by: HashMap<String, &Allowed> = direct.principals.iter().map(|a| (a.description.clone(), a)).collect();
     for (i, m) in members.iter().enumerate() {
@@ -1177,4 +1225,94 @@ pub fn to_mermaid(t: &Transitive) -> String {
         }
     }
     out
+}
+
+/// Whether the evaluator allows a replayed request: an allow, or an `unknown` that depends only
+/// on the world outside the snapshot (what the hop's assumptions say).
+fn replays(d: &Decision) -> bool {
+    d.decision == Verdict::Allow
+        || (d.decision == Verdict::Unknown
+            && !d.unknown.is_empty()
+            && d.unknown.iter().all(|r| keyproof_model::context::is_outside_reason(r)))
+}
+
+/// Replays one hop through the evaluator; the principal that acts after it.
+fn replay_hop(snapshot: &Snapshot, region: &str, h: &Hop) -> Result<String, String> {
+    let p = resolve_principal(snapshot, &h.request.principal).map_err(|e| e.to_string())?;
+    let refused =
+        |d: &Decision| format!("{} {} → {}: the evaluator says {}", h.edge.as_str(), h.from, h.to, d.decision.as_str());
+    let account = h.request.key.split(':').nth(4).unwrap_or_default().to_string();
+    let other = OtherRequest {
+        action: &h.request.action,
+        resource: &h.request.key,
+        resource_account: &account,
+        region,
+        context: &h.request.context,
+        open: &[],
+    };
+    let (d, next) = match h.edge {
+        EdgeKind::AssumeRole => {
+            let name = h.request.key.rsplit('/').next().unwrap_or_default();
+            let d = match snapshot.account(&account).filter(|a| a.collected) {
+                Some(a) => {
+                    let role = a.role(name).ok_or_else(|| format!("no role {}", h.request.key))?;
+                    decide_assume_role(snapshot, &p, role, region, &h.request.context, &[])
+                        .map_err(|e| e.to_string())?
+                }
+                None => decide_assume_outside_role(snapshot, &p, &other).map_err(|e| e.to_string())?,
+            };
+            (d, h.to.clone())
+        }
+        EdgeKind::IamWrite => {
+            let d = decide_iam_write(snapshot, &p, &other).map_err(|e| e.to_string())?;
+            let next = if h.request.action == "iam:UpdateAssumeRolePolicy" { h.to.clone() } else { h.from.clone() };
+            (d, next)
+        }
+        EdgeKind::CreateGrant | EdgeKind::PutKeyPolicy => {
+            (keyproof_model::eval::decide(snapshot, &h.request).map_err(|e| e.to_string())?, h.from.clone())
+        }
+    };
+    if replays(&d) {
+        Ok(next)
+    } else {
+        Err(refused(&d))
+    }
+}
+
+/// Replays a reached principal's whole path through the evaluator: every hop on the snapshot,
+/// each starting where the previous one left the caller, and the last principal's own request
+/// on the snapshot the path leads to (with the grant it created, the key policy it wrote, or the
+/// identity policies it wrote). `Err` names the first step that does not replay.
+pub fn replay_path(snapshot: &Snapshot, t: &Transitive, p: &Reached) -> Result<(), String> {
+    let key = snapshot.key(&t.key).map_err(|e| e.to_string())?;
+    let mut after: Option<Snapshot> = None;
+    for h in &p.path {
+        replay_hop(snapshot, &key.region, h)?;
+        let now = after.as_ref().unwrap_or(snapshot);
+        after = match h.edge {
+            EdgeKind::CreateGrant => {
+                let grantee = h.request.context.get("kms:GranteePrincipal").and_then(|v| v.first());
+                let op = h.request.context.get("kms:GrantOperations").and_then(|v| v.first());
+                match (grantee, op) {
+                    (Some(g), Some(op)) => Some(with_grants(now, &t.key, std::slice::from_ref(g), op)),
+                    _ => return Err(format!("create-grant {} → {}: no grantee or operation", h.from, h.to)),
+                }
+            }
+            EdgeKind::PutKeyPolicy => Some(with_open_key_policy(now, &t.key)?),
+            EdgeKind::IamWrite if h.request.action != "iam:UpdateAssumeRolePolicy" => Some(with_allow_all(now)?),
+            _ => after,
+        };
+    }
+    let last = Request {
+        principal: p.final_principal.clone(),
+        action: t.action.clone(),
+        key: t.key.clone(),
+        context: p.allowed.example_context.clone(),
+    };
+    let d = keyproof_model::eval::decide(after.as_ref().unwrap_or(snapshot), &last).map_err(|e| e.to_string())?;
+    if replays(&d) {
+        Ok(())
+    } else {
+        Err(format!("the final request of {} says {}", p.final_principal, d.decision.as_str()))
+    }
 }

@@ -16,8 +16,8 @@ use keyproof_model::eval::{Decision, Verdict};
 use keyproof_model::reference::Reference;
 use keyproof_model::{decide, Snapshot};
 use keyproof_solver::transitive::{
-    to_dot, to_mermaid, transitive, with_allow_all, with_grants, with_open_key_policy, EdgeKind, Hop, Reached,
-    Transitive,
+    replay_path, to_dot, to_mermaid, transitive, with_allow_all, with_grants, with_open_key_policy, EdgeKind, Hop,
+    Reached, Transitive,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -66,6 +66,10 @@ fn answer(snapshot: &Snapshot, q: &Question) -> Transitive {
     let action = Reference::get().action(&q.action).unwrap();
     let key = snapshot.key(&q.key).unwrap();
     transitive(snapshot, 20_000, action, &key.arn, q.max_hops).unwrap()
+}
+
+fn e_principal(p: &Reached) -> &str {
+    &p.allowed.description
 }
 
 fn named(p: &Reached, name: &str) -> bool {
@@ -229,6 +233,10 @@ fn transitive_answers_match_the_scenarios_and_every_hop_replays() {
                     assert!(conditions.contains(&c), "{}: {}: conditions {conditions:?}", q.name, e.principal);
                 }
                 replay(&snapshot, &t, q, p);
+                // The library's replay (what `can_reach` counterexamples use) agrees.
+                if let Err(e) = replay_path(&snapshot, &t, p) {
+                    panic!("{}: {}: replay_path: {e}", q.name, e_principal(p));
+                }
                 compared += 1;
             }
             for p in &t.principals {

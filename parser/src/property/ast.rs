@@ -147,6 +147,15 @@ pub enum Formula {
         context: Option<ContextCond>,
         span: Span,
     },
+    /// `can_reach(P, A, K)`: `P` can perform `A` on `K` directly or after a path of edges
+    /// (assuming roles, creating a grant, rewriting the key policy, writing IAM policies), each
+    /// edge decided by the evaluator; see `solver::transitive`.
+    CanReach {
+        principal: PrincipalTerm,
+        action: Spanned<String>,
+        key: KeyTerm,
+        span: Span,
+    },
     /// `principal in ou "..."`, `principal in account "..."`, `principal in org`.
     PrincipalIn(SetExpr, Span),
     /// `principal == "arn:..."`; `true` for `!=`.
@@ -173,6 +182,10 @@ impl PartialEq for Formula {
                 F::Can { principal: p1, action: a1, key: k1, context: c1, .. },
                 F::Can { principal: p2, action: a2, key: k2, context: c2, .. },
             ) => p1 == p2 && a1 == a2 && k1 == k2 && c1 == c2,
+            (
+                F::CanReach { principal: p1, action: a1, key: k1, .. },
+                F::CanReach { principal: p2, action: a2, key: k2, .. },
+            ) => p1 == p2 && a1 == a2 && k1 == k2,
             (F::PrincipalIn(a, _), F::PrincipalIn(b, _)) | (F::KeyIn(a, _), F::KeyIn(b, _)) => a == b,
             (F::PrincipalEq(a, na, _), F::PrincipalEq(b, nb, _)) | (F::KeyEq(a, na, _), F::KeyEq(b, nb, _)) => {
                 a == b && na == nb

@@ -93,6 +93,18 @@ impl Checker<'_> {
 
     fn formula(&mut self, formula: &Formula, scope: Scope) {
         match formula {
+            Formula::CanReach { principal, action, key, .. } => {
+                self.formula(
+                    &Formula::Can {
+                        principal: principal.clone(),
+                        action: action.clone(),
+                        key: key.clone(),
+                        context: None,
+                        span: Span::default(),
+                    },
+                    scope,
+                );
+            }
             Formula::Can { principal, action, key, context, .. } => {
                 if let PrincipalTerm::Var(span) = principal {
                     self.unbound(Var::Principal, *span, scope);

@@ -88,7 +88,7 @@ fn too_many_operators(text: &str) -> Option<usize> {
                     i += 1;
                 }
                 let word = text.get(start..i);
-                after_can = word == Some("can");
+                after_can = matches!(word, Some("can" | "can_reach"));
                 match word {
                     Some("property") => count = 0,
                     Some("not" | "and" | "or" | "implies" | "where") => count += 1,
@@ -236,6 +236,7 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::key_test
         | Rule::boolean => "a formula",
         Rule::can | Rule::kw_can => "`can`",
+        Rule::reach | Rule::kw_can_reach => "`can_reach`",
         Rule::principal_term => "`principal` or a principal string",
         Rule::key_term => "`key`",
         Rule::action => "an action such as `kms:Decrypt`",
@@ -301,6 +302,7 @@ fn significant(pair: Pair<'_, Rule>) -> Vec<Pair<'_, Rule>> {
                     | Rule::kw_and
                     | Rule::kw_not
                     | Rule::kw_can
+                    | Rule::kw_can_reach
                     | Rule::kw_where
                     | Rule::kw_like
                     | Rule::kw_true
@@ -462,6 +464,7 @@ impl Builder<'_> {
         let inner = self.expect(significant(pair).into_iter().next(), span)?;
         match inner.as_rule() {
             Rule::can => self.can(inner),
+            Rule::reach => self.reach(inner),
             Rule::formula => self.formula(inner),
             Rule::principal_test => self.principal_test(inner),
             Rule::key_test => self.key_test(inner),
@@ -492,6 +495,17 @@ impl Builder<'_> {
             Some(c) => Some(self.condition(c.clone())?),
         };
         Ok(Formula::Can { principal, action, key, context, span })
+    }
+
+    /// `can_reach(P, A, K)`: the terms of `can`, without `where`.
+    fn reach(&self, pair: Pair<'_, Rule>) -> Result<Formula> {
+        let span = self.span(&pair);
+        match self.can(pair)? {
+            Formula::Can { principal, action, key, context: None, .. } => {
+                Ok(Formula::CanReach { principal, action, key, span })
+            }
+            _ => Err(self.malformed(span)),
+        }
     }
 
     /// `principal in SET | == "s" | != "s" | like "p"`

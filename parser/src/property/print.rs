@@ -144,6 +144,9 @@ fn write_formula(f: &mut Formatter<'_>, formula: &Formula, at_least: u8) -> fmt:
             }
             Ok(())
         }
+        Formula::CanReach { principal, action, key, .. } => {
+            write!(f, "can_reach({principal}, {}, {key})", action.value)
+        }
         Formula::PrincipalIn(set, _) => write!(f, "principal in {set}"),
         Formula::PrincipalEq(value, negated, _) => {
             let op = if *negated { "!=" } else { "==" };

@@ -10,7 +10,15 @@
 //!   outside an AWS service (no `kms:ViaService`), for an operation (`kms:GrantOperations`) that
 //!   it cannot perform itself: `CreateGrant` through a policy hands out any grantable operation.
 //!
-//! Both are decided by the prover, with the `CreateGrant` request replayed.
+//! - A principal that is not an administrator and reaches the key's first cryptographic
+//!   operation only through a path of edges that creates a grant (`who-can --transitive`, at most
+//!   4 hops: e.g. a role it can assume creates the grant), other than the one-hop path of the
+//!   previous case; the message names the path's first hop and each hop is a note. The search
+//!   runs for a key only when some non-administrator can create grants on it (the previous case's
+//!   question), and not beyond 100 principals (said as skipped).
+//!
+//! The first two are decided by the prover, with the `CreateGrant` request replayed; every hop of
+//! a path is decided by the evaluator.
 //!
 //! ## Why it matters
 //! A grant needs no key policy change and shows in no policy review: it is the quiet way to
@@ -34,6 +42,7 @@ use crate::err::RulesError;
 use crate::finding::Finding;
 use keyproof_parser::property::ContextCond;
 use keyproof_solver::domain::Kind;
+use keyproof_solver::transitive::EdgeKind;
 
 const CODE: &str = "KP008";
 
@@ -71,6 +80,7 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
         let creators = ctx.who(CODE, "CreateGrant", key, Some(&without_service()), |m| {
             !matches!(m.kind, Kind::Service | Kind::AnyOtherService) && !ctx.is_admin(key, &m.principal)
         })?;
+        let any_creator = creators.iter().any(|(_, a)| matches!(a, Answer::Yes(_)));
         for (m, a) in creators {
             if !matches!(a, Answer::Yes(_)) {
                 continue;
@@ -101,6 +111,38 @@ pub fn check(ctx: &LintContext<'_>) -> Result<Vec<Finding>, RulesError> {
                 out.push(f);
                 break;
             }
+        }
+        // Through a path that creates a grant.
+        let Some(&first) = ctx.use_actions(key).first() else { continue };
+        if !any_creator {
+            continue;
+        }
+        let Some(t) = ctx.transitive(CODE, first, key)? else { continue };
+        for r in &t.principals {
+            let grant = r.path.iter().any(|h| h.edge == EdgeKind::CreateGrant);
+            let own_grant = r.path.len() == 1 && r.path.first().is_some_and(|h| h.from == r.allowed.principal);
+            if !grant || own_grant || r.allowed.kind == "service" || ctx.is_admin(key, &r.allowed.principal) {
+                continue;
+            }
+            let Some(hop) = r.path.first() else { continue };
+            let mut f = Finding::new(
+                CODE,
+                ctx.snapshot,
+                key,
+                format!(
+                    "{} cannot call {} on the key, but reaches it through a path of {} hops that creates a grant, first {} to {}",
+                    r.allowed.description,
+                    t.action,
+                    r.path.len(),
+                    hop.edge.as_str(),
+                    hop.to
+                ),
+            )
+            .with_path(&r.allowed.principal, r);
+            if let Some(n) = ctx.admins_note(key) {
+                f = f.note(n);
+            }
+            out.push(f);
         }
     }
     Ok(out)

@@ -18,3 +18,4 @@ pub mod kp014_service_principal_without_source_condition;
 pub mod kp015_rotation_disabled;
 pub mod kp016_broad_account_delegation;
 pub mod kp017_statement_blocked_by_rcp;
+pub mod kp018_key_administration_reachable;
