@@ -408,3 +408,38 @@ property everyone_is_in_org {
         "the classes saved {saved} of {grouped_instances} evaluations: the test does not exercise them"
     );
 }
+
+/// Actions that never carry an encryption context (DescribeKey, GetPublicKey, Sign, RetireGrant…)
+/// get none from the encoding either: a `ForAllValues` condition on `kms:EncryptionContextKeys`
+/// or a grant constraint once let the solver invent `kms:EncryptionContext:*` entries that the
+/// evaluator rejects ("the solver's request does not load", an internal error in lint).
+#[test]
+fn requests_without_encryption_context_get_none() {
+    let actions = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:RetireGrant", "kms:CreateGrant"];
+    let mut asked = 0;
+    for seed in 0..6u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let params = Params {
+            accounts: 6,
+            roles_per_account: 4,
+            keys: 8,
+            grants_per_key: 4,
+            seed,
+            conditions: true,
+            oracle: false,
+        };
+        write_snapshot(dir.path(), &params).unwrap();
+        let snapshot = Snapshot::load(dir.path()).unwrap();
+        let prover = keyproof_solver::query::Prover::new(&snapshot, 20_000, &[]);
+        for key in snapshot.keys() {
+            for action in actions {
+                let a = Reference::get().action(action).unwrap();
+                if let Err(e) = keyproof_solver::who_can::who_can(&prover, prover.members(), a, key) {
+                    panic!("seed {seed}, {action} on {}: {e}", key.arn);
+                }
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 200, "{asked}");
+}

@@ -313,7 +313,18 @@ impl<'c> SymContext<'c> {
 
     /// The encryption context slot of one key name.
     fn ec_slot(&mut self, name: &str) -> Sym {
-        self.single(&format!("kms:EncryptionContext:{name}"), KeyType::String, false)
+        let key = format!("kms:EncryptionContext:{name}");
+        if !self.carries_encryption_context() {
+            return Sym::Absent;
+        }
+        self.single(&key, KeyType::String, false)
+    }
+
+    /// Whether a request for this action can carry an encryption context at all (DescribeKey,
+    /// Sign, GetPublicKey… never do: the model rejects such a request, and its context's
+    /// `kms:EncryptionContextKeys` is empty). Mirrors `build_context`'s check of given keys.
+    fn carries_encryption_context(&self) -> bool {
+        !matches!(Reference::get().classify("kms:EncryptionContext:x", self.base.action()), KeyClass::NeverPresent)
     }
 
     /// The request's encryption context: every named key's slot, plus slots for keys no policy
@@ -338,7 +349,7 @@ impl<'c> SymContext<'c> {
                 .filter_map(|(p, v)| if let SymVal::Str(s) = v { Some((p.clone(), s.clone())) } else { None })
                 .collect();
         }
-        let n = self.bounds.slots("kms:EncryptionContextKeys");
+        let n = if self.carries_encryption_context() { self.bounds.slots("kms:EncryptionContextKeys") } else { 0 };
         let lower_names: Vec<String> = self.bounds.ec_names.keys().cloned().collect();
         let mut slots = Vec::new();
         for i in 0..n {
@@ -389,6 +400,9 @@ impl<'c> SymContext<'c> {
             };
         }
         if lower == "kms:encryptioncontextkeys" {
+            if !self.carries_encryption_context() {
+                return Sym::Absent;
+            }
             let (named, _) = self.encryption_context();
             let mut slots: Vec<(Term, SymVal)> = Vec::new();
             for (n, p, _) in named {
