@@ -371,10 +371,16 @@ impl<'s> LintContext<'s> {
         let found: Result<Vec<_>, RulesError> = candidates
             .par_iter()
             .map(|&i| (&self.domain[i], &self.resolved[i]))
-            .filter(|(m, r)| r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m))
+            .filter(|(m, r)| self.may_ask(r, kms_action, key) && keep(m))
             .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
             .collect();
         Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())
+    }
+
+    /// Whether the member's question must be asked: the pre-filter cannot rule it out (or the
+    /// member did not resolve: its answer is unknown).
+    fn may_ask(&self, r: &Result<ResolvedPrincipal<'s>, String>, kms_action: &'static KmsAction, key: &Key) -> bool {
+        r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key))
     }
 
     /// The members (indices into `domain`, in its order) that the key's gate for the action can
@@ -427,7 +433,7 @@ impl<'s> LintContext<'s> {
                 let mut unknown = Vec::new();
                 for &i in g {
                     let (m, r) = (&self.domain[i], &self.resolved[i]);
-                    if !(r.as_ref().map_or(true, |p| self.prover.may_be_allowed(p, kms_action, key)) && keep(m)) {
+                    if !(self.may_ask(r, kms_action, key) && keep(m)) {
                         continue;
                     }
                     // Not cached: a rule that counts accounts asks its own questions.
