@@ -163,3 +163,50 @@ fn sarif_names_the_path() {
         "{texts:?}"
     );
 }
+
+/// Copies a folder (the scenario) into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A role that trusts a SAML provider (`sts:AssumeRoleWithSAML`, an edge the search does not
+/// follow) makes "cannot reach" unknown, never proved; the violated properties stay violated.
+#[test]
+fn an_edge_the_search_does_not_follow_makes_not_reachable_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(std::path::Path::new(SCENARIO), dir.path());
+    let iam = dir.path().join("accounts/230000000003/iam.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&iam).unwrap()).unwrap();
+    v["RoleDetailList"][0]["AssumeRolePolicyDocument"]["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Effect": "Allow",
+        "Principal": { "Federated": "arn:aws:iam::230000000003:saml-provider/Corp" },
+        "Action": "sts:AssumeRoleWithSAML",
+        "Condition": { "StringEquals": { "SAML:aud": "https://signin.aws.amazon.com/saml" } }
+    }));
+    std::fs::write(&iam, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyproof"))
+        .env("NO_COLOR", "1")
+        .args(["check", PROPERTIES, "--snapshot"])
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let limited = result(&v, "limited_ci_cannot_reach_decrypt");
+    assert_eq!(limited["status"], "unknown", "{limited}");
+    assert!(
+        limited["reason"].as_str().unwrap().contains("AssumeRoleWithSAML")
+            && limited["reason"].as_str().unwrap().contains("role/App"),
+        "{limited}"
+    );
+    assert_eq!(result(&v, "ops_cannot_reach_decrypt")["status"], "violated");
+}

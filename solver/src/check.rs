@@ -155,6 +155,9 @@ struct Ctx<'a, 's> {
     actions: HashMap<String, Vec<&'static KmsAction>>,
     /// The transitive searches of the property's `can_reach` atoms, by (action name, key ARN).
     reach: ReachSets,
+    /// Why a `can_reach` that the search does not list may still hold: the snapshot has an
+    /// edge the search does not follow ([`uncovered_edges`]).
+    uncovered: Option<String>,
 }
 
 impl Ctx<'_, '_> {
@@ -389,7 +392,7 @@ fn eval_formula<'a, 's>(
                         continue;
                     }
                 };
-                match reach_of(c.prover, t, member) {
+                match reach_of(c.prover, t, member, c.uncovered.as_deref()) {
                     Reach::Yes(r) => {
                         inst.paths.push(ReachPath { action: t.action.clone(), key: t.key.clone(), reached: *r });
                         return Ok(Tri::True);
@@ -420,7 +423,7 @@ enum Reach {
 /// Whether `member` is in the reach set: listed with a path that replays (yes), not listed and
 /// asked about with nothing undecided (no), or anything else (unknown: a truncated search, an
 /// undecided edge, a path that does not replay, a principal the search did not ask about).
-fn reach_of(prover: &Prover<'_>, t: &Transitive, member: &Member) -> Reach {
+fn reach_of(prover: &Prover<'_>, t: &Transitive, member: &Member, uncovered: Option<&str>) -> Reach {
     if let Some(r) = t.principals.iter().find(|r| r.allowed.principal == member.principal) {
         return match replay_path(prover.snapshot, t, r) {
             Ok(()) => Reach::Yes(Box::new(r.clone())),
@@ -443,7 +446,55 @@ fn reach_of(prover: &Prover<'_>, t: &Transitive, member: &Member) -> Reach {
             t.action, t.key, t.max_hops
         ));
     }
+    if let Some(why) = uncovered {
+        return Reach::Unknown(format!("can_reach {} on {}: {why}", t.action, t.key));
+    }
     Reach::No
+}
+
+/// Whether a formula has a `can_reach` atom.
+fn has_reach(f: &Formula) -> bool {
+    match f {
+        Formula::CanReach { .. } => true,
+        Formula::Not(a) => has_reach(a),
+        Formula::And(a, b) | Formula::Or(a, b) | Formula::Implies(a, b) => has_reach(a) || has_reach(b),
+        _ => false,
+    }
+}
+
+/// An edge kind the issue asks for that the transitive search does not follow yet, present in
+/// the snapshot: a role whose trust policy allows a `Federated` principal
+/// (`sts:AssumeRoleWithSAML` / `AssumeRoleWithWebIdentity`), or an IAM group with members
+/// (`iam:AddUserToGroup` can put another user in it). Then "not reachable" is not proved: such a
+/// `can_reach` is unknown, never false (SOUNDNESS.md).
+fn uncovered_edges(snapshot: &keyproof_model::Snapshot) -> Option<String> {
+    for account in snapshot.accounts.values() {
+        for role in &account.roles {
+            let Some(trust) = &role.trust else { continue };
+            let federated = trust.statements.iter().any(|st| {
+                st.effect.value == keyproof_parser::policy::Effect::Allow
+                    && st.principal.as_ref().is_some_and(|pe| {
+                        pe.negated
+                            || pe.entries.iter().any(|e| e.kind == keyproof_parser::policy::PrincipalKind::Federated)
+                    })
+            });
+            if federated {
+                return Some(format!(
+                    "the search does not follow sts:AssumeRoleWithSAML or AssumeRoleWithWebIdentity, and {} trusts a federated principal",
+                    role.arn
+                ));
+            }
+        }
+        if let Some(user) = account.users.iter().find(|u| !u.groups.is_empty()) {
+            return Some(format!(
+                "the search does not follow iam:AddUserToGroup, and account {} has IAM groups ({} is in {})",
+                account.id,
+                user.arn,
+                user.groups.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 type Terms<'a, 'c, 's> = (&'a Member, &'a Resolved<'s>, &'a Key, &'c [&'static KmsAction]);
@@ -696,7 +747,10 @@ pub fn check_property_reach(
 ) -> Result<PropertyResult, SolverError> {
     let mut actions = HashMap::new();
     can_actions(&prop.body, &mut actions);
-    let mut c = Ctx { prover, sources, actions, reach: HashMap::new() };
+    let mut c = Ctx { prover, sources, actions, reach: HashMap::new(), uncovered: None };
+    if has_reach(&prop.body) {
+        c.uncovered = uncovered_edges(prover.snapshot);
+    }
     let snap = prover.snapshot;
     let mut literal_list = Vec::new();
     can_literals(&prop.body, &mut literal_list);
