@@ -331,28 +331,10 @@ fn eval_formula<'a, 's>(
             None => return Err(c.error(*span, "`key` is not bound here".into(), "unbound")),
         },
         Formula::Can { principal, action, key, context, span: _ } => {
-            let (member, resolved): (&'a Member, &'a Resolved<'s>) = match principal {
-                PrincipalTerm::Var(_) => (inst.member, inst.resolved),
-                PrincipalTerm::Literal(p) => literals
-                    .get(&p.value)
-                    .map(|(m, r)| (m, r))
-                    .ok_or_else(|| SolverError::Internal(format!("principal `{}` was not resolved", p.value)))?,
-            };
-            let k: &'a Key = match key {
-                KeyTerm::Var(s) => inst.key.ok_or_else(|| c.error(*s, "`key` is not bound here".into(), "unbound"))?,
-                KeyTerm::Literal(text) => c.key_literal(text)?,
-            };
-            let actions: &[&'static KmsAction] = c.actions.get(&action.value).map_or(&[], Vec::as_slice);
+            let (member, resolved, k, actions) = can_terms(c, principal, action, key, inst, literals)?;
+            // (`can_terms` refuses a pattern that matches no action.)
             let Some(&first_action) = actions.first() else {
-                return Err(c.error(
-                    action.span,
-                    format!(
-                        "`{}` matches no KMS action on keys{}",
-                        action.value,
-                        keyproof_model::suggest::action(&action.value)
-                    ),
-                    "no such action",
-                ));
+                return Err(SolverError::Internal(format!("`{}` matches no action", action.value)));
             };
             let mut result = Tri::False;
             for &a in actions {
