@@ -14,6 +14,7 @@ use keyproof_parser::property::ContextCond;
 use keyproof_parser::{Span, Spanned};
 use keyproof_solver::check::Shard;
 use keyproof_solver::check::DEFAULT_MAX_HOPS;
+use keyproof_solver::classes::Classes;
 use keyproof_solver::domain::{Kind, Member};
 use keyproof_solver::query::{account_number, actions_matching, Can, Prover, Witness};
 use keyproof_solver::transitive::{transitive, Transitive};
@@ -98,6 +99,27 @@ pub struct LintContext<'s> {
     /// The transitive searches ([`LintContext::transitive`]) by (action name, key ARN), run once
     /// for every rule that asks.
     reach: Mutex<HashMap<(String, String), Searched>>,
+    /// Classes of members asked once per key ([`keyproof_solver::classes`]); off in the
+    /// differential test that compares the answers with and without them.
+    pub grouping: bool,
+    classes: Classes,
+    /// Each member's class signature (same order as `domain`), `None` for a member without.
+    signatures: Vec<Option<u32>>,
+    /// A class's answer: its first member's.
+    class_answers: Mutex<HashMap<ClassKey, Cached>>,
+    /// How many answers were taken from a class (for the statistics and the test).
+    class_hits: std::sync::atomic::AtomicUsize,
+}
+
+/// A class of members for one question: the members' signature, the key (its index), the
+/// action, the condition (its number), and whether the members are in the key's account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClassKey {
+    signature: u32,
+    key: usize,
+    action: &'static str,
+    cond: Option<u32>,
+    same_account: bool,
 }
 
 /// A transitive search's answer, or why it failed.
@@ -190,6 +212,15 @@ impl<'s> LintContext<'s> {
             }
         }
         let by_principal = domain.iter().enumerate().map(|(i, m)| (m.principal.clone(), i)).collect();
+        let classes = Classes::new();
+        let signatures = domain
+            .par_iter()
+            .zip(resolved.par_iter())
+            .map(|(m, r)| match r {
+                Ok(p) if m.kind == Kind::Snapshot => classes.signature(snapshot, p),
+                _ => None,
+            })
+            .collect();
         let actions = actions_matching("kms:*").into_iter().map(|a| (a.name.as_str(), a)).collect();
         let admins = snapshot.keys().iter().map(|k| (k.arn.as_str(), key_admins(snapshot, config, k))).collect();
         LintContext {
@@ -212,7 +243,172 @@ impl<'s> LintContext<'s> {
             undetermined: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
             reach: Mutex::new(HashMap::new()),
+            grouping: true,
+            classes,
+            signatures,
+            class_answers: Mutex::new(HashMap::new()),
+            class_hits: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many answers were taken from a class rather than asked.
+    pub fn class_hits(&self) -> usize {
+        self.class_hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The number of a `where` condition.
+    fn cond_id(&self, cond: Option<&ContextCond>) -> Option<u32> {
+        cond.and_then(|c| {
+            let text = format!("{c:?}");
+            let mut conds = self.conds.lock().ok()?;
+            let next = conds.len() as u32;
+            Some(*conds.entry(text).or_insert(next))
+        })
+    }
+
+    /// The member's class for a question, when it has one.
+    fn class_of(
+        &self,
+        member: &Member,
+        kms_action: &'static KmsAction,
+        key: &Key,
+        cond: Option<u32>,
+    ) -> Option<ClassKey> {
+        if !self.grouping {
+            return None;
+        }
+        let signature = self.signatures[index_in(&self.domain, member)?]?;
+        let at = index_in(self.snapshot.keys(), key)?;
+        let view = self.classes.key_view(self.snapshot, at, key);
+        let account = member.account.as_deref()?;
+        if !view.blind || view.named.contains(&account_number(account)?) {
+            return None;
+        }
+        Some(ClassKey {
+            signature,
+            key: at,
+            action: kms_action.name.as_str(),
+            cond,
+            same_account: account == key.account,
+        })
+    }
+
+    /// The member's answer taken from its class, when the class has one that carries over: a
+    /// no, or a yes whose request, made by this member, the evaluator allows.
+    fn class_answer(
+        &self,
+        member: &Member,
+        kms_action: &'static KmsAction,
+        key: &Key,
+        class: &ClassKey,
+    ) -> Option<Answer> {
+        let known = self.class_answers.lock().ok()?.get(class).cloned()?;
+        let a = match known {
+            Cached::No => Answer::No,
+            Cached::Unknown => return None,
+            Cached::Yes { principal: Some(_), .. } => return None,
+            Cached::Yes { principal: None, context, .. } => {
+                let request = keyproof_model::Request {
+                    principal: member.principal.clone(),
+                    action: format!("kms:{}", kms_action.name),
+                    key: key.arn.clone(),
+                    context,
+                };
+                let decision = keyproof_model::decide(self.snapshot, &request).ok()?;
+                // The verdict policy of the prover's `ask`: allowed, or unknown only for what
+                // lies outside the snapshot (then assumed).
+                let assumptions = match decision.decision {
+                    keyproof_model::Verdict::Allow => Vec::new(),
+                    keyproof_model::Verdict::Unknown
+                        if decision.unknown.iter().all(|u| keyproof_model::context::is_outside_reason(u)) =>
+                    {
+                        decision
+                            .unknown
+                            .iter()
+                            .map(|u| u.trim_start_matches(keyproof_model::context::OUTSIDE).to_string())
+                            .collect()
+                    }
+                    _ => return None,
+                };
+                Answer::Yes(Box::new(Witness { member: member.clone(), request, decision, assumptions }))
+            }
+        };
+        self.class_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(a)
+    }
+
+    /// Keeps a class's first answer.
+    fn remember_class(&self, class: ClassKey, member: &Member, a: &Answer) {
+        let cached = match a {
+            Answer::Yes(w) => Cached::Yes {
+                principal: (w.request.principal != member.principal).then(|| w.request.principal.as_str().into()),
+                context: w.request.context.clone(),
+                assumptions: w.assumptions.clone(),
+            },
+            Answer::No => Cached::No,
+            Answer::Unknown => Cached::Unknown,
+        };
+        if let Ok(mut c) = self.class_answers.lock() {
+            c.entry(class).or_insert(cached);
+        }
+    }
+
+    /// [`LintContext::answer`] through the member's class: taken from the class when it can be,
+    /// else asked (and kept as the class's answer when it is the first).
+    fn answer_classed(
+        &self,
+        rule: &str,
+        member: &Member,
+        resolved: &Result<ResolvedPrincipal<'s>, String>,
+        kms_action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Result<Answer, RulesError> {
+        let class = self.class_of(member, kms_action, key, self.cond_id(cond));
+        if let Some(c) = &class {
+            if let Some(a) = self.class_answer(member, kms_action, key, c) {
+                return Ok(a);
+            }
+        }
+        let a = self.answer(rule, member, resolved, kms_action, key, cond)?;
+        if let Some(c) = class {
+            self.remember_class(c, member, &a);
+        }
+        Ok(a)
+    }
+
+    /// Asks the first member of each class among `candidates` (in their order), in parallel, so
+    /// that the other members find their class's answer whatever order they are asked in.
+    fn prime_classes(
+        &self,
+        rule: &str,
+        candidates: &[usize],
+        kms_action: &'static KmsAction,
+        key: &Key,
+        cond: Option<&ContextCond>,
+    ) -> Result<(), RulesError> {
+        if !self.grouping {
+            return Ok(());
+        }
+        let cond_id = self.cond_id(cond);
+        // (first member, members) of each class, in the order of the first members.
+        let mut classes: HashMap<ClassKey, usize> = HashMap::new();
+        let mut firsts: Vec<(usize, usize)> = Vec::new();
+        for &i in candidates {
+            if let Some(c) = self.class_of(&self.domain[i], kms_action, key, cond_id) {
+                let at = *classes.entry(c).or_insert_with(|| {
+                    firsts.push((i, 0));
+                    firsts.len() - 1
+                });
+                firsts[at].1 += 1;
+            }
+        }
+        // Only classes with more than one member save anything.
+        let order: Vec<usize> = firsts.into_iter().filter(|(_, n)| *n > 1).map(|(i, _)| i).collect();
+        order
+            .par_iter()
+            .map(|&i| self.answer_classed(rule, &self.domain[i], &self.resolved[i], kms_action, key, cond).map(|_| ()))
+            .collect()
     }
 
     /// The member of the domain whose principal is `principal`.
@@ -272,12 +468,7 @@ impl<'s> LintContext<'s> {
             member: index_in(&self.domain, member).map_or_else(|| Named::Other(member.principal.clone()), Named::At),
             action: kms_action.name.as_str(),
             key: index_in(self.snapshot.keys(), key).map_or_else(|| Named::Other(key.arn.clone()), Named::At),
-            cond: cond.and_then(|c| {
-                let text = format!("{c:?}");
-                let mut conds = self.conds.lock().ok()?;
-                let next = conds.len() as u32;
-                Some(*conds.entry(text).or_insert(next))
-            }),
+            cond: self.cond_id(cond),
         };
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
             match a {
@@ -306,7 +497,7 @@ impl<'s> LintContext<'s> {
                 }
             }
         }
-        let a = self.answer(rule, member, resolved, kms_action, key, cond)?;
+        let a = self.answer_classed(rule, member, resolved, kms_action, key, cond)?;
         let cached = match &a {
             Answer::Yes(w) => Cached::Yes {
                 principal: (w.request.principal != member.principal).then(|| w.request.principal.as_str().into()),
@@ -367,11 +558,15 @@ impl<'s> LintContext<'s> {
         keep: impl Fn(&Member) -> bool + Sync,
     ) -> Result<Vec<(&Member, Answer)>, RulesError> {
         let kms_action = self.action(rule, action)?;
-        let candidates = self.candidates(key, kms_action);
+        let candidates: Vec<usize> = self
+            .candidates(key, kms_action)
+            .into_iter()
+            .filter(|&i| self.may_ask(&self.resolved[i], kms_action, key) && keep(&self.domain[i]))
+            .collect();
+        self.prime_classes(rule, &candidates, kms_action, key, cond)?;
         let found: Result<Vec<_>, RulesError> = candidates
             .par_iter()
             .map(|&i| (&self.domain[i], &self.resolved[i]))
-            .filter(|(m, r)| self.may_ask(r, kms_action, key) && keep(m))
             .map(|(m, r)| self.can_resolved(rule, m, r, kms_action, key, cond).map(|a| (m, a)))
             .collect();
         Ok(found?.into_iter().filter(|(_, a)| !matches!(a, Answer::No)).collect())
@@ -427,6 +622,13 @@ impl<'s> LintContext<'s> {
             });
             groups[g].push(i);
         }
+        let asked: Vec<usize> = groups
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&i| self.may_ask(&self.resolved[i], kms_action, key) && keep(&self.domain[i]))
+            .collect();
+        self.prime_classes(rule, &asked, kms_action, key, cond)?;
         let found: Result<Vec<Vec<(&Member, Answer)>>, RulesError> = groups
             .par_iter()
             .map(|g| {
@@ -437,7 +639,7 @@ impl<'s> LintContext<'s> {
                         continue;
                     }
                     // Not cached: a rule that counts accounts asks its own questions.
-                    match self.answer(rule, m, r, kms_action, key, cond)? {
+                    match self.answer_classed(rule, m, r, kms_action, key, cond)? {
                         Answer::Yes(w) => return Ok(vec![(m, Answer::Yes(w))]),
                         Answer::Unknown => unknown.push((m, Answer::Unknown)),
                         Answer::No => {}

@@ -73,6 +73,9 @@ impl Location {
     }
 }
 
+/// How many replayed requests a finding keeps: the rest are counted in a note.
+pub const REQUESTS_KEPT: usize = 10;
+
 /// A statement or grant that let a request through.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cause {
@@ -174,8 +177,12 @@ impl Finding {
         self.principal = Some(principal.to_string());
         self.fingerprint = format!("{}:{principal}", self.fingerprint);
         let mut places = Vec::new();
-        for w in witnesses {
-            self.requests.push(ReplayedRequest::of(w));
+        for (i, w) in witnesses.iter().enumerate() {
+            // Every witness's statements are cited; only the first few requests are kept (a key
+            // open to a whole organization has one per account: thousands).
+            if i < REQUESTS_KEPT {
+                self.requests.push(ReplayedRequest::of(w));
+            }
             // The cited statements of the key's side: what the finding can point at in the
             // key's own files.
             for t in w.decision.because() {
@@ -195,6 +202,12 @@ impl Finding {
         }
         places.append(&mut self.locations);
         self.locations = places;
+        if witnesses.len() > REQUESTS_KEPT {
+            self.notes.push(format!(
+                "{} more replayed requests like these are not listed (the first {REQUESTS_KEPT} are)",
+                witnesses.len() - REQUESTS_KEPT
+            ));
+        }
         self
     }
 

@@ -52,6 +52,9 @@ pub struct LintReport {
     /// `KEYPROOF_STATS=1`; not part of the JSON report).
     #[serde(skip)]
     pub stats: Vec<String>,
+    /// How many answers were taken from a class of members rather than asked.
+    #[serde(skip)]
+    pub class_hits: usize,
 }
 
 /// Runs the selected rules on a snapshot.
@@ -73,6 +76,19 @@ pub fn lint_shard(
     timeout_ms: u32,
     shard: Shard,
 ) -> Result<LintReport, RulesError> {
+    lint_grouped(snapshot, config, selection, timeout_ms, shard, true)
+}
+
+/// [`lint_shard`], with the classes of members ([`keyproof_solver::classes`]) on or off: the
+/// answers are the same either way (the differential test `grouped_lint_is_the_ungrouped_lint`).
+pub fn lint_grouped(
+    snapshot: &Snapshot,
+    config: &Config,
+    selection: &Selection,
+    timeout_ms: u32,
+    shard: Shard,
+    grouping: bool,
+) -> Result<LintReport, RulesError> {
     let select: Vec<&String> =
         if selection.select.is_empty() { config.select.iter().collect() } else { selection.select.iter().collect() };
     let mut chosen = Vec::new();
@@ -90,6 +106,7 @@ pub fn lint_shard(
     }
     let mut ctx = LintContext::new(snapshot, config, timeout_ms);
     ctx.shard = shard;
+    ctx.grouping = grouping;
     let mut report = LintReport {
         rules: chosen.iter().map(|r| r.code).collect(),
         findings: Vec::new(),
@@ -97,6 +114,7 @@ pub fn lint_shard(
         undetermined: Vec::new(),
         skipped: Vec::new(),
         stats: Vec::new(),
+        class_hits: 0,
     };
     for rule in &chosen {
         if rule.code == "KP010" && config.allowed_regions.is_empty() {
@@ -120,6 +138,8 @@ pub fn lint_shard(
     }
     report.findings.sort_by(|a, b| (a.code, &a.key, &a.fingerprint).cmp(&(b.code, &b.key, &b.fingerprint)));
     report.stats.push(ctx.prover.stats());
+    report.class_hits = ctx.class_hits();
+    report.stats.push(format!("{} answers taken from a class of members", report.class_hits));
     report.undetermined = ctx.undetermined();
     report.skipped = ctx.skipped_list().into_iter().map(|(r, why)| format!("{r}: {why}")).collect();
     Ok(report)

@@ -4,6 +4,7 @@
 
 pub mod can;
 pub mod check;
+pub mod classes;
 pub mod diff;
 pub mod domain;
 pub mod encode;
