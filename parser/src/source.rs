@@ -99,14 +99,15 @@ pub struct SourceMap {
     /// The folder the snapshot's files are named under (`corpus/central-kms`), as the user gave
     /// it: see [`SourceMap::set_root`].
     root: Option<String>,
-    /// JSON pointers asked for, by source and offset: only the places a report cites, never
-    /// every value of a file. A clone starts empty (its sources may diverge from this one's).
-    pointers: std::sync::Mutex<std::collections::HashMap<(SourceId, usize), Option<String>>>,
+    /// The places located so far ([`SourceMap::locate`]): only the spans a trace or a report
+    /// cites, never every value of a file. A clone starts empty (its sources may diverge from
+    /// this one's).
+    located: std::sync::RwLock<std::collections::HashMap<Span, Location>>,
 }
 
 impl Clone for SourceMap {
     fn clone(&self) -> Self {
-        SourceMap { files: self.files.clone(), root: self.root.clone(), pointers: Default::default() }
+        SourceMap { files: self.files.clone(), root: self.root.clone(), located: Default::default() }
     }
 }
 
@@ -174,6 +175,17 @@ impl SourceMap {
     /// span starts at, and for an embedded document, where inside it. `statement` is left for
     /// the caller, who knows the statement.
     pub fn locate(&self, span: Span) -> Location {
+        if let Some(l) = self.located.read().ok().and_then(|c| c.get(&span).cloned()) {
+            return l;
+        }
+        let l = self.locate_uncached(span);
+        if let Ok(mut c) = self.located.write() {
+            c.insert(span, l.clone());
+        }
+        l
+    }
+
+    fn locate_uncached(&self, span: Span) -> Location {
         let Some(f) = self.get(span.source) else {
             return Location {
                 file: "<unknown>".to_string(),
@@ -277,19 +289,13 @@ impl SourceMap {
     }
 
     /// The RFC 6901 pointer of the JSON value (or member) at an offset, by a scan of the text up
-    /// to there; `None` for a source that is not JSON. Memoised per place asked for.
+    /// to there; `None` for a source that is not JSON.
     fn pointer(&self, id: SourceId, offset: usize) -> Option<String> {
-        if let Ok(cache) = self.pointers.lock() {
-            if let Some(p) = cache.get(&(id, offset)) {
-                return p.clone();
-            }
+        let text = &self.get(id)?.text;
+        if !text.trim_start().starts_with(['{', '[']) {
+            return None;
         }
-        let f = self.get(id)?;
-        let p = json_pointer(&f.text, offset);
-        if let Ok(mut cache) = self.pointers.lock() {
-            cache.insert((id, offset), p.clone());
-        }
-        p
+        json_pointer(text, offset)
     }
 
     /// The span in a real file that contains a span: for an embedded document, the string it
