@@ -300,11 +300,8 @@ fn region(snapshot: &Snapshot, span: keyproof_parser::Span) -> Value {
 /// The file of a source as a path a code-scanning tool can open: a snapshot file is relative to
 /// its snapshot folder; a plan file is named as given.
 fn uri(snapshot: &Snapshot, dir: &Path, span: keyproof_parser::Span, overlays: &[&OverlayReport]) -> String {
-    let name = snapshot.sources.name(span.source);
-    if overlays.iter().any(|p| p.file == name) || Path::new(name).is_absolute() {
-        return name.to_string();
-    }
-    dir.join(name).display().to_string().replace('\\', "/")
+    let _ = (dir, overlays);
+    snapshot.sources.name(span.source).replace('\\', "/")
 }
 
 /// The Terraform resource address in an embedded source's name (`plan.json → aws_kms_grant.x (…)`).

@@ -399,7 +399,9 @@ fn escape_len(s: &str) -> (usize, usize) {
     }
     let hex = |at: usize| s.get(at..at + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
     match hex(2) {
-        Some(0xD800..=0xDBFF) if s.get(6..8) == Some("\\u") && hex(8).is_some_and(|lo| (0xDC00..=0xDFFF).contains(&lo)) => {
+        Some(0xD800..=0xDBFF)
+            if s.get(6..8) == Some("\\u") && hex(8).is_some_and(|lo| (0xDC00..=0xDFFF).contains(&lo)) =>
+        {
             (12, 4)
         }
         Some(c) => (6, char::from_u32(c).map_or(3, char::len_utf8)),
@@ -529,7 +531,11 @@ mod tests {
         let parent = sources.add(name, outer.to_string(), None);
         let start = outer.find("\"{").unwrap();
         let inner = r#"{"Statement": [{"Sid": "A"}]}"#;
-        let id = sources.add("corpus/demo/k.json → Policy", inner.to_string(), Some(Span::new(parent, start, outer.len() - 2)));
+        let id = sources.add(
+            "corpus/demo/k.json → Policy",
+            inner.to_string(),
+            Some(Span::new(parent, start, outer.len() - 2)),
+        );
         let at = inner.find("{\"Sid").unwrap();
         let l = sources.locate_statement(Span::new(id, at, inner.len() - 1), Some("A"));
         assert_eq!(l.file, "corpus/demo/k.json");

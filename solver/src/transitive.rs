@@ -23,9 +23,9 @@
 use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover, Witness};
 use crate::who_can::{conditions, via, who_can, Allowed, Condition};
-use keyproof_model::eval::Cited;
 use keyproof_model::context::{resolve_principal, Request, ResolvedPrincipal};
 use keyproof_model::eval::edges::{decide_assume_outside_role, decide_assume_role, decide_iam_write, OtherRequest};
+use keyproof_model::eval::Cited;
 use keyproof_model::eval::{Decision, Verdict};
 use keyproof_model::principal::NamedPrincipal;
 use keyproof_model::reference::{KeyClass, KeySource, KmsAction, Reference, GRANT_OPERATIONS};
