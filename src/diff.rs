@@ -182,14 +182,11 @@ fn class_json(c: &AccessClass, after: &Snapshot, before: &Snapshot) -> Value {
             "before": before_v,
             "assumptions": e.assumptions,
         },
-        "because": c.because().iter().map(|t| json!({
-            "layer": t.layer,
-            "policy": t.policy,
-            "statement": t.statement,
-            "location": t.location,
-            "file": t.span.map(|s| snap.sources.name(snap.sources.outermost(s).source).to_string()),
-            "detail": t.detail,
-        })).collect::<Vec<_>>(),
+        "because": c.because().iter().map(|t| {
+            let mut v = json!(t.cite());
+            v["file"] = json!(t.span.map(|s| snap.sources.name(snap.sources.outermost(s).source).to_string()));
+            v
+        }).collect::<Vec<_>>(),
     })
 }
 
