@@ -209,7 +209,7 @@ fn json_error_of_a_broken_snapshot_has_every_location() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/bad-input-key"])
         .args(["--format", "json", "--snapshot"])
-        .arg(&snapshot)
+        .arg(snapshot)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
