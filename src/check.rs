@@ -50,7 +50,7 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
         }))),
         Kind::Sarif => report::pretty(&report::with_invocation(
             crate::sarif::with_snapshot(
-                crate::sarif::check_report(&snapshot, &sources, &args.properties, &results),
+                crate::sarif::check_report(&sources, &results),
                 crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
             ),
             code,
@@ -129,14 +129,9 @@ fn cited(snapshot: &Snapshot, d: &Decision) -> Vec<Value> {
     d.because()
         .into_iter()
         .map(|t: &TraceEntry| {
-            json!({
-                "layer": t.layer,
-                "policy": t.policy,
-                "statement": t.statement,
-                "location": t.location,
-                "file": t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()),
-                "detail": t.detail,
-            })
+            let mut v = json!(t.cite());
+            v["file"] = json!(t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()));
+            v
         })
         .collect()
 }
@@ -247,7 +242,7 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
                         (Some(p), None) => format!("{p}: "),
                         _ => String::new(),
                     };
-                    let at = t.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+                    let at = t.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
                     let _ = writeln!(s, "          {what}{}{at}", t.detail);
                 }
             }
@@ -293,7 +288,13 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
                     let _ = writeln!(
                         s,
                         "          allowed by {what}{}",
-                        b["location"].as_str().map(|l| format!(" ({l})")).unwrap_or_default()
+                        b["location"]["file"]
+                            .as_str()
+                            .map(|_| {
+                                let t = b["text"].as_str().unwrap_or_default();
+                                t.strip_prefix(what.as_str()).unwrap_or(t).to_string()
+                            })
+                            .unwrap_or_default()
                     );
                 }
             }

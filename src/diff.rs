@@ -182,14 +182,11 @@ fn class_json(c: &AccessClass, after: &Snapshot, before: &Snapshot) -> Value {
             "before": before_v,
             "assumptions": e.assumptions,
         },
-        "because": c.because().iter().map(|t| json!({
-            "layer": t.layer,
-            "policy": t.policy,
-            "statement": t.statement,
-            "location": t.location,
-            "file": t.span.map(|s| snap.sources.name(snap.sources.outermost(s).source).to_string()),
-            "detail": t.detail,
-        })).collect::<Vec<_>>(),
+        "because": c.because().iter().map(|t| {
+            let mut v = json!(t.cite());
+            v["file"] = json!(t.span.map(|s| snap.sources.name(snap.sources.outermost(s).source).to_string()));
+            v
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -300,11 +297,8 @@ fn region(snapshot: &Snapshot, span: keyproof_parser::Span) -> Value {
 /// The file of a source as a path a code-scanning tool can open: a snapshot file is relative to
 /// its snapshot folder; a plan file is named as given.
 fn uri(snapshot: &Snapshot, dir: &Path, span: keyproof_parser::Span, overlays: &[&OverlayReport]) -> String {
-    let name = snapshot.sources.name(span.source);
-    if overlays.iter().any(|p| p.file == name) || Path::new(name).is_absolute() {
-        return name.to_string();
-    }
-    dir.join(name).display().to_string().replace('\\', "/")
+    let _ = (dir, overlays);
+    snapshot.sources.name(span.source).replace('\\', "/")
 }
 
 /// The Terraform resource address in an embedded source's name (`plan.json → aws_kms_grant.x (…)`).

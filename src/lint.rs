@@ -137,7 +137,7 @@ pub fn run(args: &LintArgs) -> Result<i32, CliError> {
         }
         Kind::Sarif => crate::report::pretty(&crate::report::with_invocation(
             crate::sarif::with_snapshot(
-                crate::sarif::lint_report(&report, dir.as_deref()),
+                crate::sarif::lint_report(&report),
                 crate::snapshot_arg::metadata(&snapshot, dir.as_deref()),
             ),
             code,
@@ -202,7 +202,7 @@ fn render_text(report: &LintReport) -> String {
         let _ = writeln!(s, "{} [{}] {}  {key}", f.code, f.severity.as_str(), f.name);
         let _ = writeln!(s, "  {}", f.message);
         for l in &f.locations {
-            let _ = writeln!(s, "  --> {} ({})", l.inner, l.what);
+            let _ = writeln!(s, "  --> {} ({})", l.place, l.what);
         }
         for r in &f.requests {
             let _ = writeln!(s, "  request: {} {} on {} -> {}", r.principal, r.action, r.key, r.decision);
@@ -214,7 +214,7 @@ fn render_text(report: &LintReport) -> String {
             }
             for b in &r.because {
                 let at = b.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-                let _ = writeln!(s, "    allowed by {}{at}", b.what);
+                let _ = writeln!(s, "    allowed by {}{at}", b.name());
             }
         }
         for n in &f.notes {

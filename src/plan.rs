@@ -12,7 +12,7 @@ use keyproof_parser::overlay::cloudformation::{
 use keyproof_parser::overlay::OverlayReport;
 use keyproof_parser::snapshot::{read_snapshot, SnapshotFiles};
 use keyproof_parser::terraform::{apply_plan, read_plan_file, PlanOptions};
-use keyproof_parser::{SourceMap, Spanned};
+use keyproof_parser::Spanned;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
         }
         None => snapshot_arg::embedded(),
     };
-    let mut sources = SourceMap::new();
+    let mut sources = snapshot_arg::sources_for(dir);
     let mut raw = read_snapshot(&files, &mut sources)?;
     let mut overlays = Overlays::default();
     if let Some(plan_path) = &plan.plan {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// The JSON outputs' schema version: bumped when a field changes meaning or goes away.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// The output files of `check`, `lint` and `diff`.
 #[derive(Debug, Clone, Default, Args)]

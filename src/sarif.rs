@@ -2,20 +2,11 @@
 //! unknown property, located at the property in its file, with the statements that let the
 //! counterexample through as related locations in the snapshot.
 
-use keyproof_model::Snapshot;
 use keyproof_parser::SourceMap;
 use keyproof_solver::check::{PropertyResult, Status};
 use serde_json::{json, Value};
-use std::path::Path;
 
-fn region(sources: &SourceMap, span: keyproof_parser::Span) -> Value {
-    let Some(f) = sources.get(span.source) else { return json!({}) };
-    let a = f.line_col(span.start);
-    let b = f.line_col(span.end);
-    json!({ "startLine": a.line, "startColumn": a.column, "endLine": b.line, "endColumn": b.column })
-}
-
-pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, results: &[PropertyResult]) -> Value {
+pub fn check_report(sources: &SourceMap, results: &[PropertyResult]) -> Value {
     let rules: Vec<Value> = results
         .iter()
         .map(|r| {
@@ -54,16 +45,12 @@ pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, resul
             .iter()
             .flat_map(|c| c.witnesses.iter())
             .flat_map(|w| w.decision.because())
-            .filter_map(|t| t.span)
+            .filter_map(|t| t.location.as_ref())
             .enumerate()
-            .map(|(i, span)| {
-                let outer = snapshot.sources.outermost(span);
+            .map(|(i, l)| {
                 json!({
                     "id": i,
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": snapshot.sources.name(outer.source), "uriBaseId": "SNAPSHOT" },
-                        "region": region(&snapshot.sources, outer),
-                    },
+                    "physicalLocation": physical_location(l),
                     "message": { "text": "allows the counterexample" },
                 })
             })
@@ -72,12 +59,7 @@ pub fn check_report(snapshot: &Snapshot, sources: &SourceMap, file: &Path, resul
             "ruleId": r.property,
             "level": if r.status == Status::Violated { "error" } else { "warning" },
             "message": { "text": text },
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": { "uri": file.display().to_string() },
-                    "region": region(sources, r.span),
-                }
-            }],
+            "locations": [{ "physicalLocation": physical_location(&sources.locate(r.span)) }],
             "relatedLocations": related,
             "partialFingerprints": { "keyproofProperty/v1": format!("{}:{}", r.property, r.counterexample.as_ref().map(|c| c.member.principal.clone()).unwrap_or_default()) },
         }));
@@ -116,18 +98,25 @@ fn fingerprint_hash(text: &str) -> String {
     format!("{h:016x}")
 }
 
+/// The one SARIF `physicalLocation` of every command (check, diff, lint, errors): the file as
+/// the user named it (relative to where the command ran, or absolute as given) and the region
+/// in the real file.
+pub fn physical_location(l: &keyproof_parser::Location) -> Value {
+    json!({
+        "artifactLocation": { "uri": l.file.replace('\\', "/") },
+        "region": {
+            "startLine": l.line,
+            "startColumn": l.column,
+            "endLine": l.end_line.max(l.line),
+            "endColumn": if l.end_line > l.line { l.end_column } else { l.end_column.max(l.column) },
+        },
+    })
+}
+
 fn lint_location(l: &keyproof_rules::finding::Location, id: Option<usize>) -> Value {
     let mut v = json!({
-        "physicalLocation": {
-            "artifactLocation": { "uri": l.file, "uriBaseId": "SNAPSHOT" },
-            "region": {
-                "startLine": l.line,
-                "startColumn": l.column,
-                "endLine": l.end_line,
-                "endColumn": l.end_column,
-            },
-        },
-        "message": { "text": format!("{} ({})", l.what, l.inner) },
+        "physicalLocation": physical_location(&l.place),
+        "message": { "text": format!("{} ({})", l.what, l.place) },
     });
     if let Some(i) = id {
         v["id"] = json!(i);
@@ -166,7 +155,7 @@ fn lint_result(f: &keyproof_rules::Finding, suppression: Option<&str>) -> Value 
 /// located at the statement or grant (for a key policy, at the `Policy` string of the key file:
 /// GitHub shows lines of real files), suppressed findings with their justification, and the
 /// undetermined questions as notifications.
-pub fn lint_report(report: &keyproof_rules::LintReport, snapshot_dir: Option<&Path>) -> Value {
+pub fn lint_report(report: &keyproof_rules::LintReport) -> Value {
     let rules: Vec<Value> = keyproof_rules::RULES
         .iter()
         .map(|r| {
@@ -201,7 +190,7 @@ pub fn lint_report(report: &keyproof_rules::LintReport, snapshot_dir: Option<&Pa
         })
         .chain(report.skipped.iter().map(|s| json!({ "level": "note", "message": { "text": format!("not checked: {s}") } })))
         .collect();
-    let mut run = json!({
+    let run = json!({
         "tool": { "driver": {
             "name": "keyproof",
             "informationUri": "https://github.com/keyproof/keyproof",
@@ -211,13 +200,6 @@ pub fn lint_report(report: &keyproof_rules::LintReport, snapshot_dir: Option<&Pa
         "invocations": [{ "executionSuccessful": true, "toolExecutionNotifications": notifications }],
         "results": results,
     });
-    if let Some(dir) = snapshot_dir {
-        let mut uri = dir.display().to_string().replace('\\', "/");
-        if !uri.ends_with('/') {
-            uri.push('/');
-        }
-        run["originalUriBaseIds"] = json!({ "SNAPSHOT": { "uri": uri } });
-    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

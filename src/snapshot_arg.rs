@@ -14,13 +14,21 @@ pub const DEMO_NAME: &str = "corpus/central-kms (embedded)";
 /// Loads the snapshot a command names, or the embedded demo, and says on stderr what the user
 /// should know of it (see [`announce`]).
 pub fn load(dir: Option<&Path>) -> Result<Snapshot, ModelError> {
-    let snapshot = match dir {
-        Some(d) => Snapshot::load(d)?,
-        None => Snapshot::from_files(&SnapshotFiles::Embedded {
-            name: DEMO_NAME.to_string(),
-            files: demo::DEMO_FILES.to_vec(),
-        })?,
+    let files = match dir {
+        Some(d) if !d.is_dir() => {
+            return Err(Snapshot::load(d).err().unwrap_or_else(|| {
+                ModelError::Input(keyproof_parser::ParseError::Snapshot {
+                    message: format!("cannot read `{}`", d.display()),
+                    help: None,
+                })
+            }))
+        }
+        Some(d) => SnapshotFiles::Dir(d.to_path_buf()),
+        None => embedded(),
     };
+    let mut sources = sources_for(dir);
+    let raw = keyproof_parser::snapshot::read_snapshot(&files, &mut sources)?;
+    let snapshot = Snapshot::from_raw(&raw, sources)?;
     announce(&snapshot, dir.is_none());
     Ok(snapshot)
 }
@@ -56,6 +64,17 @@ pub fn metadata(snapshot: &Snapshot, dir: Option<&Path>) -> serde_json::Value {
             .collect::<Vec<_>>(),
     })
 }
+
+/// The source map a snapshot is read into: its files named under the folder as the user gave
+/// it, the embedded demo's under `corpus/central-kms`.
+pub fn sources_for(dir: Option<&Path>) -> keyproof_parser::SourceMap {
+    let mut s = keyproof_parser::SourceMap::new();
+    s.set_root(&dir.map_or_else(|| DEMO_ROOT.to_string(), |d| d.display().to_string()));
+    s
+}
+
+/// Where the embedded demo's files are in the repository.
+pub const DEMO_ROOT: &str = "corpus/central-kms";
 
 /// The embedded demo's files (for `--plan` without `--snapshot`).
 pub fn embedded() -> SnapshotFiles {

@@ -76,8 +76,10 @@ fn check(case: &str, expected: &[(&str, &str)]) {
     assert_eq!(stdout, "", "corpus/bad/{case}: an error prints nothing on stdout in text mode");
     assert!(!stderr.contains("panicked"), "corpus/bad/{case}: the CLI panicked:\n{stderr}");
     for (loc, _) in &want {
-        // miette's header shows `[file:line:column]`.
-        assert!(stderr.contains(&format!("[{loc}]")), "corpus/bad/{case}: stderr does not show `{loc}`:\n{stderr}");
+        // miette's header shows `[file:line:column]`, the file under the snapshot folder as
+        // given (here an absolute path).
+        let shown = format!("[{}/{loc}]", bad(case).display());
+        assert!(stderr.contains(&shown), "corpus/bad/{case}: stderr does not show `{loc}`:\n{stderr}");
     }
 }
 

@@ -145,7 +145,19 @@ fn sarif_lists_violations_at_their_property() {
         ["uri"]
         .as_str()
         .unwrap()
-        .starts_with("accounts/")));
+        .starts_with("corpus/central-kms/accounts/")));
+    // Region numbers: the property's line, and every related place a full region.
+    let region = &first["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startColumn"], 1);
+    assert!(region["endLine"].as_u64() > region["startLine"].as_u64(), "{region}");
+    assert_eq!(
+        first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "corpus/central-kms/properties.kp"
+    );
+    for l in first["relatedLocations"].as_array().unwrap() {
+        let r = &l["physicalLocation"]["region"];
+        assert!(r["startLine"].as_u64().unwrap() >= 1 && r["endLine"].as_u64() >= r["startLine"].as_u64(), "{l}");
+    }
 }
 
 #[test]
@@ -182,7 +194,10 @@ fn who_can_lists_the_prod_s3_key_users() {
         .iter()
         .find(|p| p["principal"] == "arn:aws:iam::444455556666:role/AppRole")
         .unwrap();
-    assert_eq!(app["conditions"][0], "only with kms:ViaService = s3.us-east-1.amazonaws.com");
+    let c = &app["conditions"][0];
+    assert_eq!(c["text"], "only with kms:ViaService = s3.us-east-1.amazonaws.com");
+    assert_eq!((c["key"].as_str(), c["requires"].as_str()), (Some("kms:ViaService"), Some("equals")));
+    assert_eq!(c["values"], serde_json::json!(["s3.us-east-1.amazonaws.com"]));
 }
 
 /// Runs `keyproof ARGS…` and returns the exit code and stdout.
@@ -378,13 +393,18 @@ fn shards_together_are_the_whole_answer() {
 fn every_command_cites_the_same_statements() {
     let replica = "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
     let app = "arn:aws:iam::666677778888:role/AppRole";
+    // The same citation: its text and its structured parts (layer, policy, statement, and the
+    // location object with file, line, column, pointers and the statement's sid and index).
     let cite = |b: &Value| {
         let what = match (b["policy"].as_str(), b["statement"].as_str()) {
             (Some(p), Some(s)) => format!("{p}, statement {s}"),
             (Some(p), None) => p.to_string(),
             _ => b["detail"].as_str().unwrap().to_string(),
         };
-        format!("{what} ({})", b["location"].as_str().unwrap())
+        let l = &b["location"];
+        assert_eq!(b["text"].as_str().unwrap(), format!("{what} ({})", display(l)), "{b}");
+        assert!(l["json_pointer"].as_str().unwrap().starts_with('/'), "{b}");
+        format!("{} | {} | {} | {}", b["text"].as_str().unwrap(), b["layer"], b["policy"], l)
     };
     // check
     let (_, json) = check(&["check", "corpus/central-kms/properties.kp", "--format", "json"]);
@@ -402,8 +422,7 @@ fn every_command_cites_the_same_statements() {
     let wc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let entry = wc["principals"].as_array().unwrap().iter().find(|p| p["principal"] == app).unwrap();
     assert_eq!(entry["example_context"], serde_json::json!({}));
-    let from_who_can: Vec<String> =
-        entry["via"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let from_who_can: Vec<String> = entry["via"].as_array().unwrap().iter().map(cite).collect();
     assert_eq!(from_who_can, from_check);
     // lint (KP011, replica drift)
     let out = Command::cargo_bin("keyproof")
@@ -420,12 +439,7 @@ fn every_command_cites_the_same_statements() {
         .find(|q| q["principal"] == app && q["action"] == "kms:Decrypt" && q["key"] == replica)
         .unwrap();
     assert_eq!(request["context"], serde_json::json!({}));
-    let from_lint: Vec<String> = request["because"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| format!("{} ({})", b["what"].as_str().unwrap(), b["location"].as_str().unwrap()))
-        .collect();
+    let from_lint: Vec<String> = request["because"].as_array().unwrap().iter().map(cite).collect();
     assert_eq!(from_lint, from_check);
     // diff: before, the replica's policy does not have the drifted statement.
     let before = std::env::temp_dir().join(format!("kp-cite-before-{}", std::process::id()));
@@ -455,6 +469,20 @@ fn every_command_cites_the_same_statements() {
     sorted_check.sort();
     assert_eq!(from_diff, sorted_check);
     let _ = std::fs::remove_dir_all(&before);
+}
+
+/// A location object's text form (`file:line:column`, or `file → Element:line:column`).
+fn display(l: &Value) -> String {
+    match l["embedded"].as_object() {
+        Some(e) => format!(
+            "{} → {}:{}:{}",
+            l["file"].as_str().unwrap(),
+            e["element"].as_str().unwrap(),
+            e["line"],
+            e["column"]
+        ),
+        None => format!("{}:{}:{}", l["file"].as_str().unwrap(), l["line"], l["column"]),
+    }
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

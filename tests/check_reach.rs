@@ -72,7 +72,7 @@ fn a_property_violated_through_a_path_carries_the_whole_path() {
     // Each hop carries the request it replays and the statements that allow it.
     let first = &paths[0]["path"][0];
     assert_eq!(first["request"]["action"], "sts:AssumeRole");
-    assert!(first["via"][1].as_str().unwrap().contains("statement FromDev"), "{first}");
+    assert!(first["via"][1]["text"].as_str().unwrap().contains("statement FromDev"), "{first}");
 
     // The dev account: three principals reach Decrypt, each only through a path.
     let dev = result(&v, "nobody_in_dev_account_reaches_decrypt");

@@ -203,17 +203,19 @@ fn json_error_goes_to_stdout() {
 
 #[test]
 fn json_error_of_a_broken_snapshot_has_every_location() {
-    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/bad/three-errors");
+    // Named relative to the working directory, as a user would: locations are under it.
+    let snapshot = "corpus/bad/three-errors";
     let out = keyproof()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["explain", "--principal", APP_ROLE, "--action", "kms:Decrypt", "--key", "alias/bad-input-key"])
         .args(["--format", "json", "--snapshot"])
-        .arg(&snapshot)
+        .arg(snapshot)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let key = "accounts/111122223333/kms/us-east-1/1234abcd-12ab-34cd-56ef-1234567890ab.json";
+    let key = "corpus/bad/three-errors/accounts/111122223333/kms/us-east-1/1234abcd-12ab-34cd-56ef-1234567890ab.json";
     let locations: Vec<&str> =
         v["error"]["related"].as_array().unwrap().iter().map(|e| e["location"].as_str().unwrap()).collect();
     assert_eq!(locations, [format!("{key}:14:19"), format!("{key}:23:19"), format!("{key}:32:23")]);
@@ -529,7 +531,7 @@ fn who_can_takes_an_action_pattern_with_one_answer_per_action() {
     assert_eq!(code, 0);
     assert_eq!(v["pattern"], "kms:Re*");
     assert_eq!(v["key"], "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321");
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     let actions: Vec<&str> = v["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
@@ -642,17 +644,19 @@ fn can_lists_the_keys_and_operations_of_one_principal() {
     // The forgotten grant lets the Test account's AppRole use the prod S3 key.
     let (code, v) = json_of(&["can", TEST_APP_ROLE]);
     assert_eq!(code, 0);
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     assert_eq!(v["tool"]["name"], "keyproof");
     assert_eq!(v["principal"], TEST_APP_ROLE);
     assert_eq!(v["keys"].as_array().unwrap().len(), 4, "{v}");
     assert_eq!(ops(&v, "alias/s3-prod-key", "us-east-1"), ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]);
     let s3 = v["keys"].as_array().unwrap().iter().find(|k| k["aliases"][0] == "alias/s3-prod-key").unwrap();
-    assert_eq!(
-        s3["operations"][0]["conditions"][0],
-        "only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures"
-    );
-    assert!(s3["operations"][0]["via"][0].as_str().unwrap().starts_with("grant 316ba155"), "{s3}");
+    let c = &s3["operations"][0]["conditions"][0];
+    assert_eq!(c["text"], "only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures");
+    assert_eq!(c["key"], "kms:EncryptionContext:aws:s3:arn");
+    assert_eq!(c["requires"], "equals");
+    assert_eq!(c["values"][0], "arn:aws:s3:::payments-test-fixtures");
+    assert!(s3["operations"][0]["via"][0]["text"].as_str().unwrap().starts_with("grant 316ba155"), "{s3}");
+    assert_eq!(s3["operations"][0]["via"][0]["layer"], "grant");
 
     // The Prod role: the S3 key only through S3, never key administration.
     let (code, v) = json_of(&["can", APP_ROLE]);
@@ -689,4 +693,46 @@ fn can_lists_the_keys_and_operations_of_one_principal() {
     let (code, _, err) = plain(&["-q", "can", APP_ROLE, "kms:Decryp"], Some("1"));
     assert_eq!(code, 2);
     assert!(err.contains("(did you mean `kms:Decrypt`?)"), "{err}");
+}
+
+/// Structured locations (schema 2): a key policy statement embedded in the key file's
+/// one-line `Policy` string is located in the real file (line 20, the statement's `{` at
+/// column 1028), inside the embedded document (39:5, `/Statement/2`) and by statement; the file
+/// is named under the snapshot folder as given.
+#[test]
+fn explain_json_locates_an_embedded_statement() {
+    let out = keyproof()
+        .args([
+            "explain",
+            "--principal",
+            "arn:aws:sts::444455556666:assumed-role/AppRole/app",
+            "--action",
+            "kms:Decrypt",
+            "--key",
+            "alias/s3-prod-key",
+            "--context",
+            "kms:ViaService=s3.us-east-1.amazonaws.com",
+            "--format",
+            "json",
+            "--snapshot",
+            "corpus/central-kms",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], 2);
+    let t = v["trace"].as_array().unwrap().iter().find(|t| t["layer"] == "key-policy").unwrap();
+    let l = &t["location"];
+    assert_eq!(
+        l["file"],
+        "corpus/central-kms/accounts/111122223333/kms/us-east-1/0987dcba-09fe-87dc-65ba-ab0987654321.json"
+    );
+    assert_eq!((l["line"].as_u64(), l["column"].as_u64()), (Some(20), Some(1028)));
+    assert_eq!((l["end_line"].as_u64(), l["end_column"].as_u64()), (Some(20), Some(1584)));
+    assert_eq!(l["json_pointer"], "/Policy");
+    assert_eq!(l["embedded"]["element"], "Policy");
+    assert_eq!((l["embedded"]["line"].as_u64(), l["embedded"]["column"].as_u64()), (Some(39), Some(5)));
+    assert_eq!(l["embedded"]["json_pointer"], "/Statement/2");
+    assert_eq!(l["statement"]["sid"], "AllowS3UseFromProd");
+    assert_eq!(l["statement"]["index"], 2);
 }

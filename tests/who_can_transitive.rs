@@ -38,7 +38,7 @@ fn json_lists_paths_with_their_hops() {
     assert_eq!(path[0]["from"], "arn:aws:iam::240000000004:user/ops");
     assert_eq!(path[0]["to"], "arn:aws:iam::250000000005:role/Bridge");
     assert_eq!(path[0]["edge"], "assume-role");
-    assert!(path[0]["via"][0].as_str().unwrap().contains("inline policy AssumeBridge"));
+    assert!(path[0]["via"][0]["text"].as_str().unwrap().contains("inline policy AssumeBridge"));
     assert_eq!(path[1]["to"], "arn:aws:iam::230000000003:role/App");
     assert!(path[1]["conditions"].as_array().unwrap().is_empty());
     let app = principals.iter().find(|p| p["principal"] == "arn:aws:iam::230000000003:role/App").unwrap();

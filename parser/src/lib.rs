@@ -14,4 +14,4 @@ pub mod suggest;
 pub use overlay::terraform;
 
 pub use err::ParseError;
-pub use source::{SourceId, SourceMap, Span, Spanned};
+pub use source::{Location, SourceId, SourceMap, Span, Spanned, StatementRef};

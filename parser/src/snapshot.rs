@@ -349,7 +349,7 @@ impl<'a> Files<'a> {
         let mut parsed = std::collections::HashMap::new();
         for (rel, text) in texts {
             match text {
-                Ok(t) => ids.push((rel.clone(), sources.add(rel, t, None))),
+                Ok(t) => ids.push((rel.clone(), sources.add(sources.rooted(&rel), t, None))),
                 Err(e) => {
                     parsed.insert(rel, Err(e));
                 }
@@ -384,7 +384,7 @@ fn read_file(
         return done;
     }
     let text = files.files.read(rel)?;
-    let id = sources.add(rel.to_string(), text, None);
+    let id = sources.add(sources.rooted(rel), text, None);
     let json = parse_json(sources, id)?;
     Ok((id, json))
 }

@@ -93,9 +93,22 @@ impl SourceFile {
 }
 
 /// Every source read while loading a snapshot or a properties file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
+    /// The folder the snapshot's files are named under (`corpus/central-kms`), as the user gave
+    /// it: see [`SourceMap::set_root`].
+    root: Option<String>,
+    /// The places located so far ([`SourceMap::locate`]): only the spans a trace or a report
+    /// cites, never every value of a file. A clone starts empty (its sources may diverge from
+    /// this one's).
+    located: std::sync::RwLock<std::collections::HashMap<Span, Location>>,
+}
+
+impl Clone for SourceMap {
+    fn clone(&self) -> Self {
+        SourceMap { files: self.files.clone(), root: self.root.clone(), located: Default::default() }
+    }
 }
 
 impl SourceMap {
@@ -109,6 +122,27 @@ impl SourceMap {
         let id = SourceId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile { name: name.into(), text: Arc::new(text), embedded_in, line_starts });
         id
+    }
+
+    /// Names the snapshot files added from now on under `prefix`, the folder as the user gave
+    /// it (`--snapshot corpus/central-kms` → `corpus/central-kms/accounts/…`), so that every
+    /// location can be opened from where the command ran. `.` and an empty prefix name no folder.
+    pub fn set_root(&mut self, prefix: &str) {
+        let p = prefix.replace('\\', "/");
+        let mut p = p.trim_end_matches('/');
+        while let Some(rest) = p.strip_prefix("./") {
+            p = rest;
+        }
+        self.root = (!p.is_empty() && p != ".").then(|| p.to_string());
+    }
+
+    /// The name of a snapshot file given relative to the snapshot folder: under the root set by
+    /// [`SourceMap::set_root`], if any.
+    pub fn rooted(&self, rel: &str) -> String {
+        match &self.root {
+            Some(r) => format!("{r}/{rel}"),
+            None => rel.to_string(),
+        }
     }
 
     pub fn get(&self, id: SourceId) -> Option<&SourceFile> {
@@ -133,6 +167,135 @@ impl SourceMap {
             }
             None => "<unknown>".to_string(),
         }
+    }
+
+    /// Where a span is, computed on demand: the file, line and column in the real file (for a
+    /// document embedded in a JSON string, the place of the span's text inside that string, or
+    /// the string itself when the document was URL-encoded), the JSON pointer of the value the
+    /// span starts at, and for an embedded document, where inside it. `statement` is left for
+    /// the caller, who knows the statement.
+    pub fn locate(&self, span: Span) -> Location {
+        if let Some(l) = self.located.read().ok().and_then(|c| c.get(&span).cloned()) {
+            return l;
+        }
+        let l = self.locate_uncached(span);
+        if let Ok(mut c) = self.located.write() {
+            c.insert(span, l.clone());
+        }
+        l
+    }
+
+    fn locate_uncached(&self, span: Span) -> Location {
+        let Some(f) = self.get(span.source) else {
+            return Location {
+                file: "<unknown>".to_string(),
+                line: 1,
+                column: 1,
+                end_line: 1,
+                end_column: 1,
+                json_pointer: None,
+                embedded: None,
+                statement: None,
+            };
+        };
+        let embedded = f.embedded_in.map(|_| {
+            let lc = f.line_col(span.start);
+            EmbeddedLocation {
+                element: String::new(),
+                line: lc.line,
+                column: lc.column,
+                json_pointer: self.pointer(span.source, span.start),
+            }
+        });
+        // Up to the real file, one embedding at a time.
+        let (mut id, mut start, mut end) = (span.source, span.start, span.end);
+        while let Some(parent) = self.get(id).and_then(|f| f.embedded_in) {
+            let (s, e) = match (self.to_parent(id, start), self.to_parent(id, end)) {
+                (Some(s), Some(e)) => (s, e),
+                _ => (parent.start, parent.end),
+            };
+            (id, start, end) = (parent.source, s, e);
+        }
+        let real = self.get(id).unwrap_or(f);
+        let (a, b) = (real.line_col(start), real.line_col(end.max(start)));
+        let embedded = embedded.map(|mut e| {
+            let prefix = format!("{} → ", real.name);
+            e.element = f.name.strip_prefix(&prefix).unwrap_or(&f.name).to_string();
+            e
+        });
+        // The pointer in the real file: of the string an embedded document is in.
+        let pointer = if f.embedded_in.is_some() {
+            let outer = self.outermost(span);
+            self.pointer(outer.source, outer.start)
+        } else {
+            self.pointer(span.source, span.start)
+        };
+        Location {
+            file: real.name.clone(),
+            line: a.line,
+            column: a.column,
+            end_line: b.line,
+            end_column: b.column,
+            json_pointer: pointer,
+            embedded,
+            statement: None,
+        }
+    }
+
+    /// [`SourceMap::locate`] of a statement, with its `Sid` or index: `label` is the statement's
+    /// `Sid`, or `#index` when it has none (as traces name statements).
+    pub fn locate_statement(&self, span: Span, label: Option<&str>) -> Location {
+        let mut l = self.locate(span);
+        if let Some(label) = label {
+            let pointer = l.embedded.as_ref().map_or(l.json_pointer.as_deref(), |e| e.json_pointer.as_deref());
+            l.statement = StatementRef::from_label(label, pointer);
+        }
+        l
+    }
+
+    /// The offset in the parent file of an offset in an embedded document, when the document is
+    /// a JSON string's text as it is (escapes decoded); `None` otherwise (URL-encoded, or not
+    /// in a JSON string).
+    fn to_parent(&self, id: SourceId, offset: usize) -> Option<usize> {
+        let f = self.get(id)?;
+        let parent = f.embedded_in?;
+        let raw = self.slice(parent);
+        let body = raw.strip_prefix('"')?.strip_suffix('"')?;
+        if body.trim_start().starts_with('%') {
+            return None;
+        }
+        let base = parent.start + 1;
+        let bytes = body.as_bytes();
+        let (mut i, mut decoded, mut found) = (0usize, 0usize, None);
+        while i < bytes.len() {
+            if decoded >= offset && found.is_none() {
+                found = Some(base + i);
+            }
+            if bytes[i] == b'\\' {
+                let (raw_len, out_len) = escape_len(&body[i..]);
+                i += raw_len;
+                decoded += out_len;
+            } else {
+                let ch = body[i..].chars().next()?;
+                i += ch.len_utf8();
+                decoded += ch.len_utf8();
+            }
+        }
+        // The walk must give the document's text exactly, else the place is not known.
+        if decoded != f.text.len() {
+            return None;
+        }
+        found.or((decoded >= offset).then_some(base + bytes.len()))
+    }
+
+    /// The RFC 6901 pointer of the JSON value (or member) at an offset, by a scan of the text up
+    /// to there; `None` for a source that is not JSON.
+    fn pointer(&self, id: SourceId, offset: usize) -> Option<String> {
+        let text = &self.get(id)?.text;
+        if !text.trim_start().starts_with(['{', '[']) {
+            return None;
+        }
+        json_pointer(text, offset)
     }
 
     /// The span in a real file that contains a span: for an embedded document, the string it
@@ -162,8 +325,227 @@ impl SourceMap {
     }
 }
 
+/// Where a span is: a place in a real file, and for a document embedded in a JSON string (a key
+/// policy, an SCP's `Content`), the place inside that document too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    /// The file as the user can open it (under the snapshot folder as given).
+    pub file: String,
+    /// 1-based; the column counts characters.
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    /// RFC 6901 pointer, in the real file, of the value the span starts at (for an embedded
+    /// document, of the string that holds it); `null` for a file that is not JSON.
+    pub json_pointer: Option<String>,
+    /// For a span in an embedded document: where inside it.
+    pub embedded: Option<EmbeddedLocation>,
+    /// The statement, when the place is one.
+    pub statement: Option<StatementRef>,
+}
+
+/// A place inside an embedded document.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EmbeddedLocation {
+    /// The element the document is the value of (`Policy`, `Content`).
+    pub element: String,
+    pub line: usize,
+    pub column: usize,
+    /// The pointer inside the embedded document (`/Statement/2`).
+    pub json_pointer: Option<String>,
+}
+
+/// A statement of a policy document: its `Sid` if it has one, and its position (from 0).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatementRef {
+    pub sid: Option<String>,
+    pub index: usize,
+}
+
+impl StatementRef {
+    /// From a trace's label (`Sid`, or `#index`) and the statement's pointer (`…/Statement/3`,
+    /// or `…/Statement` for a single statement object).
+    pub fn from_label(label: &str, pointer: Option<&str>) -> Option<StatementRef> {
+        if let Some(i) = label.strip_prefix('#').and_then(|n| n.parse().ok()) {
+            return Some(StatementRef { sid: None, index: i });
+        }
+        let p = pointer?;
+        let index = match p.rsplit_once("/Statement") {
+            Some((_, "")) => 0,
+            Some((_, rest)) => rest.strip_prefix('/')?.parse().ok()?,
+            None => return None,
+        };
+        Some(StatementRef { sid: Some(label.to_string()), index })
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// The text form: `file:line:column`, and for an embedded document
+    /// `file → Element:line:column` with the place inside it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.embedded {
+            Some(e) => write!(f, "{} → {}:{}:{}", self.file, e.element, e.line, e.column),
+            None => write!(f, "{}:{}:{}", self.file, self.line, self.column),
+        }
+    }
+}
+
+/// The raw length and the decoded length in bytes of the JSON escape at the start of `s`.
+fn escape_len(s: &str) -> (usize, usize) {
+    let b = s.as_bytes();
+    if b.get(1) != Some(&b'u') {
+        return (2.min(b.len()), 1);
+    }
+    let hex = |at: usize| s.get(at..at + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+    match hex(2) {
+        Some(0xD800..=0xDBFF)
+            if s.get(6..8) == Some("\\u") && hex(8).is_some_and(|lo| (0xDC00..=0xDFFF).contains(&lo)) =>
+        {
+            (12, 4)
+        }
+        Some(c) => (6, char::from_u32(c).map_or(3, char::len_utf8)),
+        None => (2, 1),
+    }
+}
+
+/// The RFC 6901 pointer of the value or member at `offset` in a JSON text: the last value or
+/// member name that starts at or before it. `None` when the text is not JSON up to there.
+pub fn json_pointer(text: &str, offset: usize) -> Option<String> {
+    enum Frame {
+        Object(Option<String>),
+        Array(Option<usize>),
+    }
+    fn render(stack: &[Frame]) -> String {
+        let mut out = String::new();
+        for f in stack {
+            out.push('/');
+            match f {
+                Frame::Object(k) => out.push_str(&k.as_deref().unwrap_or("").replace('~', "~0").replace('/', "~1")),
+                Frame::Array(i) => out.push_str(&i.unwrap_or(0).to_string()),
+            }
+        }
+        out
+    }
+    let b = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut last = None;
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < b.len() && i <= offset {
+        match b[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' => {
+                if b[i] == b',' {
+                    if let Some(Frame::Object(_)) = stack.last() {
+                        expect_key = true;
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // A value (or a member name) starts at i.
+        if b[i] == b'"' && expect_key {
+            let end = string_end(b, i)?;
+            let key: String = serde_json::from_str(&text[i..end]).ok()?;
+            if let Some(Frame::Object(k)) = stack.last_mut() {
+                *k = Some(key);
+            }
+            last = Some(render(&stack));
+            expect_key = false;
+            i = end;
+            continue;
+        }
+        if matches!(b[i], b'}' | b']') {
+            stack.pop();
+            i += 1;
+            continue;
+        }
+        if let Some(Frame::Array(n)) = stack.last_mut() {
+            *n = Some(n.map_or(0, |n| n + 1));
+        }
+        last = Some(render(&stack));
+        match b[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                expect_key = true;
+                i += 1;
+            }
+            b'[' => {
+                stack.push(Frame::Array(None));
+                i += 1;
+            }
+            b'"' => i = string_end(b, i)?,
+            _ => {
+                while i < b.len() && !matches!(b[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// The offset just after the JSON string that starts at `i`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
 impl From<Span> for miette::SourceSpan {
     fn from(s: Span) -> Self {
         miette::SourceSpan::new(s.start.into(), s.end.saturating_sub(s.start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers() {
+        let text = r#"{"a": [1, {"b/c": "x"}], "d~": {"e": true}}"#;
+        let at = |needle: &str| json_pointer(text, text.find(needle).unwrap());
+        assert_eq!(json_pointer(text, 0).as_deref(), Some(""));
+        assert_eq!(at("[1").as_deref(), Some("/a"));
+        assert_eq!(at("1,").as_deref(), Some("/a/0"));
+        assert_eq!(at("{\"b").as_deref(), Some("/a/1"));
+        assert_eq!(at("\"x\"").as_deref(), Some("/a/1/b~1c"));
+        assert_eq!(at("true").as_deref(), Some("/d~0/e"));
+    }
+
+    #[test]
+    fn embedded_places_map_to_the_real_file() {
+        let mut sources = SourceMap::new();
+        sources.set_root("./corpus/demo/");
+        let name = sources.rooted("k.json");
+        let outer = "{\n  \"Policy\": \"{\\\"Statement\\\": [{\\\"Sid\\\": \\\"A\\\"}]}\"\n}";
+        let parent = sources.add(name, outer.to_string(), None);
+        let start = outer.find("\"{").unwrap();
+        let inner = r#"{"Statement": [{"Sid": "A"}]}"#;
+        let id = sources.add(
+            "corpus/demo/k.json → Policy",
+            inner.to_string(),
+            Some(Span::new(parent, start, outer.len() - 2)),
+        );
+        let at = inner.find("{\"Sid").unwrap();
+        let l = sources.locate_statement(Span::new(id, at, inner.len() - 1), Some("A"));
+        assert_eq!(l.file, "corpus/demo/k.json");
+        assert_eq!((l.line, l.column), (2, 1 + outer.lines().nth(1).unwrap().find("{\\\"Sid").unwrap()));
+        assert_eq!(l.json_pointer.as_deref(), Some("/Policy"));
+        let e = l.embedded.clone().unwrap();
+        assert_eq!((e.element.as_str(), e.line, e.column), ("Policy", 1, 16));
+        assert_eq!(e.json_pointer.as_deref(), Some("/Statement/0"));
+        assert_eq!(l.statement, Some(StatementRef { sid: Some("A".into()), index: 0 }));
+        assert_eq!(l.to_string(), "corpus/demo/k.json → Policy:1:16");
+        assert_eq!(l.to_string(), sources.location(Span::new(id, at, at)));
     }
 }

@@ -1,7 +1,7 @@
 //! What a rule reports: a finding on a key, with the replayed requests that show it when it is
 //! about access, and its places in the snapshot files.
 
-use keyproof_model::eval::Layer;
+use keyproof_model::eval::{Cited, Layer};
 use keyproof_model::Snapshot;
 use keyproof_parser::Span;
 use keyproof_solver::query::Witness;
@@ -36,53 +36,36 @@ impl Severity {
     }
 }
 
-/// A place in a snapshot file. For a document embedded in a JSON string (a key policy), `file`,
-/// `line` and `column` are those of the string in the real file, and `inner` is the place inside
-/// the document (`accounts/…/key.json → Policy:39:5`).
+/// A place in a snapshot file ([`keyproof_parser::Location`], flattened: for a document
+/// embedded in a JSON string, `file`, `line` and `column` are in the real file and `embedded`
+/// says where inside the document), with what is there.
 #[derive(Debug, Clone, Serialize)]
 pub struct Location {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub end_line: usize,
-    pub end_column: usize,
-    pub inner: String,
+    #[serde(flatten)]
+    pub place: keyproof_parser::Location,
     /// What is there: `statement AllowPartnerDecryptTemporary of the key policy`.
     pub what: String,
 }
 
 impl Location {
     pub fn of(snapshot: &Snapshot, span: Span, what: impl Into<String>) -> Location {
-        let outer = snapshot.sources.outermost(span);
-        let (a, b) = match snapshot.sources.get(outer.source) {
-            Some(f) => (f.line_col(outer.start), f.line_col(outer.end)),
-            None => {
-                let zero = keyproof_parser::source::LineCol { line: 1, column: 1 };
-                (zero, zero)
-            }
-        };
-        Location {
-            file: snapshot.sources.name(outer.source).to_string(),
-            line: a.line,
-            column: a.column,
-            end_line: b.line,
-            end_column: b.column,
-            inner: snapshot.sources.location(span),
-            what: what.into(),
-        }
+        Location { place: snapshot.sources.locate(span), what: what.into() }
+    }
+
+    /// The same start (the statement or grant a place names is not compared).
+    pub fn same_place(&self, other: &Location) -> bool {
+        let (a, b) = (&self.place, &other.place);
+        (&a.file, a.line, a.column, &a.embedded) == (&b.file, b.line, b.column, &b.embedded)
+    }
+
+    /// [`Location::of`] a statement, with its `Sid` or `#index`.
+    pub fn of_statement(snapshot: &Snapshot, span: Span, label: Option<&str>, what: impl Into<String>) -> Location {
+        Location { place: snapshot.sources.locate_statement(span, label), what: what.into() }
     }
 }
 
 /// How many replayed requests a finding keeps: the rest are counted in a note.
 pub const REQUESTS_KEPT: usize = 10;
-
-/// A statement or grant that let a request through.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cause {
-    pub layer: Layer,
-    pub what: String,
-    pub location: Option<String>,
-}
 
 /// A request the solver found and the concrete evaluator confirmed.
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +79,7 @@ pub struct ReplayedRequest {
     pub decision: &'static str,
     /// What must hold outside the snapshot for the request to be allowed.
     pub assumptions: Vec<String>,
-    pub because: Vec<Cause>,
+    pub because: Vec<Cited>,
 }
 
 impl ReplayedRequest {
@@ -109,12 +92,7 @@ impl ReplayedRequest {
             context: w.request.context.clone(),
             decision: w.decision.decision.as_str(),
             assumptions: w.assumptions.clone(),
-            because: w
-                .decision
-                .because()
-                .into_iter()
-                .map(|t| Cause { layer: t.layer, what: t.cited(), location: t.location.clone() })
-                .collect(),
+            because: w.decision.because().into_iter().map(|t| t.cite()).collect(),
         }
     }
 }
@@ -195,8 +173,9 @@ impl Finding {
                     (Some(p), _) => p.clone(),
                     _ => t.detail.clone(),
                 };
-                if !places.iter().any(|l: &Location| l.inner == snapshot.sources.location(span)) {
-                    places.push(Location::of(snapshot, span, what));
+                let place = Location::of_statement(snapshot, span, t.statement.as_deref(), what);
+                if !places.iter().any(|l: &Location| l.same_place(&place)) {
+                    places.push(place);
                 }
             }
         }
@@ -220,16 +199,16 @@ impl Finding {
         for (i, h) in reached.path.iter().enumerate() {
             let mut line = format!("hop {}: {} {} → {}", i + 1, h.edge.as_str(), h.from, h.to);
             if !h.via.is_empty() {
-                line.push_str(&format!(", allowed by {}", h.via.join("; ")));
+                line.push_str(&format!(", allowed by {}", texts(&h.via).join("; ")));
             }
-            for c in h.conditions.iter().chain(&h.assumptions) {
+            for c in h.conditions.iter().map(|c| c.text.as_str()).chain(h.assumptions.iter().map(String::as_str)) {
                 line.push_str(&format!("; {c}"));
             }
             self.notes.push(line);
         }
         let mut last = format!("then {} makes the request", reached.final_principal);
         if !reached.allowed.via.is_empty() {
-            last.push_str(&format!(", allowed by {}", reached.allowed.via.join("; ")));
+            last.push_str(&format!(", allowed by {}", texts(&reached.allowed.via).join("; ")));
         }
         self.notes.push(last);
         self
@@ -238,7 +217,7 @@ impl Finding {
     /// Puts a place first (a statement or a grant the finding is about).
     pub fn at(mut self, snapshot: &Snapshot, span: Span, what: impl Into<String>) -> Finding {
         let place = Location::of(snapshot, span, what);
-        self.locations.retain(|l| l.inner != place.inner);
+        self.locations.retain(|l| !l.same_place(&place));
         self.locations.insert(0, place);
         self
     }
@@ -253,4 +232,8 @@ impl Finding {
         self.fingerprint = format!("{}:{detail}", self.fingerprint);
         self
     }
+}
+
+fn texts(via: &[Cited]) -> Vec<String> {
+    via.iter().map(|c| c.text.clone()).collect()
 }

@@ -32,7 +32,7 @@ fn render(report: &LintReport) -> String {
         let _ = writeln!(s, "{} [{}] {} on {}", f.code, f.severity.as_str(), f.name, f.key);
         let _ = writeln!(s, "  {}", f.message);
         for l in &f.locations {
-            let _ = writeln!(s, "  at {}:{}:{} = {} ({})", l.file, l.line, l.column, l.inner, l.what);
+            let _ = writeln!(s, "  at {}:{}:{} = {} ({})", l.place.file, l.place.line, l.place.column, l.place, l.what);
         }
         for r in &f.requests {
             let _ = writeln!(s, "  request: {} {} -> {}", r.principal, r.action, r.decision);
@@ -43,7 +43,7 @@ fn render(report: &LintReport) -> String {
                 let _ = writeln!(s, "    assuming {a}");
             }
             for b in &r.because {
-                let _ = writeln!(s, "    allowed by {}", b.what);
+                let _ = writeln!(s, "    allowed by {}", b.name());
             }
         }
         for n in &f.notes {

@@ -5,7 +5,7 @@
 
 use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover};
-use crate::who_can::{conditions, kind_name, via};
+use crate::who_can::{conditions, kind_name, via, Condition};
 use keyproof_model::context::resolve_principal;
 use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 pub struct Operation {
     pub action: String,
     /// What the request context must hold.
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Condition>,
     /// The statements and grants that allow the example request.
-    pub via: Vec<String>,
+    pub via: Vec<keyproof_model::eval::Cited>,
     /// The example request's context.
     pub example_context: BTreeMap<String, Vec<String>>,
     /// What must hold outside the snapshot.
@@ -81,7 +81,7 @@ pub fn can(
     let resolved = prover.resolve(member);
     let pairs: Vec<(usize, &'static KmsAction)> =
         (0..keys.len()).flat_map(|k| actions.iter().map(move |a| (k, *a))).collect();
-    let answers: Vec<(usize, &'static KmsAction, Can, Vec<String>)> = pairs
+    let answers: Vec<(usize, &'static KmsAction, Can, Vec<Condition>)> = pairs
         .par_iter()
         .map(|&(k, a)| {
             let answer = prover.can_resolved(member, &resolved, a, keys[k], None);

@@ -22,9 +22,10 @@
 
 use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover, Witness};
-use crate::who_can::{conditions, via, who_can, Allowed};
+use crate::who_can::{conditions, via, who_can, Allowed, Condition};
 use keyproof_model::context::{resolve_principal, Request, ResolvedPrincipal};
 use keyproof_model::eval::edges::{decide_assume_outside_role, decide_assume_role, decide_iam_write, OtherRequest};
+use keyproof_model::eval::Cited;
 use keyproof_model::eval::{Decision, Verdict};
 use keyproof_model::principal::NamedPrincipal;
 use keyproof_model::reference::{KeyClass, KeySource, KmsAction, Reference, GRANT_OPERATIONS};
@@ -65,9 +66,9 @@ pub struct Hop {
     pub to: String,
     pub edge: EdgeKind,
     /// The statements that allow the hop's request.
-    pub via: Vec<String>,
+    pub via: Vec<Cited>,
     /// What the hop's request context must hold.
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Condition>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assumptions: Vec<String>,
     /// `sts:AssumeRole` on the role, `kms:CreateGrant` or `kms:PutKeyPolicy` on the key, or the
@@ -202,8 +203,8 @@ pub fn trust_principals(snapshot: &Snapshot) -> Vec<String> {
 #[derive(Debug, Clone)]
 struct Use {
     principal: String,
-    via: Vec<String>,
-    conditions: Vec<String>,
+    via: Vec<Cited>,
+    conditions: Vec<Condition>,
     context: BTreeMap<String, Vec<String>>,
     assumptions: Vec<String>,
 }
@@ -227,7 +228,7 @@ enum EdgeAnswer {
     No,
 }
 
-fn cite(d: &Decision) -> Vec<String> {
+fn cite(d: &Decision) -> Vec<Cited> {
     let because = d.because();
     // An IAM write has no resource-based policy: its identity statements are the reason.
     let because = if because.is_empty() && d.decision == Verdict::Allow {
@@ -241,13 +242,7 @@ fn cite(d: &Decision) -> Vec<String> {
     } else {
         because
     };
-    because
-        .into_iter()
-        .map(|t| match &t.location {
-            Some(l) => format!("{} ({l})", t.cited()),
-            None => t.cited(),
-        })
-        .collect()
+    because.into_iter().map(|t| t.cite()).collect()
 }
 
 fn outside_only(d: &Decision) -> bool {
@@ -333,8 +328,8 @@ fn edge(
     }
 }
 
-fn hop_conditions(given: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    given.iter().map(|(k, v)| format!("only with {k} = {}", v.join(", "))).collect()
+fn hop_conditions(given: &BTreeMap<String, Vec<String>>) -> Vec<Condition> {
+    given.iter().map(|(k, v)| Condition::equals(k, v)).collect()
 }
 
 /// `from` assumes `role`.
@@ -1158,14 +1153,11 @@ impl std::fmt::Display for Label {
 
 /// The statement an edge is labelled with: the resource side's (key policy, trust policy,
 /// grant) when there is one, else the first; without its location.
-fn short(via: &[String]) -> String {
+fn short(via: &[Cited]) -> String {
+    let names: Vec<String> = via.iter().map(Cited::name).collect();
     let resource_side =
         |v: &&String| v.starts_with("key policy") || v.starts_with("trust policy") || v.starts_with("grant");
-    let v = via.iter().find(resource_side).or(via.first()).cloned().unwrap_or_default();
-    match v.rsplit_once(" (") {
-        Some((head, loc)) if loc.ends_with(')') && loc.contains(':') => head.to_string(),
-        _ => v,
-    }
+    names.iter().find(resource_side).or(names.first()).cloned().unwrap_or_default()
 }
 
 /// The answer as a graph: every principal on a path and the key as nodes; every hop, and each

@@ -5,6 +5,7 @@
 
 use crate::domain::{Kind, Member};
 use crate::query::{Can, Prover, Witness};
+use keyproof_model::eval::Cited;
 use keyproof_model::reference::KmsAction;
 use keyproof_model::snapshot::Key;
 use keyproof_parser::property::ContextCond;
@@ -22,9 +23,9 @@ pub struct Allowed {
     pub kind: &'static str,
     pub description: String,
     /// The statements and grants that allow the example request.
-    pub via: Vec<String>,
+    pub via: Vec<Cited>,
     /// What the request context must hold.
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Condition>,
     /// The example request's context.
     pub example_context: std::collections::BTreeMap<String, Vec<String>>,
     /// What must hold outside the snapshot.
@@ -55,13 +56,52 @@ pub fn kind_name(k: &Kind) -> &'static str {
     }
 }
 
+/// What the request context must hold for a principal to be allowed: `key` must equal one of
+/// `values` (`requires: "equals"`), or be present (`"present"`, `values` then being examples).
+/// `text` is the condition in prose, as the text output says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    pub key: String,
+    pub requires: &'static str,
+    pub values: Vec<String>,
+    pub text: String,
+}
+
+impl Condition {
+    /// `key` must be one of `values`.
+    pub fn equals(key: &str, values: &[String]) -> Condition {
+        Condition {
+            key: key.to_string(),
+            requires: "equals",
+            values: values.to_vec(),
+            text: format!("only with {key} = {}", values.join(", ")),
+        }
+    }
+
+    /// `key` must be present; `examples` are values that work.
+    pub fn present(key: &str, examples: &[String]) -> Condition {
+        Condition {
+            key: key.to_string(),
+            requires: "present",
+            values: examples.to_vec(),
+            text: format!("only with {key} present (e.g. {})", examples.join(", ")),
+        }
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 fn cond(k: &str) -> Spanned<String> {
     Spanned::new(k.to_string(), Span::default())
 }
 
 /// What the context must hold for the member to be allowed: a key that must be present, a
 /// value that is forced.
-pub fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key: &Key) -> Vec<String> {
+pub fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, key: &Key) -> Vec<Condition> {
     let mut out = Vec::new();
     for (k, values) in &w.request.context {
         let without = ContextCond::Not(Box::new(ContextCond::Exists(cond(k))));
@@ -71,11 +111,11 @@ pub fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, 
         if let [one] = values.as_slice() {
             let other = ContextCond::Eq { key: cond(k), value: cond(one), negated: true };
             if matches!(prover.can_at_all(&w.member, action, key, Some(&other)), Can::No) {
-                out.push(format!("only with {k} = {one}"));
+                out.push(Condition::equals(k, std::slice::from_ref(one)));
                 continue;
             }
         }
-        out.push(format!("only with {k} present (e.g. {})", values.join(", ")));
+        out.push(Condition::present(k, values));
     }
     out
 }
@@ -84,15 +124,8 @@ pub fn conditions(prover: &Prover<'_>, w: &Witness, action: &'static KmsAction, 
 /// report cites them), with their locations.
 ///
 /// [`Decision::because`]: keyproof_model::eval::Decision::because
-pub fn via(w: &Witness) -> Vec<String> {
-    w.decision
-        .because()
-        .into_iter()
-        .map(|t| match &t.location {
-            Some(l) => format!("{} ({l})", t.cited()),
-            None => t.cited(),
-        })
-        .collect()
+pub fn via(w: &Witness) -> Vec<Cited> {
+    w.decision.because().into_iter().map(|t| t.cite()).collect()
 }
 
 /// Answers who can perform `action` on `key`.
@@ -103,7 +136,7 @@ pub fn who_can(
     key: &Key,
 ) -> Result<WhoCan, String> {
     // Each allowed member's conditions are more questions: they are asked on the same worker.
-    let answers: Vec<(&Member, Can, Vec<String>)> = domain
+    let answers: Vec<(&Member, Can, Vec<Condition>)> = domain
         .par_iter()
         .map(|m| {
             let a = prover.can(m, action, key, None);

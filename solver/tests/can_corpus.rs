@@ -63,7 +63,12 @@ fn a_role_session_is_its_roles_member_and_an_unknown_role_is_an_error() {
     let answer = can(&prover, &m, &actions_matching("kms:Decrypt"), &[key]).unwrap();
     let ops = &answer.keys[0].operations;
     assert_eq!(ops[0].action, "kms:Decrypt");
-    assert_eq!(ops[0].conditions, ["only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures"]);
+    let texts: Vec<&str> = ops[0].conditions.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["only with kms:EncryptionContext:aws:s3:arn = arn:aws:s3:::payments-test-fixtures"]);
+    assert_eq!(
+        (ops[0].conditions[0].key.as_str(), ops[0].conditions[0].requires, ops[0].conditions[0].values.as_slice()),
+        ("kms:EncryptionContext:aws:s3:arn", "equals", ["arn:aws:s3:::payments-test-fixtures".to_string()].as_slice())
+    );
     assert!(member(&prover, "arn:aws:iam::555566667777:role/NoSuchRole").is_err());
 }
 

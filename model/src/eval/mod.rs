@@ -31,7 +31,7 @@ use crate::principal::PrincipalRef;
 use crate::reference::{KmsAction, Reference};
 use crate::snapshot::{Key, Snapshot};
 use crate::tri::Tri;
-use keyproof_parser::Span;
+use keyproof_parser::{Location, Span};
 use serde::Serialize;
 
 /// Everything a layer needs to know about the request.
@@ -163,9 +163,9 @@ pub struct TraceEntry {
     /// The statement's `Sid`, or `#index` when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<String>,
-    /// `file:line:column` of the statement or grant.
+    /// Where the statement or grant is (its text form is `file:line:column`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub location: Option<Location>,
     pub detail: String,
     #[serde(skip)]
     pub span: Option<Span>,
@@ -243,6 +243,57 @@ impl TraceEntry {
             _ => self.detail.clone(),
         }
     }
+
+    /// The entry as every report cites it (who-can's `via`, check's and diff's `because`,
+    /// lint's causes).
+    pub fn cite(&self) -> Cited {
+        let text = match &self.location {
+            Some(l) => format!("{} ({l})", self.cited()),
+            None => self.cited(),
+        };
+        Cited {
+            layer: self.layer,
+            outcome: self.outcome,
+            policy: self.policy.clone(),
+            statement: self.statement.clone(),
+            location: self.location.clone(),
+            detail: self.detail.clone(),
+            text,
+        }
+    }
+}
+
+/// A statement or grant cited as the reason for an answer: the same shape in who-can's `via`,
+/// check's and diff's `because` and lint's causes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cited {
+    pub layer: Layer,
+    pub outcome: Outcome,
+    /// The policy or grant, as labelled in the snapshot.
+    pub policy: Option<String>,
+    /// The statement's `Sid`, or `#index` when it has none (also in `location.statement`).
+    pub statement: Option<String>,
+    pub location: Option<Location>,
+    pub detail: String,
+    /// The citation as text: `policy, statement S (file:line:column)`.
+    pub text: String,
+}
+
+impl Cited {
+    /// The citation without its location: `policy, statement S`, the policy, or the detail.
+    pub fn name(&self) -> String {
+        match (&self.policy, &self.statement) {
+            (Some(p), Some(s)) => format!("{p}, statement {s}"),
+            (Some(p), None) => p.clone(),
+            _ => self.detail.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Cited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// Collects trace entries and unknown reasons.
@@ -262,7 +313,7 @@ impl Trace<'_> {
         span: Option<Span>,
         detail: impl Into<String>,
     ) {
-        let location = span.map(|s| self.snapshot.sources.location(s));
+        let location = span.map(|s| self.snapshot.sources.locate_statement(s, statement.as_deref()));
         self.entries.push(TraceEntry {
             layer,
             outcome,
