@@ -547,8 +547,7 @@ impl<'s> LintContext<'s> {
 
     /// Every member of the domain (filtered by `keep`) that can or may be able to perform the
     /// action, with its answer (`Yes` or `Unknown`; the members whose answer is `No` are left
-    /// out), decided in parallel. The pre-filter runs before `keep`, so `keep` is asked only
-    /// about members the key can let in at all.
+    /// out), decided in parallel. `keep` (a cheap test of the member) runs before the pre-filter.
     pub fn who(
         &self,
         rule: &str,
@@ -561,7 +560,7 @@ impl<'s> LintContext<'s> {
         let candidates: Vec<usize> = self
             .candidates(key, kms_action)
             .into_iter()
-            .filter(|&i| self.may_ask(&self.resolved[i], kms_action, key) && keep(&self.domain[i]))
+            .filter(|&i| keep(&self.domain[i]) && self.may_ask(&self.resolved[i], kms_action, key))
             .collect();
         self.prime_classes(rule, &candidates, kms_action, key, cond)?;
         let found: Result<Vec<_>, RulesError> = candidates
@@ -613,7 +612,13 @@ impl<'s> LintContext<'s> {
         let kms_action = self.action(rule, action)?;
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut group_of: HashMap<(bool, Option<&str>), usize> = HashMap::new();
-        for i in self.candidates(key, kms_action) {
+        // The members the pre-filter cannot rule out (and `keep` keeps), by account.
+        let asked: Vec<usize> = self
+            .candidates(key, kms_action)
+            .into_iter()
+            .filter(|&i| keep(&self.domain[i]) && self.may_ask(&self.resolved[i], kms_action, key))
+            .collect();
+        for &i in &asked {
             let m = &self.domain[i];
             let at = (m.kind == Kind::AnyOtherAccount, m.account.as_deref());
             let g = *group_of.entry(at).or_insert_with(|| {
@@ -622,12 +627,6 @@ impl<'s> LintContext<'s> {
             });
             groups[g].push(i);
         }
-        let asked: Vec<usize> = groups
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|&i| self.may_ask(&self.resolved[i], kms_action, key) && keep(&self.domain[i]))
-            .collect();
         self.prime_classes(rule, &asked, kms_action, key, cond)?;
         let found: Result<Vec<Vec<(&Member, Answer)>>, RulesError> = groups
             .par_iter()
@@ -635,9 +634,6 @@ impl<'s> LintContext<'s> {
                 let mut unknown = Vec::new();
                 for &i in g {
                     let (m, r) = (&self.domain[i], &self.resolved[i]);
-                    if !(self.may_ask(r, kms_action, key) && keep(m)) {
-                        continue;
-                    }
                     // Not cached: a rule that counts accounts asks its own questions.
                     match self.answer_classed(rule, m, r, kms_action, key, cond)? {
                         Answer::Yes(w) => return Ok(vec![(m, Answer::Yes(w))]),
