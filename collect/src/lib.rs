@@ -280,8 +280,15 @@ fn not_collected(files: &mut Files, summary: &mut Summary, account: &str, reason
     summary.not_collected.push((account.to_string(), reason));
 }
 
+/// The HTTPS client of every AWS call (the credential providers' too): rustls with the `ring`
+/// crypto provider, so that no C library (aws-lc) is built.
+fn https_client() -> aws_sdk_kms::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 async fn base_config(opts: &Options) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).retry_config(
         RetryConfig::standard().with_max_attempts(opts.max_attempts).with_initial_backoff(Duration::from_millis(200)),
     );
     if let Some(p) = &opts.profile {
