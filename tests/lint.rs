@@ -362,7 +362,7 @@ fn every_output_of_one_run_and_sarif_on_stdout_on_an_error() {
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             (v["schema"].as_u64(), v["tool"]["version"].as_str()),
-            (Some(1), Some(env!("CARGO_PKG_VERSION"))),
+            (Some(2), Some(env!("CARGO_PKG_VERSION"))),
             "{args:?}"
         );
     }
