@@ -5,7 +5,7 @@ use crate::err::CliError;
 use crate::output::{colour_stdout, emit};
 use keyproof_model::eval::{Layer, Outcome, TraceEntry};
 use keyproof_model::{decide, Decision, Request, Snapshot, Verdict};
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, SourceSpan};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -93,7 +93,7 @@ fn outcome_mark(o: Outcome) -> &'static str {
 struct Snippet {
     title: String,
     #[source_code]
-    src: NamedSource<String>,
+    src: keyproof_parser::source::Excerpt,
     #[label("{label}")]
     at: SourceSpan,
     label: String,
@@ -101,17 +101,43 @@ struct Snippet {
 
 fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
     let span = e.span?;
+    let title = format!("{} {}", layer_name(e.layer), outcome_mark(e.outcome));
+    let (src, at) = snapshot.sources.excerpt(span);
+    let text = snapshot.sources.slice(span);
+    if src.is_cut() || (text.len() > 80 && !text.contains('\n')) {
+        return Some(pretty_statement(snapshot, e, span, &title));
+    }
     let theme = if colour_stdout() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
-    let d = Snippet {
-        title: format!("{} {}", layer_name(e.layer), outcome_mark(e.outcome)),
-        src: snapshot.sources.named_source(span.source),
-        at: span.into(),
-        label: e.detail.clone(),
-    };
+    let d = Snippet { title, src, at, label: e.detail.clone() };
     let mut out = String::new();
     handler.render_report(&mut out, &d).ok()?;
     Some(out)
+}
+
+/// A statement written on one line (a policy collected from AWS is one line): its place, which
+/// statement it is, and its text laid out.
+pub fn pretty_statement(snapshot: &Snapshot, e: &TraceEntry, span: keyproof_parser::Span, title: &str) -> String {
+    let loc = snapshot.sources.locate_statement(span, e.statement.as_deref());
+    let mut s = String::new();
+    let _ = writeln!(s, "  ☞ {title}");
+    let _ = writeln!(s, "    at {loc}{}, laid out:", statement_words(&loc));
+    for line in keyproof_parser::json::pretty(snapshot.sources.slice(span)).lines() {
+        let _ = writeln!(s, "    │ {line}");
+    }
+    let _ = writeln!(s, "    ╰── {}", e.detail);
+    s
+}
+
+/// `, statement Sid (#index)` of a place that is a statement.
+pub fn statement_words(loc: &keyproof_parser::Location) -> String {
+    match &loc.statement {
+        Some(st) => match &st.sid {
+            Some(sid) => format!(", statement {sid} (#{})", st.index),
+            None => format!(", statement #{}", st.index),
+        },
+        None => String::new(),
+    }
 }
 
 /// The text a person reads: the decision, then every trace entry, with the deciding statements
@@ -141,8 +167,13 @@ pub fn render_text(snapshot: &Snapshot, d: &Decision) -> String {
             (Some(p), None) => p.clone(),
             _ => String::new(),
         };
-        let _ = writeln!(s, "  [{:<10}] {:<12} {}", layer_name(e.layer), outcome_mark(e.outcome), what);
-        let _ = writeln!(s, "               {}", e.detail);
+        if what.is_empty() {
+            // A note of a layer as a whole: its message is its summary.
+            let _ = writeln!(s, "  [{:<10}] {:<12} {}", layer_name(e.layer), outcome_mark(e.outcome), e.detail);
+        } else {
+            let _ = writeln!(s, "  [{:<10}] {:<12} {}", layer_name(e.layer), outcome_mark(e.outcome), what);
+            let _ = writeln!(s, "               {}", e.detail);
+        }
         if let Some(loc) = &e.location {
             let _ = writeln!(s, "               at {loc}");
         }

@@ -736,3 +736,47 @@ fn explain_json_locates_an_embedded_statement() {
     assert_eq!(l["statement"]["sid"], "AllowS3UseFromProd");
     assert_eq!(l["statement"]["index"], 2);
 }
+
+// ── Text reports pinned (issue 13, item 4): each was read by eye when it was accepted ─────────
+
+/// The text a command prints on stdout, and its exit code.
+fn text_of(args: &[&str]) -> (i32, String) {
+    let out = keyproof().args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn who_can_text() {
+    let (code, text) = text_of(&["who-can", "kms:Decrypt", "alias/s3-prod-key", "--snapshot", "corpus/central-kms"]);
+    assert_eq!(code, 0, "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn check_text() {
+    let (code, text) =
+        text_of(&["check", "corpus/central-kms/properties.kp", "--snapshot", "corpus/central-kms", "--format", "text"]);
+    assert_eq!(code, 1, "the demo's planted misconfigurations violate properties: {text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn diff_text() {
+    let d = "corpus/diff/test-grant-on-prod-key";
+    let (code, text) = text_of(&["diff", &format!("{d}/before"), &format!("{d}/after")]);
+    assert_eq!(code, 1, "access is added: {text}");
+    insta::assert_snapshot!(text);
+}
+
+/// A statement of a policy written on one line (as AWS returns policies) is laid out with its
+/// place and which statement it is, not shown as one long line.
+#[test]
+fn a_one_line_statement_is_laid_out() {
+    let text = explain_text(&EXPLICIT_DENY);
+    assert!(
+        text.contains("at corpus/central-kms/organization.json → Content of p-denykeyadmin:1:38, statement DenyKmsKeyAdministration (#0), laid out:"),
+        "{text}"
+    );
+    assert!(text.contains("    │   \"Effect\": \"Deny\",\n"), "{text}");
+    assert!(!text.contains("{\"Version\":\"2012-10-17\""), "the one line is not shown: {text}");
+}

@@ -1,7 +1,7 @@
 //! The parser's one error type.
 
 use crate::source::{SourceMap, Span};
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 /// Everything that can go wrong while reading keyproof's inputs.
@@ -17,8 +17,9 @@ pub enum ParseError {
     #[diagnostic(code(keyproof::input))]
     Invalid {
         message: String,
+        /// The lines around the place (cut around it on a long line), not the whole file.
         #[source_code]
-        src: NamedSource<String>,
+        src: crate::source::Excerpt,
         #[label("{label}")]
         at: SourceSpan,
         label: String,
@@ -52,10 +53,11 @@ pub enum ParseError {
 impl ParseError {
     /// An error at a span, labelled.
     pub fn at(sources: &SourceMap, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+        let (src, at) = sources.excerpt(span);
         ParseError::Invalid {
             message: message.into(),
-            src: sources.named_source(span.source),
-            at: span.into(),
+            src,
+            at,
             label: label.into(),
             location: sources.location(span),
             help: None,

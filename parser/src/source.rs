@@ -308,14 +308,6 @@ impl SourceMap {
         s
     }
 
-    /// A miette source for the file of a span.
-    pub fn named_source(&self, id: SourceId) -> miette::NamedSource<String> {
-        match self.get(id) {
-            Some(f) => miette::NamedSource::new(f.name.clone(), f.text.as_ref().clone()).with_language("json"),
-            None => miette::NamedSource::new("<unknown>", String::new()),
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.files.len()
     }
@@ -547,5 +539,253 @@ mod tests {
         assert_eq!(l.statement, Some(StatementRef { sid: Some("A".into()), index: 0 }));
         assert_eq!(l.to_string(), "corpus/demo/k.json → Policy:1:16");
         assert_eq!(l.to_string(), sources.location(Span::new(id, at, at)));
+    }
+}
+
+/// Lines longer than this many characters are cut around the span when shown.
+pub const LONG_LINE: usize = 200;
+/// Characters kept before a span on a cut line.
+const LEAD: usize = 40;
+/// Characters kept after a span on a cut line, and the least width of the cut.
+const TAIL: usize = 40;
+const WINDOW: usize = 120;
+/// A span longer than this many bytes on a long line is shown only in part.
+const MAX_SHOWN: usize = 600;
+
+/// The lines of a source around a span, as a diagnostic shows them: the span's lines with one
+/// line of context either side, or, where a line is longer than [`LONG_LINE`] characters (a
+/// policy collected from AWS is one line), only the part of the span's line around it, cut with
+/// `…`. miette reads it with the span's offsets in the whole file (the JSON report's offsets stay
+/// the file's), and its header shows the line and the column in characters of the whole file.
+/// It holds only the excerpt, never a copy of the whole file.
+#[derive(Debug, Clone)]
+pub struct Excerpt {
+    name: String,
+    text: String,
+    /// The offset in the file that `text[0]` stands for (a leading `…` stands for the three
+    /// bytes before the cut).
+    base: usize,
+    /// The 0-based line of `text`'s first line in the file.
+    first_line: usize,
+    /// The character column in the file of `text[marker]`, and the bytes of the leading `…`.
+    first_column: usize,
+    marker: usize,
+}
+
+/// The last character boundary at or before `i`.
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `n` characters back from `i`, not before `floor`.
+fn back_chars(s: &str, i: usize, n: usize, floor: usize) -> usize {
+    s[floor..i].char_indices().rev().nth(n.saturating_sub(1)).map_or(floor, |(j, _)| floor + j)
+}
+
+/// `n` characters on from `i`, not past `ceil`.
+fn on_chars(s: &str, i: usize, n: usize, ceil: usize) -> usize {
+    s[i..ceil].char_indices().nth(n).map_or(ceil, |(j, _)| i + j)
+}
+
+fn long(line: &str) -> bool {
+    line.len() > LONG_LINE && line.chars().count() > LONG_LINE
+}
+
+impl SourceFile {
+    /// The start and the end (before its line break) of the 0-based line `i`.
+    fn line_bounds(&self, i: usize) -> (usize, usize) {
+        let start = self.line_starts.get(i).copied().unwrap_or(self.text.len());
+        let next = self.line_starts.get(i + 1).copied().unwrap_or(self.text.len());
+        let line = &self.text[start..next];
+        (start, start + line.trim_end_matches(['\n', '\r']).len())
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// The excerpt of the text around `[start, end)`, and the span to label in it (the span
+    /// itself, or its part on the excerpt when it runs past a cut).
+    pub fn excerpt(&self, start: usize, end: usize) -> (Excerpt, miette::SourceSpan) {
+        let text = self.text.as_str();
+        let start = floor_boundary(text, start);
+        let end = floor_boundary(text, end.max(start));
+        let (first, last) = (self.line_of(start), self.line_of(end.saturating_sub(1).max(start)));
+        let ctx_first = first.saturating_sub(1);
+        let ctx_last = (last + 1).min(self.line_starts.len().saturating_sub(1));
+        let any_long = (ctx_first..=ctx_last).any(|i| {
+            let (s, e) = self.line_bounds(i);
+            long(&text[s..e])
+        });
+        if !any_long {
+            let from = self.line_bounds(ctx_first).0;
+            let to = self.line_starts.get(ctx_last + 1).copied().unwrap_or(text.len());
+            let ex = Excerpt {
+                name: self.name.clone(),
+                text: text[from..to].to_string(),
+                base: from,
+                first_line: ctx_first,
+                first_column: 0,
+                marker: 0,
+            };
+            return (ex, (start, end - start).into());
+        }
+        // One line, cut around the span.
+        let (ls, le) = self.line_bounds(first);
+        let start = start.min(le);
+        let shown_end = end.min(le).min(on_chars(text, start, MAX_SHOWN, le));
+        let ws = if text[ls..start].chars().count() <= LEAD + 10 { ls } else { back_chars(text, start, LEAD, ls) };
+        let we = on_chars(text, shown_end, TAIL, le).max(on_chars(text, ws, WINDOW, le));
+        let (lead, marker) = if ws > ls { ("…", '…'.len_utf8()) } else { ("", 0) };
+        let trail = if we < le { "…" } else { "" };
+        let ex = Excerpt {
+            name: self.name.clone(),
+            text: format!("{lead}{}{trail}", &text[ws..we]),
+            base: ws - marker,
+            first_line: first,
+            first_column: text[ls..ws].chars().count(),
+            marker,
+        };
+        (ex, (start, shown_end - start).into())
+    }
+}
+
+impl SourceMap {
+    /// [`SourceFile::excerpt`] of a span's file.
+    pub fn excerpt(&self, span: Span) -> (Excerpt, miette::SourceSpan) {
+        match self.get(span.source) {
+            Some(f) => f.excerpt(span.start, span.end),
+            None => (
+                Excerpt {
+                    name: "<unknown>".into(),
+                    text: String::new(),
+                    base: 0,
+                    first_line: 0,
+                    first_column: 0,
+                    marker: 0,
+                },
+                (0, 0).into(),
+            ),
+        }
+    }
+}
+
+impl Excerpt {
+    /// The excerpt's text, as shown (with `…` where a line is cut).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether a line was cut.
+    pub fn is_cut(&self) -> bool {
+        self.marker > 0 || self.text.ends_with('…')
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let local_start = floor_boundary(&self.text, span.offset().saturating_sub(self.base));
+        let local_len = span.len().min(self.text.len() - local_start);
+        let local: miette::SourceSpan = (local_start, local_len).into();
+        let c = self.text.as_str().read_span(&local, context_lines_before, context_lines_after)?;
+        let at = c.span().offset();
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        // miette's own column counts bytes; the header's column counts characters, as
+        // keyproof's locations do.
+        let column = if line_start == 0 {
+            self.first_column + self.text[self.marker.min(at)..at].chars().count()
+        } else {
+            self.text[line_start..at].chars().count()
+        };
+        let column = if context_lines_before == 0 { column } else { c.column() };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            c.data(),
+            (at + self.base, c.span().len()).into(),
+            c.line() + self.first_line,
+            column,
+            c.line_count(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+
+    fn render(e: &crate::ParseError) -> String {
+        let mut out = String::new();
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_width(200)
+            .render_report(&mut out, e)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_span_and_the_header_counts_characters() {
+        // One line of 6,000 characters (as the AWS CLI writes a policy), with multibyte ones before the span.
+        let filler = "é".repeat(3000);
+        let text = format!("{{\"Description\":\"{filler}\",\"Effect\":\"Permit\",\"Rest\":\"{}\"}}", "x".repeat(3000));
+        let at = text.find("\"Permit\"").unwrap();
+        let mut sources = SourceMap::new();
+        let id = sources.add("key.json", text.clone(), None);
+        let e = crate::ParseError::at(&sources, Span::new(id, at, at + 8), "invalid `Effect`", "here");
+        let out = render(&e);
+        // The place in characters, not bytes (3,000 of the characters before it are two bytes).
+        let column = text[..at].chars().count() + 1;
+        assert_eq!(column, at - 3000 + 1);
+        assert!(out.contains(&format!("[key.json:1:{column}]")), "{out}");
+        assert!(out.contains("…éé"), "cut before the span: {out}");
+        assert!(out.contains("\"Permit\",\"Rest\":\"xxx"), "{out}");
+        assert!(out.contains("xxx…"), "cut after the span: {out}");
+        assert!(out.len() < 1_500, "{} bytes: {out}", out.len());
+        // The error keeps the file's offsets (the JSON report's).
+        let crate::ParseError::Invalid { at: shown, location, .. } = &e else { panic!() };
+        assert_eq!((shown.offset(), shown.len()), (at, 8));
+        assert_eq!(location, &format!("key.json:1:{column}"));
+    }
+
+    #[test]
+    fn short_lines_are_shown_whole_with_their_neighbours() {
+        let text = "{\n  \"Effect\": \"Permit\",\n  \"Action\": \"kms:Decrypt\"\n}\n";
+        let at = text.find("\"Permit\"").unwrap();
+        let mut sources = SourceMap::new();
+        let id = sources.add("p.json", text.to_string(), None);
+        let (ex, span) = sources.excerpt(Span::new(id, at, at + 8));
+        assert!(!ex.is_cut());
+        assert_eq!(ex.text(), "{\n  \"Effect\": \"Permit\",\n  \"Action\": \"kms:Decrypt\"\n", "one line either side");
+        assert_eq!((span.offset(), span.len()), (at, 8));
+        let out = render(&crate::ParseError::at(&sources, Span::new(id, at, at + 8), "invalid", "here"));
+        assert!(out.contains("[p.json:2:13]"), "{out}");
+        assert!(out.contains("\"Action\": \"kms:Decrypt\""), "the line after: {out}");
+    }
+
+    #[test]
+    fn a_long_span_on_a_long_line_is_shown_in_part() {
+        let stmt =
+            format!("{{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":[{}]}}", vec!["\"kms:Decrypt\""; 200].join(","));
+        let text = format!("{{\"Statement\":[{stmt}]}}");
+        let at = text.find("{\"Sid\"").unwrap();
+        let mut sources = SourceMap::new();
+        let id = sources.add("p.json", text.clone(), None);
+        let (ex, span) = sources.excerpt(Span::new(id, at, at + stmt.len()));
+        assert!(ex.is_cut());
+        assert_eq!(span.offset(), at);
+        assert_eq!(span.len(), MAX_SHOWN);
+        assert!(ex.text().chars().count() < MAX_SHOWN + TAIL + 20, "{}", ex.text());
     }
 }
