@@ -113,7 +113,8 @@ pub struct CheckArgs {
     #[arg(value_name = "PROPERTIES.kp")]
     pub properties: PathBuf,
 
-    /// The snapshot folder. Default: the embedded demo organization corpus/central-kms.
+    /// The snapshot folder. Default: the one keyproof.toml names (the first from the current
+    /// folder up), else the embedded demo organization corpus/central-kms.
     #[arg(long, value_name = "DIR")]
     pub snapshot: Option<PathBuf>,
 
@@ -256,8 +257,9 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// The snapshot folder (organization.json, accounts/<id>/…). Default: the embedded demo
-    /// organization corpus/central-kms.
+    /// The snapshot folder (organization.json, accounts/<id>/…). Default: the one keyproof.toml
+    /// names (the first from the current folder up), else the embedded demo organization
+    /// corpus/central-kms.
     #[arg(long, value_name = "DIR")]
     pub snapshot: Option<PathBuf>,
 

@@ -231,3 +231,34 @@ fn toml_key(k: &str) -> String {
 pub fn fail_on(flag: Option<crate::lint::FailOn>, resolved: &Resolved) -> Severity {
     flag.map_or(resolved.config.fail_on, crate::lint::FailOn::severity)
 }
+
+/// For a command run without `--snapshot`: the snapshot folder that the first `keyproof.toml`
+/// from the current folder up names, if it names one (as `lint` reads it), said on stderr;
+/// otherwise the command answers on the embedded demo, as before.
+pub fn snapshot_from_file() -> Result<Option<PathBuf>, CliError> {
+    let resolved = resolve(&ConfigArgs::default(), None)?;
+    let dir = resolved.snapshot();
+    if let (Some(d), Some(f)) = (&dir, resolved.origin.file()) {
+        if !crate::output::quiet() {
+            eprintln!("keyproof: no --snapshot given: the snapshot {} that {} names", d.display(), f.display());
+        }
+    }
+    Ok(dir)
+}
+
+/// Fills in `--snapshot` from `keyproof.toml` ([`snapshot_from_file`]) for the commands that
+/// answer on one snapshot (`lint` reads its own settings; `diff` names both snapshots).
+pub fn default_snapshot(command: &mut crate::cli::Command) -> Result<(), CliError> {
+    use crate::cli::Command;
+    let slot = match command {
+        Command::Explain(a) => &mut a.snapshot.snapshot,
+        Command::WhoCan(a) => &mut a.snapshot.snapshot,
+        Command::Can(a) => &mut a.snapshot.snapshot,
+        Command::Check(a) => &mut a.snapshot,
+        _ => return Ok(()),
+    };
+    if slot.is_none() {
+        *slot = snapshot_from_file()?;
+    }
+    Ok(())
+}

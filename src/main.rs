@@ -62,7 +62,7 @@ fn main() {
             e.exit()
         }
     };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
             usage_error(&e);
@@ -71,7 +71,7 @@ fn main() {
     };
     output::configure(cli.color, cli.quiet);
     let outputs = error_outputs(&cli.command);
-    let result = match &cli.command {
+    let result = config::default_snapshot(&mut cli.command).and_then(|()| match &cli.command {
         Command::Demo => demo::run(),
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
@@ -96,7 +96,7 @@ fn main() {
                 .and_then(|()| output::emit(&String::from_utf8_lossy(&out)).map_err(err::CliError::Output))
                 .map(|()| 0)
         }
-    };
+    });
     let code = match result {
         Ok(code) => code,
         Err(e) => {

@@ -431,6 +431,48 @@ fn keyproof_toml_is_found_from_the_snapshot_folder_and_from_the_current_folder_u
     assert!(v["snapshot"]["path"].as_str().unwrap().ends_with("demo"), "{v}");
 }
 
+/// `snapshot` in keyproof.toml is read by every command that answers on one snapshot, not only
+/// by `lint` (issue 13, item 3); the flag still wins, and without a file it is the demo.
+#[test]
+fn every_command_takes_the_snapshot_keyproof_toml_names() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = root.join("corpus/central-kms");
+    let corpus = corpus.to_str().unwrap();
+    std::fs::write(dir.path().join("keyproof.toml"), format!("snapshot = {corpus:?}\n")).unwrap();
+    let sub = dir.path().join("ci");
+    std::fs::create_dir_all(&sub).unwrap();
+    let properties = root.join("corpus/central-kms/properties.kp");
+    let explain =
+        ["explain", "--principal", "s3.amazonaws.com", "--action", "kms:Decrypt", "--key", "alias/s3-prod-key"];
+    let commands: [Vec<&str>; 4] = [
+        vec!["who-can", "kms:Decrypt", "alias/s3-prod-key"],
+        explain.to_vec(),
+        vec!["check", properties.to_str().unwrap()],
+        vec!["can", "arn:aws:iam::444455556666:role/AppRole", "kms:Decrypt"],
+    ];
+    for args in &commands {
+        let mut args = args.clone();
+        args.extend(["--format", "json"]);
+        let (_, out, err) = keyproof_in(&sub, &args);
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}{err}"));
+        assert_eq!(v["snapshot"]["embedded_demo"], false, "{args:?}: {v}");
+        assert_eq!(v["snapshot"]["path"], corpus, "{args:?}");
+        let file = dir.path().join("keyproof.toml");
+        let said = format!("keyproof: no --snapshot given: the snapshot {corpus} that {} names", file.display());
+        assert!(err.contains(&said), "{args:?}: {err}");
+        assert!(!err.contains("embedded demo"), "{args:?}: {err}");
+        // The flag wins.
+        let before = root.join("corpus/diff/test-grant-on-prod-key/before");
+        let mut flagged = args.clone();
+        flagged.extend(["--snapshot", before.to_str().unwrap()]);
+        let (_, out, err) = keyproof_in(&sub, &flagged);
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{flagged:?}: {e}\n{out}{err}"));
+        assert_eq!(v["snapshot"]["path"], before.to_str().unwrap(), "{flagged:?}");
+        assert!(!err.contains("keyproof.toml names"), "{err}");
+    }
+}
+
 #[test]
 fn the_default_fail_on_is_warning() {
     // KP013 alone finds a note on the demo: not a failure unless asked.
