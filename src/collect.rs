@@ -13,11 +13,18 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// The AWS profile to run as (default: the environment's credentials).
+    /// The AWS profile to run as (default: the environment's credentials). SSO profiles work
+    /// after `aws sso login --profile NAME`.
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
 
-    /// The regions whose keys are collected, comma-separated. Default: the profile's region.
+    /// The region of the API calls (Organizations, IAM, STS), and the one whose keys are
+    /// collected without --regions. Default: the profile's or AWS_REGION, else us-east-1.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The regions whose keys are collected, comma-separated. Default: --region, else the
+    /// profile's region.
     #[arg(long, value_name = "REGIONS", value_delimiter = ',', conflicts_with = "all_regions")]
     pub regions: Vec<String>,
 
@@ -82,6 +89,7 @@ pub fn run(args: &CollectArgs) -> Result<i32, CliError> {
     opts.accounts = (!args.accounts.is_empty()).then(|| args.accounts.clone());
     opts.role_name = args.role_name.clone();
     opts.endpoint_url = args.endpoint_url.clone();
+    opts.region = args.region.clone();
     opts.concurrency = args.concurrency;
     let bar = (std::io::stderr().is_terminal() && !crate::output::quiet()).then(|| {
         let bar = indicatif::ProgressBar::new(0);

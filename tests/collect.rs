@@ -262,15 +262,86 @@ fn collect_from_moto_then_who_can() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
 
-    // --accounts: the other accounts of the organization are recorded as not selected.
+    // --accounts: the other accounts of the organization are recorded as not selected; --region
+    // names the region of the calls and of the keys (over AWS_REGION).
     let only = scratch("only-mgmt");
-    let run =
-        keyproof(&ids, &["collect", "--out", only.to_str().unwrap(), "--accounts", &mgmt, "--endpoint-url", &moto.url]);
+    let run = keyproof(
+        &ids,
+        &[
+            "collect",
+            "--out",
+            only.to_str().unwrap(),
+            "--accounts",
+            &mgmt,
+            "--endpoint-url",
+            &moto.url,
+            "--region",
+            "us-west-2",
+        ],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("regions us-west-2"), "{said}");
     let reason = read(&only.join(format!("accounts/{app}/not-collected.json")));
     assert_eq!(reason["Reason"], "not selected with --accounts");
     Snapshot::load(&only).unwrap_or_else(|e| panic!("{e:?}"));
 
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&only);
+}
+
+/// `keyproof collect` with nothing from the environment but `vars` (no moto needed).
+fn collect_offline(vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, std::time::Duration) {
+    let mut cmd = Command::cargo_bin("keyproof").unwrap();
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/keyproof-test-config");
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/keyproof-test-credentials");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = scratch("offline");
+    let started = std::time::Instant::now();
+    let run = cmd.arg("collect").arg("--out").arg(&out).args(args).output().unwrap();
+    let _ = std::fs::remove_dir_all(&out);
+    (run.status.code(), String::from_utf8_lossy(&run.stderr).into_owned(), started.elapsed())
+}
+
+/// Issue 13, item 6: a refused connection fails at once with the endpoint named, missing
+/// credentials are one clear line (not the SDK's debug dump), and an SSO profile is read (its
+/// missing login said as such).
+#[test]
+fn collector_errors_are_one_clear_line_and_fail_fast() {
+    let home = tempfile::tempdir().unwrap();
+    let home_s = home.path().to_str().unwrap();
+    // No credentials anywhere.
+    let (code, err, _) = collect_offline(&[("HOME", home_s)], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no usable AWS credentials"), "{err}");
+    assert!(!err.contains("DispatchFailure") && !err.contains("ConnectorError"), "no debug dump: {err}");
+
+    // A refused connection: no retries, the endpoint named.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let creds = [("HOME", home_s), ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+    let (code, err, took) = collect_offline(&creds, &["--endpoint-url", &url, "--region", "eu-west-1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("cannot reach {url}: Connection refused")), "{err}");
+    assert!(!err.contains("DispatchFailure"), "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "not retried for {took:?}");
+
+    // An SSO profile (sso-session form) without a cached login.
+    let config = home.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile sso-test]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         region = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n\
+         sso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let sso = [("HOME", home_s), ("AWS_CONFIG_FILE", config.to_str().unwrap())];
+    let (code, err, _) = collect_offline(&sso, &["--profile", "sso-test", "--endpoint-url", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no usable AWS credentials") && err.contains("SSO token"), "{err}");
+    assert!(err.contains("aws sso login"), "{err}");
+    assert!(!err.contains("cargo feature"), "the SSO provider is built in: {err}");
 }

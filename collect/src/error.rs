@@ -13,6 +13,20 @@ pub enum CollectError {
     )]
     Credentials { reason: String },
 
+    #[error("no usable AWS credentials: {reason}")]
+    #[diagnostic(
+        code(keyproof::collect::no_credentials),
+        help(
+            "give --profile (for an SSO profile, run `aws sso login --profile NAME` first), or set AWS_ACCESS_KEY_ID \
+             and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)"
+        )
+    )]
+    NoCredentials { reason: String },
+
+    #[error("cannot reach {endpoint}: {reason}")]
+    #[diagnostic(code(keyproof::collect::unreachable), help("check --endpoint-url, --region and the network"))]
+    Unreachable { endpoint: String, reason: String },
+
     #[error("cannot read the organization: {reason}")]
     #[diagnostic(code(keyproof::collect::organization))]
     Organization { reason: String },
@@ -74,4 +88,50 @@ where
 /// The error code, when the service sent one.
 pub fn code<E: ProvideErrorMetadata>(e: &Sdk<E>) -> Option<String> {
     e.code().map(str::to_string).or_else(|| from_body(e).map(|(code, _)| code))
+}
+
+/// The causes of an error, outermost first, each said once (the SDK nests the same message in
+/// several wrappers), without the debug dump that `DisplayErrorContext` appends.
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !out.iter().any(|o| o.contains(&text)) {
+            out.push(text);
+        }
+        next = err.source();
+    }
+    out
+}
+
+/// Why the first call (sts:GetCallerIdentity, which every collection starts with) failed, as
+/// one line: no credentials, an endpoint that cannot be reached, or the service's own answer.
+pub fn identity_error<E>(e: &Sdk<E>, endpoint: &str) -> CollectError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(c) = s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>() {
+            let reason = match c {
+                aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) => {
+                    "none was found in the environment, the profile, SSO, web identity, ECS or the instance metadata"
+                        .to_string()
+                }
+                _ => causes(c).join(": "),
+            };
+            return CollectError::NoCredentials { reason };
+        }
+        source = s.source();
+    }
+    if let aws_sdk_kms::error::SdkError::DispatchFailure(d) = e {
+        if d.is_io() || d.is_timeout() {
+            let all = causes(e);
+            // The innermost cause is the one a person acts on ("Connection refused (os error 111)").
+            let reason = all.last().cloned().unwrap_or_else(|| "no connection".into());
+            return CollectError::Unreachable { endpoint: endpoint.to_string(), reason };
+        }
+    }
+    CollectError::Credentials { reason: describe(e) }
 }

@@ -95,6 +95,9 @@ pub struct Options {
     pub accounts: Option<Vec<String>>,
     pub role_name: String,
     pub endpoint_url: Option<String>,
+    /// The region of the API calls (Organizations, IAM, STS) and, without `regions`, the one
+    /// whose keys are collected; else the profile's or the environment's, else us-east-1.
+    pub region: Option<String>,
     /// How many accounts and regions are read at the same time.
     pub concurrency: usize,
     /// Attempts per call (standard retry mode: exponential backoff with jitter on throttling
@@ -111,6 +114,7 @@ impl Options {
             accounts: None,
             role_name: DEFAULT_ROLE_NAME.to_string(),
             endpoint_url: None,
+            region: None,
             concurrency: 8,
             max_attempts: 10,
         }
@@ -167,8 +171,15 @@ pub async fn collect(opts: &Options, progress: &dyn Progress) -> Result<Summary,
     }
     check_out(&opts.out)?;
     let base = base_config(opts).await;
-    let sts = aws_sdk_sts::Client::new(&base);
-    let me = sts.get_caller_identity().send().await.map_err(|e| CollectError::Credentials { reason: describe(&e) })?;
+    // The first call checks the credentials and the endpoint: one attempt, so that a refused
+    // connection or missing credentials fail at once instead of after every retry.
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base).retry_config(RetryConfig::standard().with_max_attempts(1)).build(),
+    );
+    let endpoint = opts.endpoint_url.clone().unwrap_or_else(|| {
+        format!("the STS endpoint of {}", base.region().map_or("us-east-1".to_string(), |r| r.to_string()))
+    });
+    let me = sts.get_caller_identity().send().await.map_err(|e| error::identity_error(&e, &endpoint))?;
     let caller_account = me.account().unwrap_or_default().to_string();
     let partition = me.arn().and_then(|a| a.split(':').nth(1)).unwrap_or("aws").to_string();
 
@@ -296,6 +307,9 @@ async fn base_config(opts: &Options) -> SdkConfig {
     }
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
     }
     let config = loader.load().await;
     if config.region().is_none() {
