@@ -187,6 +187,15 @@ pub struct WhoCanArgs {
     #[arg(long, value_name = "N", default_value_t = 4, requires = "transitive")]
     pub max_hops: usize,
 
+    /// Also write the JSON answer to FILE, from the same run.
+    #[arg(long, value_name = "FILE", conflicts_with = "transitive")]
+    pub json: Option<PathBuf>,
+
+    /// Also write a Markdown table of the answer to FILE, from the same run. It is appended to
+    /// $GITHUB_STEP_SUMMARY as well when that is set.
+    #[arg(long, value_name = "FILE", conflicts_with = "transitive")]
+    pub markdown: Option<PathBuf>,
+
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
 }

@@ -32,6 +32,8 @@ pub fn run() -> Result<i32, CliError> {
         account: None,
         ou: None,
         kind: None,
+        json: None,
+        markdown: None,
         snapshot: SnapshotArgs { snapshot: None, format: Format::Text, plan: Default::default() },
     })?;
     emit("\n━━ 3. check: do the organization's properties hold for every possible request?\n\n$ keyproof check corpus/central-kms/properties.kp\n\n")?;

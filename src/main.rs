@@ -160,7 +160,11 @@ fn error_outputs(command: &Command) -> report::ErrorOutputs {
         Command::Completions(_) => ("completions", Kind::Text, files),
         Command::Man => ("man", Kind::Text, files),
         Command::Explain(a) => ("explain", format_kind(a.snapshot.format), files),
-        Command::WhoCan(a) => ("who-can", format_kind(a.snapshot.format), files),
+        Command::WhoCan(a) => (
+            "who-can",
+            format_kind(a.snapshot.format),
+            report::OutputFiles { sarif: None, json: a.json.clone(), markdown: a.markdown.clone() },
+        ),
         Command::Can(a) => ("can", format_kind(a.snapshot.format), files),
         Command::Check(a) => ("check", a.format.into(), a.outputs.clone()),
         Command::Lint(a) => ("lint", a.format.into(), a.outputs.clone()),

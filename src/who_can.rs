@@ -3,6 +3,7 @@
 use crate::cli::{Format, WhoCanArgs};
 use crate::err::CliError;
 use crate::output::emit;
+use crate::report::Kind;
 use clap::ValueEnum as _;
 use keyproof_model::eval::edges::check_trust_principals;
 use keyproof_model::reference::KmsAction;
@@ -113,64 +114,124 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
         eprintln!("keyproof: {}", prover.stats());
     }
     let undecided = answers.iter().any(|a| !a.unknown.is_empty());
-    match args.snapshot.format {
-        Format::Json => {
+    let code = crate::plan::exit(if undecided { 2 } else { 0 }, &plan);
+    let stdout = if args.snapshot.format == Format::Json { Kind::Json } else { Kind::Text };
+    let files = crate::report::OutputFiles { sarif: None, json: args.json.clone(), markdown: args.markdown.clone() };
+    crate::report::write(stdout, &files, |kind| match kind {
+        Kind::Json => {
             let mut v = if pattern {
                 serde_json::json!({ "key": key.arn, "pattern": args.action, "actions": answers })
             } else {
                 serde_json::to_value(&answers[0])?
             };
             v["snapshot"] = crate::snapshot_arg::metadata(&snapshot, args.snapshot.snapshot.as_deref());
-            emit(&crate::report::pretty(&crate::report::stamp(v))?)?
+            v["exit_code"] = code.into();
+            crate::report::pretty(&crate::report::stamp(v))
         }
-        Format::Text => {
-            let note = filter_note(args);
-            let mut s = String::new();
-            if pattern {
-                let _ = writeln!(s, "who can {} on {}{note}", args.action, key.arn);
-                let nobody: Vec<&str> =
-                    answers.iter().filter(|a| a.principals.is_empty()).map(|a| a.action.as_str()).collect();
-                for a in answers.iter().filter(|a| !a.principals.is_empty()) {
-                    let _ = writeln!(s, "\n{}", a.action);
-                    render_principals(&mut s, a, "  ");
-                }
-                if !nobody.is_empty() {
-                    let _ = writeln!(s, "\nnobody can: {}", nobody.join(", "));
-                }
-            } else {
-                let _ = writeln!(s, "who can {} on {}{note}", answers[0].action, answers[0].key);
-                if answers[0].principals.is_empty() {
-                    let _ = writeln!(s, "  nobody");
-                }
-                render_principals(&mut s, &answers[0], "");
-            }
-            let mut accounts: Vec<&str> = answers.iter().flat_map(|a| a.accounts.iter().map(String::as_str)).collect();
-            accounts.sort_unstable();
-            accounts.dedup();
-            if !accounts.is_empty() {
-                let _ = writeln!(s, "\naccounts outside the snapshot the key is delegated to: {}", accounts.join(", "));
-            }
-            let public: Vec<&str> = answers.iter().filter(|a| a.public).map(|a| a.action.as_str()).collect();
-            let public = match (public.is_empty(), pattern) {
-                (true, _) => "no".to_string(),
-                (false, false) => "YES".to_string(),
-                (false, true) => format!("YES ({})", public.join(", ")),
-            };
-            let _ = writeln!(s, "\npublic (any AWS principal): {public}");
-            for a in &answers {
-                for u in &a.unknown {
-                    if pattern {
-                        let _ = writeln!(s, "undecided: {}: {u}", a.action);
-                    } else {
-                        let _ = writeln!(s, "undecided: {u}");
-                    }
-                }
-            }
-            emit(&s)?;
+        Kind::Markdown => Ok(render_markdown(args, &key.arn, &answers, pattern, code)),
+        Kind::Text | Kind::Sarif => Ok(render_text(args, &answers, &key.arn, pattern)),
+    })?;
+    Ok(code)
+}
+
+/// The text answer: each principal with its conditions, assumptions and the statements that
+/// allow it (a section per action for a pattern), the outside accounts, whether it is public.
+fn render_text(args: &WhoCanArgs, answers: &[WhoCan], key: &str, pattern: bool) -> String {
+    let note = filter_note(args);
+    let mut s = String::new();
+    if pattern {
+        let _ = writeln!(s, "who can {} on {key}{note}", args.action);
+        let nobody: Vec<&str> = answers.iter().filter(|a| a.principals.is_empty()).map(|a| a.action.as_str()).collect();
+        for a in answers.iter().filter(|a| !a.principals.is_empty()) {
+            let _ = writeln!(s, "\n{}", a.action);
+            render_principals(&mut s, a, "  ");
         }
-        Format::Dot | Format::Mermaid => return Err(graph_only()),
+        if !nobody.is_empty() {
+            let _ = writeln!(s, "\nnobody can: {}", nobody.join(", "));
+        }
+    } else {
+        let _ = writeln!(s, "who can {} on {}{note}", answers[0].action, answers[0].key);
+        if answers[0].principals.is_empty() {
+            let _ = writeln!(s, "  nobody");
+        }
+        render_principals(&mut s, &answers[0], "");
     }
-    Ok(crate::plan::exit(if undecided { 2 } else { 0 }, &plan))
+    let accounts = outside_accounts(answers);
+    if !accounts.is_empty() {
+        let _ = writeln!(s, "\naccounts outside the snapshot the key is delegated to: {}", accounts.join(", "));
+    }
+    let _ = writeln!(s, "\npublic (any AWS principal): {}", public_words(answers, pattern));
+    for a in answers {
+        for u in &a.unknown {
+            if pattern {
+                let _ = writeln!(s, "undecided: {}: {u}", a.action);
+            } else {
+                let _ = writeln!(s, "undecided: {u}");
+            }
+        }
+    }
+    s
+}
+
+/// The accounts outside the snapshot that the key is delegated to, over every action asked.
+fn outside_accounts(answers: &[WhoCan]) -> Vec<&str> {
+    let mut accounts: Vec<&str> = answers.iter().flat_map(|a| a.accounts.iter().map(String::as_str)).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
+}
+
+fn public_words(answers: &[WhoCan], pattern: bool) -> String {
+    let public: Vec<&str> = answers.iter().filter(|a| a.public).map(|a| a.action.as_str()).collect();
+    match (public.is_empty(), pattern) {
+        (true, _) => "no".to_string(),
+        (false, false) => "YES".to_string(),
+        (false, true) => format!("YES ({})", public.join(", ")),
+    }
+}
+
+/// The Markdown report (`--markdown FILE`, the job summary): a table of the principals per
+/// action, with the context each needs and the statements that allow it.
+fn render_markdown(args: &WhoCanArgs, key: &str, answers: &[WhoCan], pattern: bool, code: i32) -> String {
+    use crate::report::cell;
+    let mut s =
+        format!("### keyproof who-can `{}` on `{}`{}\n", cell(&args.action), cell(key), cell(&filter_note(args)));
+    for a in answers {
+        if pattern {
+            let _ = write!(s, "\n#### `{}`\n", a.action);
+        }
+        if a.principals.is_empty() {
+            s.push_str("\nnobody\n");
+            continue;
+        }
+        s.push_str("\n| principal | conditions | assuming | via |\n|---|---|---|---|\n");
+        for p in &a.principals {
+            let mut who = format!("`{}`", cell(&p.description));
+            if p.principal != p.description {
+                let _ = write!(who, " (e.g. `{}`)", cell(&p.principal));
+            }
+            let join = |items: Vec<String>| items.iter().map(|i| cell(i)).collect::<Vec<_>>().join("<br>");
+            let _ = writeln!(
+                s,
+                "| {who} | {} | {} | {} |",
+                join(p.conditions.iter().map(ToString::to_string).collect()),
+                join(p.assumptions.clone()),
+                join(p.via.iter().map(ToString::to_string).collect()),
+            );
+        }
+    }
+    let accounts = outside_accounts(answers);
+    if !accounts.is_empty() {
+        let _ = writeln!(s, "\nAccounts outside the snapshot the key is delegated to: {}", accounts.join(", "));
+    }
+    let _ = writeln!(s, "\nPublic (any AWS principal): {}", public_words(answers, pattern));
+    for a in answers {
+        for u in &a.unknown {
+            let _ = writeln!(s, "\nUndecided ({}): {}", a.action, cell(u));
+        }
+    }
+    let _ = writeln!(s, "\nExit code {code}.");
+    s
 }
 
 /// One answer's principals, each with its conditions, assumptions and the statements that

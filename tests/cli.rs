@@ -780,3 +780,43 @@ fn a_one_line_statement_is_laid_out() {
     assert!(text.contains("    │   \"Effect\": \"Deny\",\n"), "{text}");
     assert!(!text.contains("{\"Version\":\"2012-10-17\""), "the one line is not shown: {text}");
 }
+
+/// who-can writes its JSON and a Markdown table from the same run as its text (issue 13, item 2),
+/// and on an error every output still says so.
+#[test]
+fn who_can_writes_every_output_from_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, md) = (dir.path().join("who.json"), dir.path().join("who.md"));
+    let (json_s, md_s) = (json.to_str().unwrap(), md.to_str().unwrap());
+    let base = ["who-can", "kms:Decrypt", "alias/s3-prod-key", "--snapshot", "corpus/central-kms"];
+    let (code, text) = text_of(&[&base[..], &["--json", json_s, "--markdown", md_s]].concat());
+    assert_eq!(code, 0);
+    assert!(text.starts_with("who can kms:Decrypt on arn:aws:kms:us-east-1:111122223333:key/0987dcba"), "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((v["schema"].as_u64(), v["exit_code"].as_i64()), (Some(2), Some(0)));
+    let principals = v["principals"].as_array().unwrap();
+    assert_eq!(principals.len(), text.matches("\n  arn:").count() + text.matches("\n  any federated user").count());
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("### keyproof who-can `kms:Decrypt` on `arn:aws:kms:us-east-1:111122223333:key/0987dcba"));
+    assert!(
+        md.contains(
+            "| `arn:aws:iam::444455556666:role/AppRole` | only with kms:ViaService = s3.us-east-1.amazonaws.com |  | \
+             managed policy arn:aws:iam::444455556666:policy/CentralKmsUse, statement UseCentralKeys \
+             (corpus/central-kms/accounts/444455556666/iam.json:124:15)<br>managed policy"
+        ),
+        "{md}"
+    );
+    assert_eq!(md.matches("\n| `").count(), principals.len(), "one row per principal: {md}");
+    assert!(md.contains("\nPublic (any AWS principal): no\n") && md.ends_with("\nExit code 0.\n"), "{md}");
+    // A pattern: a section per action.
+    let (code, _) = text_of(&["who-can", "kms:Generate*", "alias/s3-prod-key", "--markdown", md_s]);
+    assert_eq!(code, 0);
+    let md = std::fs::read_to_string(dir.path().join("who.md")).unwrap();
+    assert!(md.contains("\n#### `kms:GenerateDataKey`\n"), "{md}");
+    // An error: the JSON file holds it, the exit code is 2.
+    let (code, _) =
+        text_of(&["who-can", "kms:Decrypt", "alias/s3-prod-key", "--snapshot", "corpus/nope", "--json", json_s]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("corpus/nope"), "{v}");
+}
