@@ -159,8 +159,8 @@ pub fn error_sarif(e: &CliError) -> Value {
                 if let Some(c) = miette::Diagnostic::code(leaf) {
                     n["descriptor"] = json!({ "id": c.to_string() });
                 }
-                if let keyproof_parser::ParseError::Invalid { location, .. } = leaf {
-                    n["locations"] = json!([location_json(location)]);
+                if let keyproof_parser::ParseError::Invalid { place, .. } = leaf {
+                    n["locations"] = json!([{ "physicalLocation": crate::sarif::physical_location(place) }]);
                 }
                 notifications.push(n);
             }
@@ -190,25 +190,6 @@ pub fn error_sarif(e: &CliError) -> Value {
             "results": [],
         }],
     })
-}
-
-/// `file:line:column` as a SARIF location. A document embedded in a file
-/// (`key.json → Policy:1:175`) is located at its file only.
-fn location_json(location: &str) -> Value {
-    let mut parts = location.rsplitn(3, ':');
-    let (column, line, file) = (parts.next(), parts.next(), parts.next());
-    match (file, line.and_then(|l| l.parse::<u64>().ok()), column.and_then(|c| c.parse::<u64>().ok())) {
-        (Some(f), Some(l), Some(c)) if !f.contains(" → ") => json!({
-            "physicalLocation": {
-                "artifactLocation": { "uri": f },
-                "region": { "startLine": l, "startColumn": c },
-            }
-        }),
-        (Some(f), Some(_), Some(_)) => json!({
-            "physicalLocation": { "artifactLocation": { "uri": f.split(" → ").next().unwrap_or(f) } }
-        }),
-        _ => json!({ "physicalLocation": { "artifactLocation": { "uri": location } } }),
-    }
 }
 
 /// The parse error inside a CLI error, if the error comes from the input files.

@@ -298,6 +298,28 @@ fn scp_with_a_principal() {
     );
 }
 
+/// The same error in SARIF (a CI job's error notification): located in the real file, at the
+/// place inside the JSON string that holds the SCP (each `\"` there is two characters).
+#[test]
+fn an_error_in_an_embedded_policy_has_its_place_in_the_real_file_in_sarif() {
+    let dir = bad("scp-with-principal");
+    let out = keyproof().args(["lint", "--snapshot", dir.to_str().unwrap(), "--format", "sarif"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(n["message"]["text"], "a service control policy cannot have a `Principal`");
+    let place = &n["locations"][0]["physicalLocation"];
+    assert!(place["artifactLocation"]["uri"].as_str().unwrap().ends_with("scp-with-principal/organization.json"));
+    // Decoded column 67 of the document, as a column of line 20 of the file.
+    let text = std::fs::read_to_string(dir.join(ORG)).unwrap();
+    let line = text.lines().nth(19).unwrap();
+    let open = line.find("\"Content\": \"").unwrap() + "\"Content\": \"".len();
+    let decoded: String = serde_json::from_str(&line[open - 1..line.trim_end_matches(',').len()]).unwrap();
+    let raw_prefix: usize = decoded.chars().take(66).map(|c| if c == '"' { 2 } else { 1 }).sum();
+    assert_eq!(place["region"]["startLine"], 20);
+    assert_eq!(place["region"]["startColumn"], open + raw_prefix + 1, "{line}");
+}
+
 #[test]
 fn url_encoded_document_is_reported_in_its_decoded_text() {
     // The inline policy is URL-encoded, as the IAM API returns it; line and column are those of

@@ -25,6 +25,9 @@ pub enum ParseError {
         label: String,
         /// `file:line:column`, also in the JSON output.
         location: String,
+        /// The same place, structured: for a document embedded in a JSON string, the place in
+        /// the real file too (SARIF's region).
+        place: Box<crate::source::Location>,
         #[help]
         help: Option<String>,
     },
@@ -60,6 +63,7 @@ impl ParseError {
             at,
             label: label.into(),
             location: sources.location(span),
+            place: Box::new(sources.locate(span)),
             help: None,
         }
     }
