@@ -103,11 +103,22 @@ pub struct SourceMap {
     /// cites, never every value of a file. A clone starts empty (its sources may diverge from
     /// this one's).
     located: std::sync::RwLock<std::collections::HashMap<Span, Location>>,
+    /// The statements located so far ([`SourceMap::locate_statement_shared`]), shared: a trace
+    /// entry holds one reference, not a copy of the place's strings.
+    statements: std::sync::RwLock<std::collections::HashMap<Span, StatementPlace>>,
 }
+
+/// A statement's label (`Sid` or `#index`) and its place.
+type StatementPlace = (Option<String>, Arc<Location>);
 
 impl Clone for SourceMap {
     fn clone(&self) -> Self {
-        SourceMap { files: self.files.clone(), root: self.root.clone(), located: Default::default() }
+        SourceMap {
+            files: self.files.clone(),
+            root: self.root.clone(),
+            located: Default::default(),
+            statements: Default::default(),
+        }
     }
 }
 
@@ -245,12 +256,33 @@ impl SourceMap {
     /// [`SourceMap::locate`] of a statement, with its `Sid` or index: `label` is the statement's
     /// `Sid`, or `#index` when it has none (as traces name statements).
     pub fn locate_statement(&self, span: Span, label: Option<&str>) -> Location {
-        let mut l = self.locate(span);
+        Self::with_statement(self.locate(span), label)
+    }
+
+    fn with_statement(mut l: Location, label: Option<&str>) -> Location {
         if let Some(label) = label {
             let pointer = l.embedded.as_ref().map_or(l.json_pointer.as_deref(), |e| e.json_pointer.as_deref());
             l.statement = StatementRef::from_label(label, pointer);
         }
         l
+    }
+
+    /// [`SourceMap::locate_statement`], computed once per span and shared (the evaluator cites
+    /// the same statements in millions of traces). A span is one statement, so its label is
+    /// always the same; a different one is located afresh.
+    pub fn locate_statement_shared(&self, span: Span, label: Option<&str>) -> Arc<Location> {
+        if let Some((l, at)) = self.statements.read().ok().and_then(|c| c.get(&span).cloned()) {
+            if l.as_deref() == label {
+                return at;
+            }
+            return Arc::new(self.locate_statement(span, label));
+        }
+        // Not through `locate`'s cache: the place is kept once, here.
+        let at = Arc::new(Self::with_statement(self.locate_uncached(span), label));
+        if let Ok(mut c) = self.statements.write() {
+            c.insert(span, (label.map(str::to_string), at.clone()));
+        }
+        at
     }
 
     /// The offset in the parent file of an offset in an embedded document, when the document is

@@ -165,7 +165,7 @@ pub struct TraceEntry {
     pub statement: Option<String>,
     /// Where the statement or grant is (its text form is `file:line:column`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<Location>,
+    pub location: Option<std::sync::Arc<Location>>,
     pub detail: String,
     #[serde(skip)]
     pub span: Option<Span>,
@@ -273,7 +273,7 @@ pub struct Cited {
     pub policy: Option<String>,
     /// The statement's `Sid`, or `#index` when it has none (also in `location.statement`).
     pub statement: Option<String>,
-    pub location: Option<Location>,
+    pub location: Option<std::sync::Arc<Location>>,
     pub detail: String,
     /// The citation as text: `policy, statement S (file:line:column)`.
     pub text: String,
@@ -313,7 +313,7 @@ impl Trace<'_> {
         span: Option<Span>,
         detail: impl Into<String>,
     ) {
-        let location = span.map(|s| self.snapshot.sources.locate_statement(s, statement.as_deref()));
+        let location = span.map(|s| self.snapshot.sources.locate_statement_shared(s, statement.as_deref()));
         self.entries.push(TraceEntry {
             layer,
             outcome,
