@@ -111,6 +111,14 @@ pub struct LintContext<'s> {
     class_hits: std::sync::atomic::AtomicUsize,
 }
 
+/// A `where` condition with its number ([`LintContext::cond_id`], which formats it: numbered
+/// once per question, not once per member).
+#[derive(Debug, Clone, Copy)]
+struct Numbered<'c> {
+    cond: Option<&'c ContextCond>,
+    id: Option<u32>,
+}
+
 /// A class of members for one question: the members' signature, the key (its index), the
 /// action, the condition (its number), and whether the members are in the key's account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -362,9 +370,10 @@ impl<'s> LintContext<'s> {
         resolved: &Result<ResolvedPrincipal<'s>, String>,
         kms_action: &'static KmsAction,
         key: &Key,
-        cond: Option<&ContextCond>,
+        cond: Numbered<'_>,
     ) -> Result<Answer, RulesError> {
-        let class = self.class_of(member, kms_action, key, self.cond_id(cond));
+        let (cond, cond_id) = (cond.cond, cond.id);
+        let class = self.class_of(member, kms_action, key, cond_id);
         if let Some(c) = &class {
             if let Some(a) = self.class_answer(member, kms_action, key, c) {
                 return Ok(a);
@@ -407,7 +416,10 @@ impl<'s> LintContext<'s> {
         let order: Vec<usize> = firsts.into_iter().filter(|(_, n)| *n > 1).map(|(i, _)| i).collect();
         order
             .par_iter()
-            .map(|&i| self.answer_classed(rule, &self.domain[i], &self.resolved[i], kms_action, key, cond).map(|_| ()))
+            .map(|&i| {
+                let numbered = Numbered { cond, id: cond_id };
+                self.answer_classed(rule, &self.domain[i], &self.resolved[i], kms_action, key, numbered).map(|_| ())
+            })
             .collect()
     }
 
@@ -464,11 +476,12 @@ impl<'s> LintContext<'s> {
         cond: Option<&ContextCond>,
     ) -> Result<Answer, RulesError> {
         // (The caller has run the pre-filter.)
+        let cond_id = self.cond_id(cond);
         let cache_key = CacheKey {
             member: index_in(&self.domain, member).map_or_else(|| Named::Other(member.principal.clone()), Named::At),
             action: kms_action.name.as_str(),
             key: index_in(self.snapshot.keys(), key).map_or_else(|| Named::Other(key.arn.clone()), Named::At),
-            cond: self.cond_id(cond),
+            cond: cond_id,
         };
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
             match a {
@@ -497,7 +510,7 @@ impl<'s> LintContext<'s> {
                 }
             }
         }
-        let a = self.answer_classed(rule, member, resolved, kms_action, key, cond)?;
+        let a = self.answer_classed(rule, member, resolved, kms_action, key, Numbered { cond, id: cond_id })?;
         let cached = match &a {
             Answer::Yes(w) => Cached::Yes {
                 principal: (w.request.principal != member.principal).then(|| w.request.principal.as_str().into()),
@@ -628,6 +641,8 @@ impl<'s> LintContext<'s> {
             groups[g].push(i);
         }
         self.prime_classes(rule, &asked, kms_action, key, cond)?;
+        // Numbered once, not per member (it is formatted to be numbered).
+        let cond_id = self.cond_id(cond);
         let found: Result<Vec<Vec<(&Member, Answer)>>, RulesError> = groups
             .par_iter()
             .map(|g| {
@@ -635,7 +650,7 @@ impl<'s> LintContext<'s> {
                 for &i in g {
                     let (m, r) = (&self.domain[i], &self.resolved[i]);
                     // Not cached: a rule that counts accounts asks its own questions.
-                    match self.answer_classed(rule, m, r, kms_action, key, cond)? {
+                    match self.answer_classed(rule, m, r, kms_action, key, Numbered { cond, id: cond_id })? {
                         Answer::Yes(w) => return Ok(vec![(m, Answer::Yes(w))]),
                         Answer::Unknown => unknown.push((m, Answer::Unknown)),
                         Answer::No => {}
