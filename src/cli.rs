@@ -191,8 +191,9 @@ pub struct WhoCanArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "transitive")]
     pub json: Option<PathBuf>,
 
-    /// Also write a Markdown table of the answer to FILE, from the same run. It is appended to
-    /// $GITHUB_STEP_SUMMARY as well when that is set.
+    /// Also write a Markdown table of the answer to FILE, from the same run; with this flag the
+    /// table is appended to $GITHUB_STEP_SUMMARY as well when that is set (without it, who-can
+    /// leaves the job summary alone).
     #[arg(long, value_name = "FILE", conflicts_with = "transitive")]
     pub markdown: Option<PathBuf>,
 

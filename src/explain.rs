@@ -104,7 +104,10 @@ fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
     let title = format!("{} {}", layer_name(e.layer), outcome_mark(e.outcome));
     let (src, at) = snapshot.sources.excerpt(span);
     let text = snapshot.sources.slice(span);
-    if src.is_cut() || (text.len() > 80 && !text.contains('\n')) {
+    // Laid out only when it is JSON (a statement of a CloudFormation YAML template is shown as
+    // written).
+    let json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    if json && (src.is_cut() || (text.len() > 80 && !text.contains('\n'))) {
         return Some(pretty_statement(snapshot, e, span, &title));
     }
     let theme = if colour_stdout() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };

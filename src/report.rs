@@ -88,6 +88,17 @@ fn append_summary(markdown: &str) -> Result<(), CliError> {
 pub fn write(
     stdout: Kind,
     files: &OutputFiles,
+    render: impl FnMut(Kind) -> Result<String, CliError>,
+) -> Result<(), CliError> {
+    write_to(stdout, files, true, render)
+}
+
+/// [`write`], appending to the job summary only when `summary` (who-can appends only with
+/// `--markdown FILE`: a job that asks about many keys would fill the summary).
+pub fn write_to(
+    stdout: Kind,
+    files: &OutputFiles,
+    summary: bool,
     mut render: impl FnMut(Kind) -> Result<String, CliError>,
 ) -> Result<(), CliError> {
     let mut cache: Vec<(Kind, String)> = Vec::new();
@@ -105,7 +116,7 @@ pub fn write(
             write_file(p, &get(kind)?)?;
         }
     }
-    if step_summary().is_some() {
+    if summary && step_summary().is_some() {
         append_summary(&get(Kind::Markdown)?)?;
     }
     Ok(())

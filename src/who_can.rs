@@ -117,7 +117,7 @@ pub fn run(args: &WhoCanArgs) -> Result<i32, CliError> {
     let code = crate::plan::exit(if undecided { 2 } else { 0 }, &plan);
     let stdout = if args.snapshot.format == Format::Json { Kind::Json } else { Kind::Text };
     let files = crate::report::OutputFiles { sarif: None, json: args.json.clone(), markdown: args.markdown.clone() };
-    crate::report::write(stdout, &files, |kind| match kind {
+    crate::report::write_to(stdout, &files, args.markdown.is_some(), |kind| match kind {
         Kind::Json => {
             let mut v = if pattern {
                 serde_json::json!({ "key": key.arn, "pattern": args.action, "actions": answers })

@@ -813,6 +813,17 @@ fn who_can_writes_every_output_from_one_run() {
     assert_eq!(code, 0);
     let md = std::fs::read_to_string(dir.path().join("who.md")).unwrap();
     assert!(md.contains("\n#### `kms:GenerateDataKey`\n"), "{md}");
+    // The job summary gets the table only with --markdown (a job asking about many keys would
+    // fill it otherwise).
+    let summary = dir.path().join("summary.md");
+    let run = |extra: &[&str]| {
+        let out = keyproof().args(base).args(extra).env("GITHUB_STEP_SUMMARY", &summary).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+    };
+    run(&[]);
+    assert!(!summary.exists(), "no --markdown, no summary");
+    run(&["--markdown", md_s]);
+    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("### keyproof who-can `kms:Decrypt`"));
     // An error: the JSON file holds it, the exit code is 2.
     let (code, _) =
         text_of(&["who-can", "kms:Decrypt", "alias/s3-prod-key", "--snapshot", "corpus/nope", "--json", json_s]);

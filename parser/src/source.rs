@@ -581,7 +581,7 @@ const LEAD: usize = 40;
 /// Characters kept after a span on a cut line, and the least width of the cut.
 const TAIL: usize = 40;
 const WINDOW: usize = 120;
-/// A span longer than this many bytes on a long line is shown only in part.
+/// A span longer than this many characters on a long line is shown only in part.
 const MAX_SHOWN: usize = 600;
 
 /// The lines of a source around a span, as a diagnostic shows them: the span's lines with one
@@ -602,6 +602,8 @@ pub struct Excerpt {
     /// The character column in the file of `text[marker]`, and the bytes of the leading `…`.
     first_column: usize,
     marker: usize,
+    /// The line was cut, or the span is shown only in part.
+    cut: bool,
 }
 
 /// The last character boundary at or before `i`.
@@ -652,20 +654,25 @@ impl SourceFile {
         let (first, last) = (self.line_of(start), self.line_of(end.saturating_sub(1).max(start)));
         let ctx_first = first.saturating_sub(1);
         let ctx_last = (last + 1).min(self.line_starts.len().saturating_sub(1));
-        let any_long = (ctx_first..=ctx_last).any(|i| {
+        let is_long = |i: usize| {
             let (s, e) = self.line_bounds(i);
             long(&text[s..e])
-        });
-        if !any_long {
-            let from = self.line_bounds(ctx_first).0;
-            let to = self.line_starts.get(ctx_last + 1).copied().unwrap_or(text.len());
+        };
+        if !is_long(first) {
+            // Whole lines: the span's own (a long one among them is shown whole: cutting it
+            // would hide the rest of the span), and one line of context either side unless long.
+            let from_line = if ctx_first < first && !is_long(ctx_first) { ctx_first } else { first };
+            let to_line = if ctx_last > last && !is_long(ctx_last) { ctx_last } else { last };
+            let from = self.line_bounds(from_line).0;
+            let to = self.line_starts.get(to_line + 1).copied().unwrap_or(text.len());
             let ex = Excerpt {
                 name: self.name.clone(),
                 text: text[from..to].to_string(),
                 base: from,
-                first_line: ctx_first,
+                first_line: from_line,
                 first_column: 0,
                 marker: 0,
+                cut: false,
             };
             return (ex, (start, end - start).into());
         }
@@ -684,6 +691,7 @@ impl SourceFile {
             first_line: first,
             first_column: text[ls..ws].chars().count(),
             marker,
+            cut: ws > ls || we < le || shown_end < end,
         };
         (ex, (start, shown_end - start).into())
     }
@@ -702,6 +710,7 @@ impl SourceMap {
                     first_line: 0,
                     first_column: 0,
                     marker: 0,
+                    cut: false,
                 },
                 (0, 0).into(),
             ),
@@ -715,9 +724,9 @@ impl Excerpt {
         &self.text
     }
 
-    /// Whether a line was cut.
+    /// Whether the span's line was cut, or the span is shown only in part.
     pub fn is_cut(&self) -> bool {
-        self.marker > 0 || self.text.ends_with('…')
+        self.cut
     }
 }
 
@@ -742,11 +751,13 @@ impl miette::SourceCode for Excerpt {
             self.text[line_start..at].chars().count()
         };
         let column = if context_lines_before == 0 { column } else { c.column() };
+        // The line as keyproof's locations count lines (a lone `\r` is not a line break there).
+        let line = if context_lines_before == 0 { self.text[..at].matches('\n').count() } else { c.line() };
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.clone(),
             c.data(),
             (at + self.base, c.span().len()).into(),
-            c.line() + self.first_line,
+            line + self.first_line,
             column,
             c.line_count(),
         )))
@@ -804,6 +815,24 @@ mod excerpt_tests {
         let out = render(&crate::ParseError::at(&sources, Span::new(id, at, at + 8), "invalid", "here"));
         assert!(out.contains("[p.json:2:13]"), "{out}");
         assert!(out.contains("\"Action\": \"kms:Decrypt\""), "the line after: {out}");
+    }
+
+    #[test]
+    fn a_span_whose_later_line_is_long_is_shown_whole() {
+        // A pretty-printed statement with one long line in it: cutting would hide the statement.
+        let arns: Vec<String> = (0..8).map(|i| format!("\"arn:aws:iam::111122223333:role/Role{i}\"")).collect();
+        let stmt = format!(
+            "{{\n      \"Effect\": \"Allow\",\n      \"Principal\": {{\"AWS\": [{}]}}\n    }}",
+            arns.join(", ")
+        );
+        let text = format!("{{\n  \"Statement\": [\n    {stmt}\n  ]\n}}\n");
+        let at = text.find("{\n      \"Effect\"").unwrap();
+        let mut sources = SourceMap::new();
+        let id = sources.add("p.json", text.clone(), None);
+        let (ex, span) = sources.excerpt(Span::new(id, at, at + stmt.len()));
+        assert!(!ex.is_cut());
+        assert!(ex.text().contains(&stmt), "{}", ex.text());
+        assert_eq!((span.offset(), span.len()), (at, stmt.len()));
     }
 
     #[test]
