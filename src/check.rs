@@ -3,13 +3,13 @@
 use crate::cli::CheckArgs;
 use crate::err::CliError;
 use crate::report::{self, Kind};
-use keyproof_model::eval::{Decision, TraceEntry};
 use keyproof_model::Snapshot;
 use keyproof_parser::property::parse_properties;
 use keyproof_parser::SourceMap;
 use keyproof_solver::check::{check_property_reach, named_principals, PropertyResult, ReachCache, Shard, Status};
-use keyproof_solver::query::{Prover, Witness};
-use serde_json::{json, Value};
+use keyproof_solver::query::Prover;
+use keyproof_solver::report::PropertyReport;
+use serde_json::json;
 use std::fmt::Write as _;
 
 pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
@@ -44,7 +44,7 @@ pub fn run(args: &CheckArgs) -> Result<i32, CliError> {
     report::write(args.format.into(), &args.outputs, |kind| match kind {
         Kind::Text => Ok(render_text(&snapshot, &results)),
         Kind::Json => report::pretty(&report::stamp(json!({
-            "results": results.iter().map(|r| result_json(&snapshot, r)).collect::<Vec<_>>(),
+            "results": results.iter().map(|r| PropertyReport::new(&snapshot, r)).collect::<Vec<_>>(),
             "snapshot": crate::snapshot_arg::metadata(&snapshot, args.snapshot.as_deref()),
             "exit_code": code,
         }))),
@@ -119,99 +119,6 @@ fn render_markdown(file: &str, results: &[PropertyResult], code: i32) -> String 
     s
 }
 
-/// The statements and grants that let a request through.
-pub fn because(snapshot: &Snapshot, w: &Witness) -> Vec<Value> {
-    cited(snapshot, &w.decision)
-}
-
-/// The entries a report cites for a decision ([`Decision::because`]).
-fn cited(snapshot: &Snapshot, d: &Decision) -> Vec<Value> {
-    d.because()
-        .into_iter()
-        .map(|t: &TraceEntry| {
-            let mut v = json!(t.cite());
-            v["file"] = json!(t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()));
-            v
-        })
-        .collect()
-}
-
-fn request_json(snapshot: &Snapshot, w: &Witness) -> Value {
-    json!({
-        "principal": w.request.principal,
-        "action": w.request.action,
-        "key": w.request.key,
-        "context": w.request.context,
-        "decision": w.decision.decision,
-        "assumptions": w.assumptions,
-        "because": because(snapshot, w),
-    })
-}
-
-/// A request a `can` of the property needed and no context allows: the evaluator's decision on
-/// it without context, with the trace entries that deny it.
-fn denial_json(d: &keyproof_model::eval::Decision) -> Value {
-    json!({
-        "principal": d.principal,
-        "action": d.action,
-        "key": d.key,
-        "decision": d.decision,
-        "because": d.because().iter().map(|t| json!({
-            "layer": t.layer,
-            "outcome": t.outcome,
-            "policy": t.policy,
-            "statement": t.statement,
-            "location": t.location,
-            "detail": t.detail,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-pub fn result_json(snapshot: &Snapshot, r: &PropertyResult) -> Value {
-    let mut v = json!({ "property": r.property, "status": r.status, "instances": r.instances });
-    if let Some(reason) = &r.reason {
-        v["reason"] = json!(reason);
-    }
-    if let Some(c) = &r.counterexample {
-        if let Some(first) = c.witnesses.first() {
-            v["counterexample"] = json!({
-                "principal": first.request.principal,
-                "description": c.member.describe(),
-                "action": first.request.action,
-                "key": first.request.key,
-                "context": first.request.context,
-                "assumptions": first.assumptions,
-            });
-            v["because"] = json!(because(snapshot, first));
-        } else if let Some(p) = c.paths.first() {
-            v["counterexample"] = json!({
-                "principal": p.reached.allowed.principal,
-                "description": c.member.describe(),
-                "action": p.action,
-                "key": p.key,
-                "path": p.reached.path,
-            });
-        } else {
-            v["counterexample"] =
-                json!({ "principal": c.member.principal, "description": c.member.describe(), "key": c.key });
-        }
-        if !c.paths.is_empty() {
-            // Each `can_reach` that is true here: the whole path, every hop replayed.
-            v["paths"] = json!(c.paths);
-        }
-        v["requests"] = json!(c.witnesses.iter().map(|w| request_json(snapshot, w)).collect::<Vec<_>>());
-        if !c.denials.is_empty() {
-            v["denied"] = json!(c.denials.iter().map(denial_json).collect::<Vec<_>>());
-        }
-        v["violations"] = json!(r
-            .violations
-            .iter()
-            .map(|(m, k)| json!({ "principal": m.principal, "description": m.describe(), "key": k }))
-            .collect::<Vec<_>>());
-    }
-    v
-}
-
 fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
     let mut s = String::new();
     for r in results {
@@ -279,23 +186,14 @@ fn render_text(snapshot: &Snapshot, results: &[PropertyResult]) -> String {
                 for a in &w.assumptions {
                     let _ = writeln!(s, "          assuming: {a}");
                 }
-                for b in because(snapshot, w) {
-                    let what = match (b["policy"].as_str(), b["statement"].as_str()) {
-                        (Some(p), Some(st)) => format!("{p}, statement {st}"),
-                        (Some(p), None) => p.to_string(),
-                        _ => b["detail"].as_str().unwrap_or_default().to_string(),
+                for b in keyproof_solver::report::citations(snapshot, &w.decision) {
+                    // `text` is the name and then the place: ` (file:line:column)`.
+                    let what = b.cited.name();
+                    let at = match &b.cited.location {
+                        Some(_) => b.cited.text.strip_prefix(what.as_str()).unwrap_or(&b.cited.text).to_string(),
+                        None => String::new(),
                     };
-                    let _ = writeln!(
-                        s,
-                        "          allowed by {what}{}",
-                        b["location"]["file"]
-                            .as_str()
-                            .map(|_| {
-                                let t = b["text"].as_str().unwrap_or_default();
-                                t.strip_prefix(what.as_str()).unwrap_or(t).to_string()
-                            })
-                            .unwrap_or_default()
-                    );
+                    let _ = writeln!(s, "          allowed by {what}{at}");
                 }
             }
         }

@@ -11,6 +11,7 @@ pub mod encode;
 pub mod err;
 pub mod fixed;
 pub mod query;
+pub mod report;
 pub mod strings;
 pub mod term;
 pub mod transitive;

@@ -1,0 +1,214 @@
+//! The report of `check` as data: what the JSON output is, built from the results (the CLI adds
+//! the snapshot's metadata, the schema and the exit code, and renders text, SARIF and Markdown
+//! from the results themselves).
+
+use crate::check::{PropertyResult, Status};
+use crate::query::Witness;
+use crate::transitive::Hop;
+use keyproof_model::eval::{Cited, Decision, Layer, Outcome, TraceEntry, Verdict};
+use keyproof_model::snapshot::Snapshot;
+use keyproof_parser::Location;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One property's verdict, and for a violation the counterexample, the statements that let it
+/// through, every replayed request and the violating instances.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyReport {
+    pub property: String,
+    pub status: Status,
+    pub instances: usize,
+    /// Why the result is unknown or vacuous.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<CounterexampleReport>,
+    /// What allows the counterexample's first request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<Vec<Citation>>,
+    /// Each `can_reach` that is true at the counterexample: the whole path, every hop replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<crate::check::ReachPath>>,
+    /// One replayed request per `can` that is true at the counterexample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<RequestReport>>,
+    /// For each `can` that is false at the counterexample: why the evaluator denies it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied: Option<Vec<Denial>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<Violation>>,
+}
+
+/// The counterexample: a request, a path, or (for a property with neither) the instance.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum CounterexampleReport {
+    Request {
+        principal: String,
+        description: String,
+        action: String,
+        key: String,
+        context: BTreeMap<String, Vec<String>>,
+        assumptions: Vec<String>,
+    },
+    Path {
+        principal: String,
+        description: String,
+        action: String,
+        key: String,
+        path: Vec<Hop>,
+    },
+    Instance {
+        principal: String,
+        description: String,
+        key: String,
+    },
+}
+
+/// A statement or grant a report cites ([`Decision::because`]), with the real file it is in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Citation {
+    #[serde(flatten)]
+    pub cited: Cited,
+    /// The file (for an embedded document, the file that holds it).
+    pub file: Option<String>,
+}
+
+/// A replayed request.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestReport {
+    pub principal: String,
+    pub action: String,
+    pub key: String,
+    pub context: BTreeMap<String, Vec<String>>,
+    pub decision: Verdict,
+    pub assumptions: Vec<String>,
+    pub because: Vec<Citation>,
+}
+
+/// A request the property needed and no context allows, with the entries that deny it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Denial {
+    pub principal: String,
+    pub action: String,
+    pub key: String,
+    pub decision: Verdict,
+    pub because: Vec<DenialEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DenialEntry {
+    pub layer: Layer,
+    pub outcome: Outcome,
+    pub policy: Option<String>,
+    pub statement: Option<String>,
+    pub location: Option<Arc<Location>>,
+    pub detail: String,
+}
+
+/// A violating instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    pub principal: String,
+    pub description: String,
+    pub key: String,
+}
+
+/// The entries a report cites for a decision, each with its file.
+pub fn citations(snapshot: &Snapshot, d: &Decision) -> Vec<Citation> {
+    d.because()
+        .into_iter()
+        .map(|t: &TraceEntry| Citation {
+            cited: t.cite(),
+            file: t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()),
+        })
+        .collect()
+}
+
+fn request(snapshot: &Snapshot, w: &Witness) -> RequestReport {
+    RequestReport {
+        principal: w.request.principal.clone(),
+        action: w.request.action.clone(),
+        key: w.request.key.clone(),
+        context: w.request.context.clone(),
+        decision: w.decision.decision,
+        assumptions: w.assumptions.clone(),
+        because: citations(snapshot, &w.decision),
+    }
+}
+
+fn denial(d: &Decision) -> Denial {
+    Denial {
+        principal: d.principal.clone(),
+        action: d.action.clone(),
+        key: d.key.clone(),
+        decision: d.decision,
+        because: d
+            .because()
+            .iter()
+            .map(|t| DenialEntry {
+                layer: t.layer,
+                outcome: t.outcome,
+                policy: t.policy.clone(),
+                statement: t.statement.clone(),
+                location: t.location.clone(),
+                detail: t.detail.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl PropertyReport {
+    pub fn new(snapshot: &Snapshot, r: &PropertyResult) -> PropertyReport {
+        let mut report = PropertyReport {
+            property: r.property.clone(),
+            status: r.status,
+            instances: r.instances,
+            reason: r.reason.clone(),
+            counterexample: None,
+            because: None,
+            paths: None,
+            requests: None,
+            denied: None,
+            violations: None,
+        };
+        let Some(c) = &r.counterexample else { return report };
+        let description = c.member.describe();
+        report.counterexample = Some(if let Some(first) = c.witnesses.first() {
+            report.because = Some(citations(snapshot, &first.decision));
+            CounterexampleReport::Request {
+                principal: first.request.principal.clone(),
+                description,
+                action: first.request.action.clone(),
+                key: first.request.key.clone(),
+                context: first.request.context.clone(),
+                assumptions: first.assumptions.clone(),
+            }
+        } else if let Some(p) = c.paths.first() {
+            CounterexampleReport::Path {
+                principal: p.reached.allowed.principal.clone(),
+                description,
+                action: p.action.clone(),
+                key: p.key.clone(),
+                path: p.reached.path.clone(),
+            }
+        } else {
+            CounterexampleReport::Instance { principal: c.member.principal.clone(), description, key: c.key.clone() }
+        });
+        if !c.paths.is_empty() {
+            report.paths = Some(c.paths.clone());
+        }
+        report.requests = Some(c.witnesses.iter().map(|w| request(snapshot, w)).collect());
+        if !c.denials.is_empty() {
+            report.denied = Some(c.denials.iter().map(denial).collect());
+        }
+        report.violations = Some(
+            r.violations
+                .iter()
+                .map(|(m, k)| Violation { principal: m.principal.clone(), description: m.describe(), key: k.clone() })
+                .collect(),
+        );
+        report
+    }
+}
