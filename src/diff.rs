@@ -9,6 +9,7 @@ use clap::Args;
 use keyproof_model::Snapshot;
 use keyproof_parser::overlay::OverlayReport;
 use keyproof_solver::diff::{diff, group, AccessClass, Change, Diff};
+use keyproof_solver::report::AccessClassReport;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -162,45 +163,8 @@ fn allowing<'s>(c: &AccessClass, after: &'s Snapshot, before: &'s Snapshot) -> &
     }
 }
 
-fn class_json(c: &AccessClass, after: &Snapshot, before: &Snapshot) -> Value {
-    let snap = allowing(c, after, before);
-    let e = &c.example;
-    let (after_v, before_v) = verdicts(c);
-    json!({
-        "summary": c.sentence(),
-        "who": c.who,
-        "principals": c.principals,
-        "key": c.key,
-        "key_name": c.key_name,
-        "actions": c.actions,
-        "example": {
-            "principal": e.request.principal,
-            "action": e.request.action,
-            "key": e.request.key,
-            "context": e.request.context,
-            "after": after_v,
-            "before": before_v,
-            "assumptions": e.assumptions,
-        },
-        "because": c.because().iter().map(|t| {
-            let mut v = json!(t.cite());
-            v["file"] = json!(t.span.map(|s| snap.sources.name(snap.sources.outermost(s).source).to_string()));
-            v
-        }).collect::<Vec<_>>(),
-    })
-}
-
-/// The example's decision after and before the change.
-fn verdicts(c: &AccessClass) -> (String, String) {
-    let allowed = c.example.allowed.decision.as_str().to_string();
-    let other = match &c.example.other {
-        Ok(d) => d.decision.as_str().to_string(),
-        Err(why) => format!("implicit-deny ({why})"),
-    };
-    match c.change {
-        Change::Added => (allowed, other),
-        Change::Removed => (other, allowed),
-    }
+fn class_json(c: &AccessClass, after: &Snapshot, before: &Snapshot) -> AccessClassReport {
+    AccessClassReport::new(c, allowing(c, after, before))
 }
 
 fn render_text(
@@ -234,7 +198,7 @@ fn render_text(
             for (k, v) in &e.request.context {
                 let _ = writeln!(s, "        with {k} = {}", v.join(", "));
             }
-            let (a, b) = verdicts(c);
+            let (a, b) = keyproof_solver::report::verdicts(c);
             let _ = writeln!(s, "        before: {b}; after: {a}");
             for a in &e.assumptions {
                 let _ = writeln!(s, "        assuming: {a}");

@@ -212,3 +212,78 @@ impl PropertyReport {
         report
     }
 }
+
+/// A class of access a change adds or removes, as `diff`'s JSON gives it: who, which actions on
+/// which key, one confirmed example with its verdict on both sides, and what allows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessClassReport {
+    /// The class as a sentence ("… can now kms:Decrypt alias/s3-prod-key").
+    pub summary: String,
+    pub who: String,
+    pub principals: Vec<String>,
+    pub key: String,
+    pub key_name: String,
+    pub actions: Vec<String>,
+    pub example: ExampleReport,
+    /// On the side that allows the example; what the change brought first.
+    pub because: Vec<Citation>,
+}
+
+/// A class's example request, with the evaluator's verdict after and before the change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleReport {
+    pub principal: String,
+    pub action: String,
+    pub key: String,
+    pub context: BTreeMap<String, Vec<String>>,
+    pub after: String,
+    pub before: String,
+    pub assumptions: Vec<String>,
+}
+
+impl AccessClassReport {
+    /// `allowing` is the snapshot whose policies allow the example: the one after the change for
+    /// added access, before it for removed access.
+    pub fn new(c: &crate::diff::AccessClass, allowing: &Snapshot) -> AccessClassReport {
+        let e = &c.example;
+        let (after, before) = verdicts(c);
+        AccessClassReport {
+            summary: c.sentence(),
+            who: c.who.clone(),
+            principals: c.principals.clone(),
+            key: c.key.clone(),
+            key_name: c.key_name.clone(),
+            actions: c.actions.clone(),
+            example: ExampleReport {
+                principal: e.request.principal.clone(),
+                action: e.request.action.clone(),
+                key: e.request.key.clone(),
+                context: e.request.context.clone(),
+                after,
+                before,
+                assumptions: e.assumptions.clone(),
+            },
+            because: c
+                .because()
+                .into_iter()
+                .map(|t| Citation {
+                    cited: t.cite(),
+                    file: t.span.map(|s| allowing.sources.name(allowing.sources.outermost(s).source).to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The example's decision after and before the change.
+pub fn verdicts(c: &crate::diff::AccessClass) -> (String, String) {
+    let allowed = c.example.allowed.decision.as_str().to_string();
+    let other = match &c.example.other {
+        Ok(d) => d.decision.as_str().to_string(),
+        Err(why) => format!("implicit-deny ({why})"),
+    };
+    match c.change {
+        crate::diff::Change::Added => (allowed, other),
+        crate::diff::Change::Removed => (other, allowed),
+    }
+}
