@@ -236,11 +236,25 @@ pub fn fail_on(flag: Option<crate::lint::FailOn>, resolved: &Resolved) -> Severi
 /// from the current folder up names, if it names one (as `lint` reads it), said on stderr;
 /// otherwise the command answers on the embedded demo, as before.
 pub fn snapshot_from_file() -> Result<Option<PathBuf>, CliError> {
-    let resolved = resolve(&ConfigArgs::default(), None)?;
-    let dir = resolved.snapshot();
-    if let (Some(d), Some(f)) = (&dir, resolved.origin.file()) {
+    let Some(file) = find_upward(Path::new(".")) else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| CliError::Read { path: file.display().to_string(), error: e })?;
+    // Only `snapshot` matters here: lint's own settings are lint's to check (a rule code this
+    // version does not know must not stop `explain`). A file that is not TOML, or whose
+    // `snapshot` is not a string, is refused with lint's located error.
+    let table = toml::from_str::<toml::Table>(&text).ok();
+    let named = match table.as_ref().map(|t| t.get("snapshot")) {
+        Some(None) => None,
+        Some(Some(toml::Value::String(s))) => Some(s.clone()),
+        _ => {
+            Config::parse(&file.display().to_string(), &text)?;
+            None
+        }
+    };
+    let dir = named.map(|n| file.parent().unwrap_or(Path::new("")).join(n));
+    if let Some(d) = &dir {
         if !crate::output::quiet() {
-            eprintln!("keyproof: no --snapshot given: the snapshot {} that {} names", d.display(), f.display());
+            eprintln!("keyproof: no --snapshot given: the snapshot {} that {} names", d.display(), file.display());
         }
     }
     Ok(dir)

@@ -471,6 +471,16 @@ fn every_command_takes_the_snapshot_keyproof_toml_names() {
         assert_eq!(v["snapshot"]["path"], before.to_str().unwrap(), "{flagged:?}");
         assert!(!err.contains("keyproof.toml names"), "{err}");
     }
+    // Lint's own settings are lint's: a rule this version does not know does not stop who-can
+    // (lint refuses it); a `snapshot` that is not a string is refused with its place.
+    std::fs::write(dir.path().join("keyproof.toml"), format!("snapshot = {corpus:?}\nselect = [\"KP999\"]\n")).unwrap();
+    let (code, out, err) = keyproof_in(&sub, &["who-can", "kms:Decrypt", "alias/s3-prod-key", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(keyproof_in(&sub, &["lint"]).0, 2, "lint checks its settings");
+    std::fs::write(dir.path().join("keyproof.toml"), "snapshot = 3\n").unwrap();
+    let (code, _, err) = keyproof_in(&sub, &["who-can", "kms:Decrypt", "alias/s3-prod-key"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("keyproof.toml:1:12"), "{err}");
 }
 
 #[test]
