@@ -495,3 +495,37 @@ fn diff_with_a_base_checkout_compares_mains_templates_with_the_pull_requests() {
             .to_string()
     ));
 }
+
+/// A statement of a YAML template written on one line (flow style) is shown as written in
+/// explain's "statements that decide", never laid out as JSON (which would garble it).
+#[test]
+fn a_one_line_yaml_statement_is_shown_as_written() {
+    let text = std::fs::read_to_string(format!("{DIR}/central-key.yaml")).unwrap();
+    let block = "          - Sid: EnableIamPolicies\n            Effect: Allow\n            Principal:\n              AWS: !Sub \"arn:${AWS::Partition}:iam::${AWS::AccountId}:root\"\n            Action: \"kms:*\"\n            Resource: \"*\"\n";
+    assert!(text.contains(block), "the template's statement is as this test expects");
+    let flow = "          - {Sid: EnableIamPolicies, Effect: Allow, Principal: {AWS: !Sub \"arn:${AWS::Partition}:iam::${AWS::AccountId}:root\"}, Action: \"kms:*\", Resource: \"*\"}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("central-key.yaml");
+    std::fs::write(&template, text.replace(block, flow)).unwrap();
+    let (code, out, err) = run(&[
+        "explain",
+        "--principal",
+        "arn:aws:iam::111122223333:root",
+        "--action",
+        "kms:Decrypt",
+        "--key",
+        "alias/reports-key",
+        "--snapshot",
+        "corpus/central-kms",
+        "--template",
+        template.to_str().unwrap(),
+        "--template-account",
+        "111122223333",
+        "--template-region",
+        "us-east-1",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("statement EnableIamPolicies"), "{out}");
+    assert!(out.contains("{Sid: EnableIamPolicies, Effect: Allow, Principal: {AWS: !Sub"), "shown as written: {out}");
+    assert!(!out.contains("laid out"), "{out}");
+}
