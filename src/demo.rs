@@ -1,12 +1,14 @@
-//! `keyproof demo`: the three questions keyproof answers, asked of the embedded demo
-//! organization (corpus/central-kms).
+//! `keyproof demo`: the questions keyproof answers, asked of the embedded demo organization
+//! (corpus/central-kms): explain, who-can, check, and lint, which finds every planted
+//! misconfiguration (among them the delegation to an outside account that the RCP blocks).
 
 use crate::cli::{CheckArgs, CheckFormat, ExplainArgs, Format, SnapshotArgs, WhoCanArgs};
 use crate::err::CliError;
 use crate::output::emit;
 
-/// The demo's properties, compiled in.
+/// The demo's properties and lint settings, compiled in.
 const PROPERTIES: &str = include_str!("../corpus/central-kms/properties.kp");
+const SETTINGS: &str = include_str!("../corpus/central-kms/keyproof.toml");
 
 /// The demo's last line: where the planted misconfigurations are described (a file of the
 /// repository; `tests/cli.rs` checks that it exists).
@@ -50,6 +52,23 @@ pub fn run() -> Result<i32, CliError> {
         max_hops: keyproof_solver::check::DEFAULT_MAX_HOPS,
         plan: Default::default(),
         outputs: Default::default(),
+    });
+    let result = result.and_then(|_| {
+        emit("\n━━ 4. lint: what do the rules find? (the demo's settings: corpus/central-kms/keyproof.toml)\n\n$ keyproof lint\n\n")?;
+        let settings = dir.join("keyproof.toml");
+        std::fs::write(&settings, SETTINGS)?;
+        crate::lint::run(&crate::lint::LintArgs {
+            snapshot: None,
+            config: crate::config::ConfigArgs { config: Some(settings), isolated: false },
+            format: CheckFormat::Text,
+            select: Vec::new(),
+            ignore: Vec::new(),
+            fail_on: None,
+            timeout: 10_000,
+            shard: None,
+            plan: Default::default(),
+            outputs: Default::default(),
+        })
     });
     let _ = std::fs::remove_dir_all(&dir);
     result?;

@@ -503,6 +503,19 @@ fn the_demo_ends_by_pointing_to_a_file_that_exists() {
     for planted in ["payments-test-fixtures-read", "AllowUseFromProdAndTestOUs", "AllowPartnerDecryptTemporary"] {
         assert!(text.contains(planted), "{file} describes `{planted}`");
     }
+    // Each planted misconfiguration is found in the demo itself (issue 13, item 8): the
+    // forgotten grant (explain, who-can, check), the drifted replica (check, lint), the
+    // delegation the RCP blocks (lint's note, with the RCP statement that blocks it).
+    assert!(out.contains("━━ 4. lint: what do the rules find?"), "{out}");
+    for found in [
+        "grant 316ba155dbecc3789cd05750d5c20e809c9891e8531ae0ac3a234e520e78357a (payments-test-fixtures-read)",
+        "✘ violated  dev_cannot_use_mrk_replica",
+        "KP011 [warning] replica-policy-drift",
+        "KP017 [note] statement-blocked-by-rcp  alias/master-key-org",
+        "key policy statement AllowPartnerDecryptTemporary allows account 123456789012 kms:Decrypt, kms:DescribeKey, but can never apply",
+    ] {
+        assert!(out.contains(found), "the demo shows `{found}`:\n{out}");
+    }
 }
 
 // ── Queries people ask (issue 13, item 5) ────────────────────────────────────────────────────
