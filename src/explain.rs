@@ -106,9 +106,9 @@ fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
     let text = snapshot.sources.slice(span);
     // Laid out only when it is JSON (a statement of a CloudFormation YAML template is shown as
     // written).
-    let json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-    if json && (src.is_cut() || (text.len() > 80 && !text.contains('\n'))) {
-        return Some(pretty_statement(snapshot, e, span, &title));
+    let one_line = src.is_cut() || (text.len() > 80 && !text.contains('\n'));
+    if one_line && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        return Some(pretty_statement(snapshot, e, span, text, &title));
     }
     let theme = if colour_stdout() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
@@ -120,12 +120,18 @@ fn snippet(snapshot: &Snapshot, e: &TraceEntry) -> Option<String> {
 
 /// A statement written on one line (a policy collected from AWS is one line): its place, which
 /// statement it is, and its text laid out.
-pub fn pretty_statement(snapshot: &Snapshot, e: &TraceEntry, span: keyproof_parser::Span, title: &str) -> String {
+fn pretty_statement(
+    snapshot: &Snapshot,
+    e: &TraceEntry,
+    span: keyproof_parser::Span,
+    text: &str,
+    title: &str,
+) -> String {
     let loc = snapshot.sources.locate_statement(span, e.statement.as_deref());
     let mut s = String::new();
     let _ = writeln!(s, "  ☞ {title}");
     let _ = writeln!(s, "    at {loc}{}, laid out:", statement_words(&loc));
-    for line in keyproof_parser::json::pretty(snapshot.sources.slice(span)).lines() {
+    for line in keyproof_parser::json::pretty(text).lines() {
         let _ = writeln!(s, "    │ {line}");
     }
     let _ = writeln!(s, "    ╰── {}", e.detail);
@@ -133,7 +139,7 @@ pub fn pretty_statement(snapshot: &Snapshot, e: &TraceEntry, span: keyproof_pars
 }
 
 /// `, statement Sid (#index)` of a place that is a statement.
-pub fn statement_words(loc: &keyproof_parser::Location) -> String {
+fn statement_words(loc: &keyproof_parser::Location) -> String {
     match &loc.statement {
         Some(st) => match &st.sid {
             Some(sid) => format!(", statement {sid} (#{})", st.index),

@@ -115,11 +115,16 @@ pub struct Violation {
     pub key: String,
 }
 
-/// The entries a report cites for a decision, each with its file.
+/// The entries a report cites for a decision ([`Decision::because`]), each with its file.
 pub fn citations(snapshot: &Snapshot, d: &Decision) -> Vec<Citation> {
-    d.because()
+    cite_all(snapshot, d.because())
+}
+
+/// Trace entries as citations, each with the real file it is in (of `snapshot`'s sources).
+fn cite_all<'t>(snapshot: &Snapshot, entries: impl IntoIterator<Item = &'t TraceEntry>) -> Vec<Citation> {
+    entries
         .into_iter()
-        .map(|t: &TraceEntry| Citation {
+        .map(|t| Citation {
             cited: t.cite(),
             file: t.span.map(|s| snapshot.sources.name(snapshot.sources.outermost(s).source).to_string()),
         })
@@ -175,8 +180,10 @@ impl PropertyReport {
         };
         let Some(c) = &r.counterexample else { return report };
         let description = c.member.describe();
+        let requests: Vec<RequestReport> = c.witnesses.iter().map(|w| request(snapshot, w)).collect();
         report.counterexample = Some(if let Some(first) = c.witnesses.first() {
-            report.because = Some(citations(snapshot, &first.decision));
+            // The first request's citations, as its entry in `requests` has them.
+            report.because = requests.first().map(|r| r.because.clone());
             CounterexampleReport::Request {
                 principal: first.request.principal.clone(),
                 description,
@@ -199,7 +206,7 @@ impl PropertyReport {
         if !c.paths.is_empty() {
             report.paths = Some(c.paths.clone());
         }
-        report.requests = Some(c.witnesses.iter().map(|w| request(snapshot, w)).collect());
+        report.requests = Some(requests);
         if !c.denials.is_empty() {
             report.denied = Some(c.denials.iter().map(denial).collect());
         }
@@ -263,14 +270,7 @@ impl AccessClassReport {
                 before,
                 assumptions: e.assumptions.clone(),
             },
-            because: c
-                .because()
-                .into_iter()
-                .map(|t| Citation {
-                    cited: t.cite(),
-                    file: t.span.map(|s| allowing.sources.name(allowing.sources.outermost(s).source).to_string()),
-                })
-                .collect(),
+            because: cite_all(allowing, c.because()),
         }
     }
 }
