@@ -115,7 +115,7 @@ pub fn load(dir: Option<&Path>, plan: &PlanArgs) -> Result<(Snapshot, Overlays),
             overlays.templates.push(apply_template(&mut raw, &mut sources, json, &params, &deployment)?);
         }
     }
-    let snapshot = Snapshot::from_raw(&raw, sources)?;
+    let snapshot = Snapshot::from_raw(raw, sources)?;
     snapshot_arg::announce(&snapshot, dir.is_none());
     for r in overlays.all() {
         crate::output::note(&render(&snapshot, r));

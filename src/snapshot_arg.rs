@@ -28,7 +28,7 @@ pub fn load(dir: Option<&Path>) -> Result<Snapshot, ModelError> {
     };
     let mut sources = sources_for(dir);
     let raw = keyproof_parser::snapshot::read_snapshot(&files, &mut sources)?;
-    let snapshot = Snapshot::from_raw(&raw, sources)?;
+    let snapshot = Snapshot::from_raw(raw, sources)?;
     announce(&snapshot, dir.is_none());
     Ok(snapshot)
 }

@@ -185,12 +185,14 @@ impl Snapshot {
     pub fn from_files(files: &SnapshotFiles) -> Result<Snapshot, ModelError> {
         let mut sources = SourceMap::new();
         let raw = read_snapshot(files, &mut sources)?;
-        Snapshot::from_raw(&raw, sources)
+        Snapshot::from_raw(raw, sources)
     }
 
     /// Resolves raw snapshot files (read by [`read_snapshot`], possibly changed since, e.g. by a
-    /// Terraform plan overlay) whose sources are in `sources`.
-    pub fn from_raw(raw: &RawSnapshot, sources: SourceMap) -> Result<Snapshot, ModelError> {
+    /// Terraform plan overlay) whose sources are in `sources`. The raw files are taken over: their
+    /// policy documents, grants and names are moved into the model, not copied (a load holds one
+    /// copy of each, BENCHMARKS.md "Load memory").
+    pub fn from_raw(raw: RawSnapshot, sources: SourceMap) -> Result<Snapshot, ModelError> {
         let scope = raw.root.display().to_string();
         let mut errors = Vec::new();
         let mut notes = Vec::new();
@@ -201,7 +203,7 @@ impl Snapshot {
             accounts: BTreeMap::new(),
             keys: Vec::new(),
             policies: Vec::new(),
-            not_modelled: raw.not_modelled.clone(),
+            not_modelled: raw.not_modelled,
             notes,
             by_arn: std::sync::OnceLock::new(),
         };
@@ -221,7 +223,7 @@ impl Snapshot {
                 );
             }
         }
-        for files in &raw.accounts {
+        for files in raw.accounts {
             snapshot.add_account(files, &mut errors);
         }
         ParseError::collect(scope, errors)?;
@@ -235,7 +237,7 @@ impl Snapshot {
         self.policies.len() - 1
     }
 
-    fn add_account(&mut self, files: &AccountFiles, errors: &mut Vec<ParseError>) {
+    fn add_account(&mut self, files: AccountFiles, errors: &mut Vec<ParseError>) {
         let name = self.accounts.get(&files.id).and_then(|a| a.name.clone());
         let mut account = Account {
             id: files.id.clone(),
@@ -245,47 +247,47 @@ impl Snapshot {
             roles: Vec::new(),
             users: Vec::new(),
         };
-        if let Some(iam) = &files.iam {
+        if let Some(iam) = files.iam {
             self.add_iam(&mut account, iam, errors);
         }
-        for k in &files.keys {
-            let Some(policy_doc) = k.policy.clone() else {
+        for k in files.keys {
+            let Some(policy_doc) = k.policy else {
                 continue;
             };
             let policy = self.add_policy(format!("key policy of {}", k.arn.value), policy_doc);
-            let grants = k.grants.iter().map(grant_from_raw).collect();
+            let grants = k.grants.into_iter().map(grant_from_raw).collect();
             self.keys.push(Key {
-                arn: k.arn.value.clone(),
-                id: k.key_id.value.clone(),
+                arn: k.arn.value,
+                id: k.key_id.value,
                 account: files.id.clone(),
-                region: k.region.clone(),
-                file: k.file.clone(),
+                region: k.region,
+                file: k.file,
                 customer_managed: k.key_manager.as_deref() != Some("AWS"),
-                key_state: k.key_state.clone(),
-                key_spec: k.key_spec.clone(),
-                key_usage: k.key_usage.clone(),
-                origin: k.origin.clone(),
+                key_state: k.key_state,
+                key_spec: k.key_spec,
+                key_usage: k.key_usage,
+                origin: k.origin,
                 multi_region: k.multi_region,
-                multi_region_type: k.multi_region_type.clone(),
-                primary_arn: k.primary_key_arn.as_ref().map(|a| a.value.clone()),
-                replica_arns: k.replica_key_arns.iter().map(|a| a.value.clone()).collect(),
+                multi_region_type: k.multi_region_type,
+                primary_arn: k.primary_key_arn.map(|a| a.value),
+                replica_arns: k.replica_key_arns.into_iter().map(|a| a.value).collect(),
                 policy,
                 grants,
-                aliases: k.aliases.iter().map(|a| a.value.clone()).collect(),
+                aliases: k.aliases.into_iter().map(|a| a.value).collect(),
                 rotation_enabled: k.rotation_enabled,
                 tags: Tags::from(&k.tags),
                 span: k.span,
             });
         }
-        self.accounts.insert(files.id.clone(), account);
+        self.accounts.insert(files.id, account);
     }
 
-    fn add_iam(&mut self, account: &mut Account, iam: &IamFile, errors: &mut Vec<ParseError>) {
+    fn add_iam(&mut self, account: &mut Account, iam: IamFile, errors: &mut Vec<ParseError>) {
         let mut managed: BTreeMap<String, PolicyId> = BTreeMap::new();
-        for p in &iam.policies {
-            if let Some(doc) = &p.default_version {
-                let id = self.add_policy(format!("managed policy {}", p.arn.value), doc.clone());
-                managed.insert(p.arn.value.clone(), id);
+        for p in iam.policies {
+            if let Some(doc) = p.default_version {
+                let id = self.add_policy(format!("managed policy {}", p.arn.value), doc);
+                managed.insert(p.arn.value, id);
             }
         }
         let resolve = |arn: &Spanned<String>, errors: &mut Vec<ParseError>, sources: &SourceMap| -> Option<PolicyId> {
@@ -299,28 +301,26 @@ impl Snapshot {
             found
         };
         let mut group_policies: BTreeMap<String, Vec<PolicyId>> = BTreeMap::new();
-        for g in &iam.groups {
+        for g in iam.groups {
             let mut ids = Vec::new();
-            for ip in &g.inline {
-                ids.push(self.add_policy(
-                    format!("inline policy {} of group {}", ip.name.value, g.arn.value),
-                    ip.document.clone(),
-                ));
+            for ip in g.inline {
+                ids.push(
+                    self.add_policy(format!("inline policy {} of group {}", ip.name.value, g.arn.value), ip.document),
+                );
             }
             for a in &g.attached {
                 if let Some(id) = resolve(a, errors, &self.sources) {
                     ids.push(id);
                 }
             }
-            group_policies.insert(g.name.clone(), ids);
+            group_policies.insert(g.name, ids);
         }
-        for r in &iam.roles {
+        for r in iam.roles {
             let mut policies = Vec::new();
-            for ip in &r.inline {
-                policies.push(self.add_policy(
-                    format!("inline policy {} of role {}", ip.name.value, r.arn.value),
-                    ip.document.clone(),
-                ));
+            for ip in r.inline {
+                policies.push(
+                    self.add_policy(format!("inline policy {} of role {}", ip.name.value, r.arn.value), ip.document),
+                );
             }
             for a in &r.attached {
                 if let Some(id) = resolve(a, errors, &self.sources) {
@@ -329,25 +329,24 @@ impl Snapshot {
             }
             let boundary = r.boundary.as_ref().and_then(|b| resolve(b, errors, &self.sources));
             account.roles.push(Role {
-                arn: r.arn.value.clone(),
+                arn: r.arn.value,
                 account: account.id.clone(),
-                name: r.name.clone(),
-                path: r.path.clone(),
-                unique_id: r.id.clone(),
-                trust: r.trust.clone(),
+                name: r.name,
+                path: r.path,
+                unique_id: r.id,
+                trust: r.trust,
                 policies,
                 boundary,
                 tags: Tags::from(&r.tags),
                 span: r.span,
             });
         }
-        for u in &iam.users {
+        for u in iam.users {
             let mut policies = Vec::new();
-            for ip in &u.inline {
-                policies.push(self.add_policy(
-                    format!("inline policy {} of user {}", ip.name.value, u.arn.value),
-                    ip.document.clone(),
-                ));
+            for ip in u.inline {
+                policies.push(
+                    self.add_policy(format!("inline policy {} of user {}", ip.name.value, u.arn.value), ip.document),
+                );
             }
             for a in &u.attached {
                 if let Some(id) = resolve(a, errors, &self.sources) {
@@ -367,13 +366,13 @@ impl Snapshot {
             }
             let boundary = u.boundary.as_ref().and_then(|b| resolve(b, errors, &self.sources));
             account.users.push(User {
-                arn: u.arn.value.clone(),
+                arn: u.arn.value,
                 account: account.id.clone(),
-                name: u.name.clone(),
-                path: u.path.clone(),
-                unique_id: u.id.clone(),
+                name: u.name,
+                path: u.path,
+                unique_id: u.id,
                 policies,
-                groups: u.groups.iter().map(|g| g.value.clone()).collect(),
+                groups: u.groups.into_iter().map(|g| g.value).collect(),
                 boundary,
                 tags: Tags::from(&u.tags),
                 span: u.span,
@@ -457,21 +456,21 @@ impl Snapshot {
     }
 }
 
-fn grant_from_raw(g: &RawGrant) -> Grant {
+fn grant_from_raw(g: RawGrant) -> Grant {
     let issuing_account = g.issuing_account.as_ref().and_then(|a| match NamedPrincipal::from_aws(&a.value) {
         NamedPrincipal::Account(id) => Some(id),
         _ => None,
     });
     Grant {
-        id: g.grant_id.value.clone(),
-        name: g.name.clone(),
+        id: g.grant_id.value,
+        name: g.name,
         grantee_principal: NamedPrincipal::from_aws(&g.grantee.value),
-        grantee: g.grantee.clone(),
+        grantee: g.grantee,
         retiring: g.retiring.as_ref().map(|r| NamedPrincipal::from_aws(&r.value)),
         issuing_account,
-        operations: g.operations.clone(),
-        context_equals: g.context_equals.clone(),
-        context_subset: g.context_subset.clone(),
+        operations: g.operations,
+        context_equals: g.context_equals,
+        context_subset: g.context_subset,
         span: g.span,
     }
 }
